@@ -1,0 +1,55 @@
+/**
+ * Watching a remote file: the lines written to it after a point, and "wait until this line appears".
+ *
+ * A monitor streams the file over one long-running `tail -F` (no poll per check), so a line is seen within
+ * milliseconds of being written; a file that does not exist yet, or is truncated or rotated, still works.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Effect, Schedule, Stream } from "effect"
+import { Schema } from "effect"
+import type { CommandError } from "./RemoteAccount.js"
+
+/** A log line did not appear within the timeout. */
+export class LogMonitorTimeout extends Schema.TaggedError<LogMonitorTimeout>()("LogMonitorTimeout", {
+  host: Schema.String,
+  path: Schema.String,
+  pattern: Schema.String,
+  timeout: Schema.String,
+  /** What the file said last, for the failure message. */
+  lastLines: Schema.Array(Schema.String),
+  errMsg: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const seen = this.lastLines.length === 0
+      ? "nothing was written to it"
+      : `its last lines were:\n  ${this.lastLines.join("\n  ")}`
+    return `${this.errMsg ?? "log line did not appear"}: ${this.pattern} not seen in ${this.host}:${this.path} ` +
+      `within ${this.timeout}; ${seen}`
+  }
+}
+
+/** How to wait for a line. */
+export interface WaitForLineOptions {
+  readonly timeout: Duration.DurationInput
+  /** Pause before re-opening the stream after a lost connection. Default: exponential from 100 millis. */
+  readonly backoff?: Duration.DurationInput | Schedule.Schedule<unknown, unknown>
+  readonly errMsg?: string
+  /** How many matching lines to wait for. Default 1. */
+  readonly count?: number
+}
+
+/** A remote file watched from the offset it had when the monitor was made. */
+export interface LogMonitor {
+  readonly host: string
+  readonly path: string
+  /** The byte offset lines are read from. */
+  readonly offset: number
+  /** Lines written after `offset`, as they are written. Never ends by itself. */
+  readonly lines: Stream.Stream<string, CommandError>
+  /** Waits until `pattern` (a substring or RegExp) appears `count` times after `offset`; returns the matches. */
+  readonly waitUntil: (
+    pattern: string | RegExp,
+    options: WaitForLineOptions
+  ) => Effect.Effect<ReadonlyArray<string>, LogMonitorTimeout | CommandError>
+}

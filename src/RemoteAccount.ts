@@ -1,0 +1,240 @@
+/**
+ * The account of one cluster node: run commands, start and stop processes, move files, watch logs.
+ *
+ * A backend (ssh2, local processes) implements only the small `RemoteAccount.Backend` core; `make` derives
+ * every convenience once, for all backends, so both behave the same way.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Effect, Option, Scope, Stream } from "effect"
+import { Context, Schema } from "effect"
+import * as internal from "./internal/remoteAccount.js"
+import type { LogMonitor } from "./LogMonitor.js"
+import type { Command } from "./Shell.js"
+
+export type { Command } from "./Shell.js"
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------
+
+/** A command ran and exited with a non-zero status. `stderr` holds the tail of its error output. */
+export class RemoteCommandError extends Schema.TaggedError<RemoteCommandError>()("RemoteCommandError", {
+  host: Schema.String,
+  user: Schema.String,
+  command: Schema.String,
+  exitCode: Schema.Number,
+  stderr: Schema.String
+}) {
+  override get message(): string {
+    const tail = this.stderr.trim()
+    return `${this.user}@${this.host}: command ${JSON.stringify(this.command)} exited with status ${this.exitCode}` +
+      (tail === "" ? " (no error output)" : `; stderr:\n${tail}`)
+  }
+}
+
+/** A command did not finish within its timeout; it was killed (its whole process group). */
+export class RemoteCommandTimeout extends Schema.TaggedError<RemoteCommandTimeout>()("RemoteCommandTimeout", {
+  host: Schema.String,
+  user: Schema.String,
+  command: Schema.String,
+  timeout: Schema.String
+}) {
+  override get message(): string {
+    return `${this.user}@${this.host}: command ${JSON.stringify(this.command)} did not finish within ${this.timeout} ` +
+      `and was killed; raise its \`timeout\` option if it legitimately needs longer`
+  }
+}
+
+/** Why a connection could not be made or was lost. */
+export const ConnectionFailure = Schema.Literal("refused", "auth", "timeout", "host-key", "closed", "dns", "other")
+/** @see ConnectionFailure */
+export type ConnectionFailure = typeof ConnectionFailure.Type
+
+const connectionHint: Record<ConnectionFailure, string> = {
+  refused: "is sshd running on that host and port?",
+  auth: "check the user and the key (identityfile) or password in the cluster definition",
+  timeout: "is the host up and reachable from here? raise connectTimeout for slow links",
+  "host-key": "the host key differs from known_hosts; fix known_hosts or set strictHostKeyChecking: false",
+  closed: "the connection dropped; the host may have rebooted or sshd restarted",
+  dns: "the host name does not resolve; check hostname in the cluster definition",
+  other: "see the detail above"
+}
+
+/** A connection to a node could not be made, or was lost and could not be re-made. */
+export class RemoteConnectionError extends Schema.TaggedError<RemoteConnectionError>()("RemoteConnectionError", {
+  host: Schema.String,
+  port: Schema.Number,
+  reason: ConnectionFailure,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `cannot reach ${this.host}:${this.port} (${this.reason}: ${this.detail}); ${connectionHint[this.reason]}`
+  }
+}
+
+/** A file operation failed: a missing path, a permission problem, a failed transfer. */
+export class RemoteFileError extends Schema.TaggedError<RemoteFileError>()("RemoteFileError", {
+  host: Schema.String,
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.host}:${this.path}: ${this.reason}`
+  }
+}
+
+/** Any failure a command can end with. */
+export type CommandError = RemoteCommandError | RemoteCommandTimeout | RemoteConnectionError
+
+// ---------------------------------------------------------------------------------------------------------
+// The backend core
+// ---------------------------------------------------------------------------------------------------------
+
+/** Who and where a node is. */
+export interface Identity {
+  /** The logical name of the node (`host` in a cluster file). */
+  readonly hostname: string
+  /** The address the backend connects to. */
+  readonly sshHostname: string
+  readonly user: string
+  readonly port: number
+  /** The address other nodes (and services' configs) use to reach this node. */
+  readonly externallyRoutableIp: string
+  readonly os: "linux"
+  /** The node's own scratch directory: default cwd of commands and base of relative paths. */
+  readonly workdir: string
+}
+
+/** A running shell line as a backend sees it: byte streams and the exit status. */
+export interface RawProcess {
+  readonly stdout: Stream.Stream<Uint8Array, RemoteConnectionError>
+  readonly stderr: Stream.Stream<Uint8Array, RemoteConnectionError>
+  /** Waits for the process to end; a death by signal N is 128 + N. */
+  readonly exitCode: Effect.Effect<number, RemoteConnectionError>
+}
+
+/** What a file is, as far as the framework cares. */
+export interface FileInfo {
+  readonly type: "file" | "dir" | "link" | "other"
+  readonly size: number
+  readonly mode: number
+}
+
+/** The small core each backend implements; everything else is derived by `make`. */
+export interface Backend {
+  readonly identity: Identity
+  /**
+   * Runs a shell line with `/bin/sh` semantics as the leader of a new session (so its pid is also its process
+   * group). Closing the scope releases the channel; killing is the caller's business (done by `make`).
+   */
+  readonly exec: (line: string, stdin?: Uint8Array) => Effect.Effect<RawProcess, RemoteConnectionError, Scope.Scope>
+  readonly upload: (localPath: string, remotePath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
+  readonly download: (remotePath: string, localPath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
+  readonly readFile: (path: string) => Effect.Effect<Uint8Array, RemoteFileError | RemoteConnectionError>
+  readonly writeFile: (path: string, data: Uint8Array) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
+  /** `follow: false` looks at a link itself (lstat). A missing path is `None`. */
+  readonly stat: (path: string, follow: boolean) => Effect.Effect<Option.Option<FileInfo>, RemoteFileError | RemoteConnectionError>
+  readonly readDir: (path: string) => Effect.Effect<ReadonlyArray<string>, RemoteFileError | RemoteConnectionError>
+  /** Creates one directory; an existing directory is fine. */
+  readonly mkdir: (path: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
+  /** How many transfers the backend runs well at once (SFTP request pipelining, local disk). */
+  readonly transferConcurrency: number
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The account
+// ---------------------------------------------------------------------------------------------------------
+
+/** Options shared by every command. */
+export interface CommandOptions {
+  /** Working directory; relative paths resolve against the node's workdir (the default). */
+  readonly cwd?: string
+  readonly env?: Readonly<Record<string, string>>
+  /** Kill the command (its whole process group) and fail with `RemoteCommandTimeout` after this long. */
+  readonly timeout?: Duration.DurationInput
+  /** Send stderr into stdout, in order (`2>&1`). */
+  readonly mergeStderr?: boolean
+  /** Bytes or text written to the command's stdin, which is then closed. stdin is always closed otherwise. */
+  readonly stdin?: string | Uint8Array
+}
+
+/** What a finished command produced. */
+export interface ExecResult {
+  readonly exitCode: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** A process started with `startProcess`: it lives until it exits or its scope closes (which kills it). */
+export interface RemoteProcess {
+  /** The remote pid; also the process group and session of everything the command starts. */
+  readonly pid: number
+  readonly command: string
+  readonly stdout: Stream.Stream<Uint8Array, RemoteConnectionError>
+  /** Error output as it arrives; it is buffered, so reading it is optional. */
+  readonly stderr: Stream.Stream<Uint8Array, RemoteConnectionError>
+  /** Waits for the exit status (128 + N for death by signal N). */
+  readonly exitCode: Effect.Effect<number, RemoteConnectionError>
+  /** The last few KiB of stderr seen so far. */
+  readonly stderrTail: Effect.Effect<string>
+  /** Signals the whole process group (default TERM). */
+  readonly kill: (signal?: Signal) => Effect.Effect<void, CommandError>
+}
+
+/** A signal name as `kill -s` takes it. */
+export type Signal = "TERM" | "KILL" | "INT" | "HUP" | "STOP" | "CONT" | "QUIT" | "USR1" | "USR2"
+
+/** The account of one node. */
+export interface RemoteAccount extends Identity {
+  readonly backend: Backend
+  /** Starts a command as a scoped process; closing the scope kills its process group if it still runs. */
+  readonly startProcess: (command: Command, options?: CommandOptions) => Effect.Effect<RemoteProcess, RemoteConnectionError, Scope.Scope>
+  /** Runs a command to completion without failing on a non-zero exit. */
+  readonly exec: (command: Command, options?: CommandOptions) => Effect.Effect<ExecResult, RemoteCommandTimeout | RemoteConnectionError>
+  /** Runs a command; a non-zero exit fails with `RemoteCommandError`. */
+  readonly ssh: (command: Command, options?: CommandOptions) => Effect.Effect<void, CommandError>
+  /** Runs a command and returns its stdout; a non-zero exit fails. */
+  readonly sshOutput: (command: Command, options?: CommandOptions) => Effect.Effect<string, CommandError>
+  /**
+   * The command's stdout as lines, as they arrive. The exit status is checked when the output ends;
+   * interrupting the stream kills the remote process group.
+   */
+  readonly sshCapture: (command: Command, options?: CommandOptions) => Stream.Stream<string, CommandError>
+  /** Pids of processes whose full command line matches the pattern (`pgrep -f`), excluding our own probe. */
+  readonly pids: (pattern: string) => Effect.Effect<ReadonlyArray<number>, CommandError>
+  readonly alive: (pid: number) => Effect.Effect<boolean, RemoteCommandTimeout | RemoteConnectionError>
+  readonly signal: (pid: number, signal: Signal) => Effect.Effect<void, CommandError>
+  /** Signals every process matching the pattern: TERM when `clean` (the default), KILL otherwise. */
+  readonly killProcess: (pattern: string, options?: { readonly clean?: boolean }) => Effect.Effect<ReadonlyArray<number>, CommandError>
+  readonly createFile: (path: string, contents: string | Uint8Array) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
+  readonly readFile: (path: string) => Effect.Effect<string, RemoteFileError | RemoteConnectionError>
+  /** Copies a local file or directory (recursively) to this node. */
+  readonly copyTo: (localPath: string, remotePath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
+  /** Copies a file or directory (recursively) from this node; a missing path is an error. */
+  readonly copyFrom: (remotePath: string, localPath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
+  /** Copies a file or directory from this node to another one. */
+  readonly copyBetween: (remotePath: string, destination: RemoteAccount, destinationPath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
+  readonly mkdirs: (path: string) => Effect.Effect<void, CommandError>
+  /** Removes a path recursively; a missing path fails unless `force`. */
+  readonly remove: (path: string, options?: { readonly force?: boolean }) => Effect.Effect<void, CommandError>
+  /** Whether the path exists (a dangling link counts: it does not follow links). */
+  readonly exists: (path: string) => Effect.Effect<boolean, RemoteFileError | RemoteConnectionError>
+  readonly isFile: (path: string) => Effect.Effect<boolean, RemoteFileError | RemoteConnectionError>
+  readonly isDir: (path: string) => Effect.Effect<boolean, RemoteFileError | RemoteConnectionError>
+  readonly isLink: (path: string) => Effect.Effect<boolean, RemoteFileError | RemoteConnectionError>
+  /** Starts watching a file from its current end; see `LogMonitor`. */
+  readonly monitorLog: (path: string) => Effect.Effect<LogMonitor, CommandError>
+  /** An absolute path for a path relative to the node's workdir. */
+  readonly resolve: (path: string) => string
+  /** `user@host`, for messages. */
+  readonly label: string
+}
+
+/** The account of the node the current effect runs on. */
+export const RemoteAccount: Context.Tag<RemoteAccount, RemoteAccount> = Context.GenericTag<RemoteAccount>(
+  "ducktape-effect/RemoteAccount"
+)
+
+/** Derives a full account from a backend core. */
+export const make: (backend: Backend) => RemoteAccount = internal.make

@@ -1,0 +1,77 @@
+/**
+ * Waiting for a condition: poll an effect on a Schedule until it holds, with an overall timeout.
+ *
+ * Unlike ducktape's `wait_until`, a condition that holds returns at once (no sleep after a success).
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Option, Ref, Schedule, Schema } from "effect"
+
+/** A condition did not hold within its timeout. */
+export class WaitTimeout extends Schema.TaggedError<WaitTimeout>()("WaitTimeout", {
+  description: Schema.String,
+  timeout: Schema.String,
+  attempts: Schema.Number,
+  lastError: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return `${this.description} (gave up after ${this.timeout}, ${this.attempts} checks)` +
+      (this.lastError === undefined ? "" : `; last error: ${this.lastError}`)
+  }
+}
+
+/** How to wait. */
+export interface WaitOptions {
+  readonly timeout: Duration.DurationInput
+  /** Pause between checks: a fixed duration, or any Schedule. Default 100 millis. */
+  readonly backoff?: Duration.DurationInput | Schedule.Schedule<unknown, unknown>
+  /** What the timeout error says; a function is called only on timeout. */
+  readonly errMsg?: string | (() => string)
+  /** Treat a failing check as "not yet" instead of failing at once. */
+  readonly retryOnError?: boolean
+}
+
+/** The default pause between checks. */
+export const defaultBackoff: Duration.Duration = Duration.millis(100)
+
+const describeError = (e: unknown): string =>
+  e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)
+
+/**
+ * Checks `condition` until it is true. Fails with `WaitTimeout` after `timeout`, or with the condition's own
+ * error unless `retryOnError`.
+ */
+export const waitUntil = <E, R>(
+  condition: Effect.Effect<boolean, E, R>,
+  options: WaitOptions
+): Effect.Effect<void, WaitTimeout | E, R> =>
+  Effect.gen(function*() {
+    const attempts = yield* Ref.make(0)
+    const lastError = yield* Ref.make<Option.Option<string>>(Option.none())
+    const check: Effect.Effect<boolean, E, R> = Effect.zipRight(
+      Ref.update(attempts, (n) => n + 1),
+      options.retryOnError === true
+        ? Effect.catchAll(condition, (e) => Effect.as(Ref.set(lastError, Option.some(describeError(e))), false))
+        : condition
+    )
+    const pause: Schedule.Schedule<unknown, unknown> = Schedule.isSchedule(options.backoff)
+      ? options.backoff
+      : Schedule.spaced(options.backoff ?? defaultBackoff)
+    const untilTrue = Schedule.recurUntil((ok: boolean) => ok)
+    const ok = yield* check.pipe(
+      Effect.repeat(Schedule.intersect(untilTrue, pause).pipe(Schedule.map(([b]) => b))),
+      Effect.map((b) => b === true),
+      Effect.timeoutTo({ duration: options.timeout, onSuccess: (b) => b, onTimeout: () => false })
+    )
+    if (ok) return
+    const msg = options.errMsg
+    const last = yield* Ref.get(lastError)
+    return yield* Effect.fail(
+      new WaitTimeout({
+        description: typeof msg === "function" ? msg() : msg ?? "condition did not become true",
+        timeout: Duration.format(Duration.decode(options.timeout)),
+        attempts: yield* Ref.get(attempts),
+        ...(Option.isSome(last) ? { lastError: last.value } : {})
+      })
+    )
+  })

@@ -1,0 +1,94 @@
+import * as ChildProcess from "node:child_process"
+import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
+import { NodeStream } from "@effect/platform-node"
+import { Deferred, Effect, Option } from "effect"
+import type * as LA from "../LocalAccount.js"
+import * as RemoteAccount from "../RemoteAccount.js"
+import { RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
+
+const signalNumbers = NodeOs.constants.signals as Record<string, number>
+
+/** @internal */
+export const make = (options: LA.LocalAccountOptions) =>
+  Effect.gen(function*() {
+    yield* Effect.promise(() => NodeFs.mkdir(options.workdir, { recursive: true }))
+    const user = NodeOs.userInfo().username
+    const identity: RemoteAccount.Identity = {
+      hostname: options.hostname,
+      sshHostname: "localhost",
+      user,
+      port: 0,
+      externallyRoutableIp: options.address ?? "127.0.0.1",
+      os: "linux",
+      workdir: options.workdir
+    }
+    const spawnError = (e: unknown) =>
+      new RemoteConnectionError({ host: options.hostname, port: 0, reason: "other", detail: String(e) })
+    const fileError = (path: string) => (e: unknown) =>
+      new RemoteFileError({
+        host: options.hostname,
+        path,
+        reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : String(e)
+      })
+
+    const exec: RemoteAccount.Backend["exec"] = (line, stdin) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          // detached: the shell becomes a session (and process group) leader, as under sshd.
+          const child = ChildProcess.spawn("/bin/sh", ["-c", line], {
+            cwd: options.workdir,
+            detached: true,
+            stdio: ["pipe", "pipe", "pipe"]
+          })
+          const exit = Deferred.unsafeMake<number, RemoteConnectionError>(undefined as never)
+          child.once("error", (e) => Deferred.unsafeDone(exit, Effect.fail(spawnError(e))))
+          child.once("close", (code, signal) =>
+            Deferred.unsafeDone(
+              exit,
+              Effect.succeed(code ?? (signal === null ? 255 : 128 + (signalNumbers[signal] ?? 0)))
+            ))
+          child.stdin.on("error", () => {}) // a command that ignores its stdin may close it early
+          child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin))
+          return { child, exit }
+        }),
+        ({ child }) =>
+          Effect.sync(() => {
+            child.stdout.destroy()
+            child.stderr.destroy()
+          })
+      ).pipe(Effect.map(({ child, exit }) => ({
+        stdout: NodeStream.fromReadable(() => child.stdout, spawnError),
+        stderr: NodeStream.fromReadable(() => child.stderr, spawnError),
+        exitCode: Deferred.await(exit)
+      })))
+
+    const backend: RemoteAccount.Backend = {
+      identity,
+      exec,
+      upload: (local, remote) => Effect.tryPromise({ try: () => NodeFs.copyFile(local, remote), catch: fileError(remote) }),
+      download: (remote, local) => Effect.tryPromise({ try: () => NodeFs.copyFile(remote, local), catch: fileError(remote) }),
+      readFile: (path) => Effect.tryPromise({ try: () => NodeFs.readFile(path), catch: fileError(path) }),
+      writeFile: (path, data) => Effect.tryPromise({ try: () => NodeFs.writeFile(path, data), catch: fileError(path) }),
+      stat: (path, follow) =>
+        Effect.tryPromise({ try: () => (follow ? NodeFs.stat(path) : NodeFs.lstat(path)), catch: (e) => e }).pipe(
+          Effect.map((s) =>
+            Option.some<RemoteAccount.FileInfo>({
+              type: s.isFile() ? "file" : s.isDirectory() ? "dir" : s.isSymbolicLink() ? "link" : "other",
+              size: s.size,
+              mode: s.mode & 0o7777
+            })
+          ),
+          Effect.catchAll((e) =>
+            ["ENOENT", "ENOTDIR"].includes((e as NodeJS.ErrnoException).code ?? "")
+              ? Effect.succeed(Option.none())
+              : Effect.fail(fileError(path)(e))
+          )
+        ),
+      readDir: (path) => Effect.tryPromise({ try: () => NodeFs.readdir(path), catch: fileError(path) }),
+      mkdir: (path) =>
+        Effect.tryPromise({ try: () => NodeFs.mkdir(path, { recursive: true }), catch: fileError(path) }).pipe(Effect.asVoid),
+      transferConcurrency: 16
+    }
+    return RemoteAccount.make(backend)
+  })

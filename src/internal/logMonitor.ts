@@ -1,0 +1,71 @@
+import { Chunk, Duration, Effect, Schedule, Stream } from "effect"
+import type * as LM from "../LogMonitor.js"
+import { LogMonitorTimeout } from "../LogMonitor.js"
+import type * as RA from "../RemoteAccount.js"
+import * as Shell from "../Shell.js"
+
+/** How many of the file's last lines a timeout error shows. */
+const lastLinesKept = 20
+
+/** Re-opening the tail after a lost connection: quick at first, then slower. */
+const reopenBackoff = Schedule.exponential("100 millis", 2).pipe(Schedule.union(Schedule.spaced("5 seconds")))
+
+/** @internal */
+export const make = (account: RA.RemoteAccount, path: string): Effect.Effect<LM.LogMonitor, RA.CommandError> =>
+  Effect.gen(function*() {
+    const absolute = account.resolve(path)
+    // The current end of the file; a file that does not exist yet is watched from its first byte.
+    const size = yield* account.sshOutput(`stat -c %s -- ${Shell.quote(absolute)} 2>/dev/null || echo 0`)
+    const offset = Number.parseInt(size.trim(), 10) || 0
+
+    // -F follows the name across rotation and creation; -s bounds the polling latency while the file is missing.
+    const tail = (from: number) =>
+      account.sshCapture(`exec tail -s 0.05 -F -c +${from + 1} -- ${Shell.quote(absolute)} 2>/dev/null`)
+
+    const linesFrom = (backoff: Schedule.Schedule<unknown, unknown>) => {
+      // After a lost connection the tail re-opens where the consumed lines end.
+      let consumed = offset
+      return Stream.suspend(() => tail(consumed)).pipe(
+        Stream.tap((line) => Effect.sync(() => (consumed += Buffer.byteLength(line) + 1))),
+        Stream.retry(Schedule.whileInput(backoff, (e: RA.CommandError) => e._tag === "RemoteConnectionError"))
+      )
+    }
+
+    const waitUntil: LM.LogMonitor["waitUntil"] = (pattern, options) =>
+      Effect.gen(function*() {
+        const matches = typeof pattern === "string" ? (l: string) => l.includes(pattern) : (l: string) => pattern.test(l)
+        const wanted = options.count ?? 1
+        const recent: Array<string> = []
+        const backoff = options.backoff === undefined
+          ? reopenBackoff
+          : Schedule.isSchedule(options.backoff)
+          ? options.backoff
+          : Schedule.spaced(options.backoff)
+        return yield* linesFrom(backoff).pipe(
+          Stream.tap((line) =>
+            Effect.sync(() => {
+              recent.push(line)
+              if (recent.length > lastLinesKept) recent.shift()
+            })
+          ),
+          Stream.filter(matches),
+          Stream.take(wanted),
+          Stream.runCollect,
+          Effect.map(Chunk.toReadonlyArray),
+          Effect.timeoutFail({
+            duration: options.timeout,
+            onTimeout: () =>
+              new LogMonitorTimeout({
+                host: account.hostname,
+                path: absolute,
+                pattern: String(pattern),
+                timeout: Duration.format(Duration.decode(options.timeout)),
+                lastLines: [...recent],
+                ...(options.errMsg === undefined ? {} : { errMsg: options.errMsg })
+              })
+          })
+        )
+      }).pipe(Effect.withSpan("LogMonitor.waitUntil", { attributes: { host: account.hostname, path: absolute } }))
+
+    return { host: account.hostname, path: absolute, offset, lines: linesFrom(reopenBackoff), waitUntil }
+  })

@@ -1,0 +1,330 @@
+import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { Chunk, Duration, Effect, Option, Queue, Ref, Stream } from "effect"
+import type * as RA from "../RemoteAccount.js"
+import { RemoteCommandError, RemoteCommandTimeout, RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
+import * as Shell from "../Shell.js"
+import * as logMonitor from "./logMonitor.js"
+
+/** How long a killed process group gets between TERM and KILL when its scope closes. */
+const killGrace = Duration.seconds(2)
+/** An upper bound on a process release, so that a teardown can never hang on a dead connection. */
+const releaseTimeout = Duration.seconds(10)
+/** How much stderr an error message carries. */
+const stderrTailBytes = 8 * 1024
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+const encoder = new TextEncoder()
+
+const concatBytes = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
+  let length = 0
+  for (const c of chunks) length += c.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const c of chunks) {
+    out.set(c, offset)
+    offset += c.length
+  }
+  return out
+}
+
+const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
+
+/**
+ * The line every command is wrapped in: print our pid (the session and process-group leader), go to the working
+ * directory, then `exec` the user's line so that pid stays the one that runs it.
+ */
+const wrap = (line: string, cwd: string, options: RA.CommandOptions): string => {
+  const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`)
+  const envPart = env.length > 0 ? `env ${Shell.join(env)} ` : ""
+  const redirect = options.mergeStderr === true ? " 2>&1" : ""
+  return `echo $$; cd ${Shell.quote(cwd)} && exec ${envPart}/bin/sh -c ${Shell.quote(line)}${redirect}`
+}
+
+/** Splits the first line (our pid) off a byte stream, returning it and the rest of the stream. */
+const splitPid = (
+  stdout: Stream.Stream<Uint8Array, RemoteConnectionError>,
+  host: string,
+  port: number
+) =>
+  Effect.gen(function*() {
+    const pull = yield* Stream.toPull(stdout)
+    let buffered: Uint8Array = new Uint8Array(0)
+    for (;;) {
+      const chunk = yield* pull.pipe(
+        Effect.catchAll(Option.match({
+          onNone: () =>
+            Effect.fail(
+              new RemoteConnectionError({ host, port, reason: "closed", detail: "the command ended before it started" })
+            ),
+          onSome: Effect.fail
+        }))
+      )
+      buffered = concatBytes(Chunk.prepend(chunk, buffered))
+      const newline = buffered.indexOf(10)
+      if (newline >= 0) {
+        const pid = Number.parseInt(decode(buffered.subarray(0, newline)), 10)
+        const rest = buffered.subarray(newline + 1)
+        const remaining = Stream.repeatEffectChunkOption(pull)
+        return {
+          pid,
+          stdout: rest.length > 0 ? Stream.concat(Stream.make(rest), remaining) : remaining
+        } as const
+      }
+    }
+  })
+
+/** @internal */
+export const make = (backend: RA.Backend): RA.RemoteAccount => {
+  const id = backend.identity
+  const label = `${id.user}@${id.hostname}`
+  const resolve = (path: string) => NodePath.posix.resolve(id.workdir, path)
+
+  const startProcess = (command: Shell.Command, options: RA.CommandOptions = {}) => {
+    const line = Shell.toLine(command)
+    return Effect.gen(function*() {
+      const stdin = options.stdin === undefined
+        ? undefined
+        : typeof options.stdin === "string"
+        ? encoder.encode(options.stdin)
+        : options.stdin
+      const badName = Object.keys(options.env ?? {}).find((k) => !envName.test(k))
+      if (badName !== undefined) {
+        return yield* Effect.dieMessage(`env: ${JSON.stringify(badName)} is not a valid environment variable name`)
+      }
+      const wrapped = wrap(line, resolve(options.cwd ?? "."), options)
+      const raw = yield* backend.exec(wrapped, stdin)
+      const { pid, stdout } = yield* splitPid(raw.stdout, id.hostname, id.port)
+      const exited = yield* Ref.make(false)
+
+      // stderr is drained eagerly into a queue plus a tail buffer: nobody has to read it for the command to make
+      // progress, and error messages can always show its end.
+      const tail = yield* Ref.make("")
+      const stderrQueue = yield* Queue.unbounded<Uint8Array | null>()
+      yield* raw.stderr.pipe(
+        Stream.runForEach((bytes) =>
+          Ref.update(tail, (t) => (t + decode(bytes)).slice(-stderrTailBytes)).pipe(
+            Effect.zipRight(Queue.offer(stderrQueue, bytes))
+          )
+        ),
+        Effect.ignore,
+        Effect.ensuring(Queue.offer(stderrQueue, null)),
+        Effect.forkScoped
+      )
+      const stderr = Stream.fromQueue(stderrQueue).pipe(
+        Stream.takeWhile((b): b is Uint8Array => b !== null)
+      )
+
+      const exitCode = raw.exitCode.pipe(Effect.tap(() => Ref.set(exited, true)))
+      const kill = (signal: RA.Signal = "TERM") => ssh(["kill", "-s", signal, "--", `-${pid}`], {})
+
+      // The release: a process still running when its scope closes is stopped, group-wide, TERM then KILL.
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          if (yield* Ref.get(exited)) return
+          yield* Effect.logDebug(`stopping process group ${pid} of ${JSON.stringify(line)}`)
+          yield* exec(["kill", "-s", "TERM", "--", `-${pid}`], {})
+          const ended = yield* exitCode.pipe(Effect.timeout(killGrace), Effect.option)
+          if (Option.isNone(ended)) yield* exec(["kill", "-s", "KILL", "--", `-${pid}`], {})
+        }).pipe(Effect.timeout(releaseTimeout), Effect.ignore)
+      )
+      return {
+        pid,
+        command: line,
+        stdout,
+        stderr,
+        exitCode,
+        stderrTail: Ref.get(tail),
+        kill: (signal?: RA.Signal) => kill(signal)
+      } satisfies RA.RemoteProcess
+    }).pipe(Effect.annotateLogs({ host: id.hostname }))
+  }
+
+  const timeoutError = (line: string, timeout: Duration.DurationInput) =>
+    new RemoteCommandTimeout({
+      host: id.hostname,
+      user: id.user,
+      command: line,
+      timeout: Duration.format(Duration.decode(timeout))
+    })
+
+  const withTimeout = <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    line: string,
+    options: RA.CommandOptions
+  ): Effect.Effect<A, E | RA.RemoteCommandTimeout, R> =>
+    options.timeout === undefined ? effect : effect.pipe(
+      Effect.timeoutFail({ duration: options.timeout, onTimeout: () => timeoutError(line, options.timeout!) })
+    )
+
+  const collect = (stream: Stream.Stream<Uint8Array, RemoteConnectionError>) =>
+    Stream.runCollect(stream).pipe(Effect.map((c) => decode(concatBytes(c))))
+
+  const exec = (command: Shell.Command, options: RA.CommandOptions = {}): Effect.Effect<RA.ExecResult, RA.RemoteCommandTimeout | RemoteConnectionError> => {
+    const line = Shell.toLine(command)
+    const started = Date.now()
+    return withTimeout(
+      Effect.scoped(
+        Effect.flatMap(startProcess(line, options), (p) =>
+          Effect.all({ stdout: collect(p.stdout), stderr: collect(p.stderr), exitCode: p.exitCode }, {
+            concurrency: "unbounded"
+          }))
+      ),
+      line,
+      options
+    ).pipe(
+      Effect.tap((r) =>
+        Effect.logDebug(`ran ${JSON.stringify(line)} → ${r.exitCode}`).pipe(
+          Effect.annotateLogs({ host: id.hostname, ms: Date.now() - started })
+        )
+      ),
+      Effect.withSpan("RemoteAccount.exec", { attributes: { host: id.hostname, command: line } })
+    )
+  }
+
+  const check = (line: string) => (r: RA.ExecResult) =>
+    r.exitCode === 0
+      ? Effect.succeed(r)
+      : Effect.fail(
+        new RemoteCommandError({
+          host: id.hostname,
+          user: id.user,
+          command: line,
+          exitCode: r.exitCode,
+          stderr: r.stderr.slice(-stderrTailBytes)
+        })
+      )
+
+  const sshOutput = (command: Shell.Command, options: RA.CommandOptions = {}) => {
+    const line = Shell.toLine(command)
+    return exec(line, options).pipe(Effect.flatMap(check(line)), Effect.map((r) => r.stdout))
+  }
+  const ssh = (command: Shell.Command, options: RA.CommandOptions = {}) => Effect.asVoid(sshOutput(command, options))
+
+  const sshCapture = (command: Shell.Command, options: RA.CommandOptions = {}): Stream.Stream<string, RA.CommandError> => {
+    const line = Shell.toLine(command)
+    const lines = Stream.unwrapScoped(
+      Effect.map(startProcess(line, options), (p) => {
+        const exitCheck = Stream.fromEffect(
+          Effect.flatMap(p.exitCode, (exitCode) =>
+            exitCode === 0 ? Effect.void : Effect.flatMap(p.stderrTail, (stderr) =>
+              Effect.fail(new RemoteCommandError({ host: id.hostname, user: id.user, command: line, exitCode, stderr }))))
+        ).pipe(Stream.drain)
+        return Stream.concat(
+          p.stdout.pipe(Stream.decodeText(), Stream.splitLines) as Stream.Stream<string, RA.CommandError>,
+          exitCheck
+        )
+      })
+    )
+    if (options.timeout === undefined) return lines
+    const timeout = options.timeout
+    // interruptWhen with a failing effect fails the stream, and the scope close kills the process group.
+    return lines.pipe(Stream.interruptWhen(Effect.zipRight(Effect.sleep(timeout), Effect.fail(timeoutError(line, timeout)))))
+  }
+
+  const pids = (pattern: string) =>
+    Effect.gen(function*() {
+      // pgrep excludes itself but not the shell that runs it, whose command line also holds the pattern.
+      const r = yield* exec(`pgrep -f -- ${Shell.quote(pattern)}; echo "self $$"`)
+      const out = r.stdout.trim().split("\n")
+      const self = out.find((l) => l.startsWith("self "))
+      const selfPid = self === undefined ? -1 : Number.parseInt(self.slice(5), 10)
+      return out.filter((l) => /^\d+$/.test(l)).map(Number).filter((p) => p !== selfPid)
+    })
+
+  const alive = (pid: number) => Effect.map(exec(["kill", "-0", String(pid)]), (r) => r.exitCode === 0)
+  const signal = (pid: number, sig: RA.Signal) => ssh(["kill", "-s", sig, String(pid)])
+  const killProcess = (pattern: string, options: { readonly clean?: boolean } = {}) =>
+    Effect.gen(function*() {
+      const found = yield* pids(pattern)
+      const sig: RA.Signal = options.clean === false ? "KILL" : "TERM"
+      // A process may exit between pgrep and kill; that is not an error.
+      yield* Effect.forEach(found, (p) => exec(["kill", "-s", sig, String(p)]), { discard: true })
+      return found
+    })
+
+  const fileError = (path: string, reason: string) => new RemoteFileError({ host: id.hostname, path, reason })
+
+  const statOf = (path: string, follow: boolean) => backend.stat(resolve(path), follow)
+
+  const copyTo = (localPath: string, remotePath: string): Effect.Effect<void, RemoteFileError | RemoteConnectionError> =>
+    Effect.gen(function*() {
+      const info = yield* Effect.tryPromise({
+        try: () => NodeFs.stat(localPath),
+        catch: () => fileError(localPath, `local path ${localPath} does not exist`)
+      })
+      const target = resolve(remotePath)
+      if (info.isDirectory()) {
+        yield* backend.mkdir(target)
+        const entries = yield* Effect.promise(() => NodeFs.readdir(localPath))
+        yield* Effect.forEach(
+          entries,
+          (e) => copyTo(NodePath.join(localPath, e), NodePath.posix.join(target, e)),
+          { concurrency: backend.transferConcurrency, discard: true }
+        )
+      } else {
+        yield* backend.upload(localPath, target)
+      }
+    }).pipe(Effect.withSpan("RemoteAccount.copyTo", { attributes: { host: id.hostname, path: remotePath } }))
+
+  const copyFrom = (remotePath: string, localPath: string): Effect.Effect<void, RemoteFileError | RemoteConnectionError> =>
+    Effect.gen(function*() {
+      const source = resolve(remotePath)
+      const info = yield* statOf(source, true)
+      if (Option.isNone(info)) return yield* Effect.fail(fileError(source, "no such file or directory"))
+      if (info.value.type === "dir") {
+        yield* Effect.promise(() => NodeFs.mkdir(localPath, { recursive: true }))
+        const entries = yield* backend.readDir(source)
+        yield* Effect.forEach(
+          entries,
+          (e) => copyFrom(NodePath.posix.join(source, e), NodePath.join(localPath, e)),
+          { concurrency: backend.transferConcurrency, discard: true }
+        )
+      } else {
+        yield* Effect.promise(() => NodeFs.mkdir(NodePath.dirname(localPath), { recursive: true }))
+        yield* backend.download(source, localPath)
+      }
+    }).pipe(Effect.withSpan("RemoteAccount.copyFrom", { attributes: { host: id.hostname, path: remotePath } }))
+
+  const copyBetween = (remotePath: string, destination: RA.RemoteAccount, destinationPath: string) =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => NodeFs.mkdtemp(NodePath.join(NodeOs.tmpdir(), "ducktape-copy-"))),
+      (dir) => {
+        const staged = NodePath.join(dir, "item")
+        return Effect.zipRight(copyFrom(remotePath, staged), destination.copyTo(staged, destinationPath))
+      },
+      (dir) => Effect.promise(() => NodeFs.rm(dir, { recursive: true, force: true }))
+    )
+
+  const account: RA.RemoteAccount = {
+    ...id,
+    backend,
+    label,
+    resolve,
+    startProcess,
+    exec,
+    ssh,
+    sshOutput,
+    sshCapture,
+    pids,
+    alive,
+    signal,
+    killProcess,
+    createFile: (path, contents) =>
+      backend.writeFile(resolve(path), typeof contents === "string" ? encoder.encode(contents) : contents),
+    readFile: (path) => Effect.map(backend.readFile(resolve(path)), decode),
+    copyTo,
+    copyFrom,
+    copyBetween,
+    mkdirs: (path) => ssh(["mkdir", "-p", "--", resolve(path)]),
+    remove: (path, options = {}) => ssh(["rm", options.force === true ? "-rf" : "-r", "--", resolve(path)]),
+    exists: (path) => Effect.map(statOf(path, false), Option.isSome),
+    isFile: (path) => Effect.map(statOf(path, true), (i) => Option.isSome(i) && i.value.type === "file"),
+    isDir: (path) => Effect.map(statOf(path, true), (i) => Option.isSome(i) && i.value.type === "dir"),
+    isLink: (path) => Effect.map(statOf(path, false), (i) => Option.isSome(i) && i.value.type === "link"),
+    monitorLog: (path) => logMonitor.make(account, path)
+  }
+  return account
+}
