@@ -1,7 +1,7 @@
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { Chunk, Duration, Effect, Option, Queue, Ref, Stream } from "effect"
+import { Chunk, Duration, Effect, Option, Queue, Ref, Schedule, Stream } from "effect"
 import type * as RA from "../RemoteAccount.js"
 import { RemoteCommandError, RemoteCommandTimeout, RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
 import * as Shell from "../Shell.js"
@@ -13,6 +13,9 @@ const killGrace = Duration.seconds(2)
 const releaseTimeout = Duration.seconds(10)
 /** How much stderr an error message carries. */
 const stderrTailBytes = 8 * 1024
+
+/** How often a stopping process group is checked for exit. */
+const groupExitPoll = Schedule.spaced("50 millis")
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -234,6 +237,26 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       return out.filter((l) => /^\d+$/.test(l)).map(Number).filter((p) => p !== selfPid)
     })
 
+  const spawnDaemon = (command: Shell.Command, options: RA.CommandOptions & { readonly logFile?: string } = {}) => {
+    const log = options.logFile === undefined ? "/dev/null" : resolve(options.logFile)
+    // setsid: the daemon leads its own session and process group, so it outlives this channel and can be stopped
+    // as a group; `$!` is its pid because a background job of a non-interactive shell is no group leader.
+    const line = `setsid /bin/sh -c ${Shell.quote(Shell.toLine(command))} >> ${Shell.quote(log)} 2>&1 < /dev/null & echo $!`
+    return Effect.map(sshOutput(line, options), (out) => Number.parseInt(out.trim(), 10))
+  }
+
+  const groupAlive = (pid: number) => Effect.map(exec(["kill", "-0", "--", `-${pid}`]), (r) => r.exitCode === 0)
+  const killProcessGroup = (pid: number, options: { readonly grace?: Duration.DurationInput } = {}) =>
+    Effect.gen(function*() {
+      yield* exec(["kill", "-s", "TERM", "--", `-${pid}`])
+      const gone = yield* groupAlive(pid).pipe(
+        Effect.repeat({ schedule: groupExitPoll, while: (alive) => alive }),
+        Effect.map((alive) => !alive),
+        Effect.timeoutTo({ duration: options.grace ?? "5 seconds", onSuccess: (g) => g, onTimeout: () => false })
+      )
+      if (!gone) yield* exec(["kill", "-s", "KILL", "--", `-${pid}`])
+    })
+
   const alive = (pid: number) => Effect.map(exec(["kill", "-0", String(pid)]), (r) => r.exitCode === 0)
   const signal = (pid: number, sig: RA.Signal) => ssh(["kill", "-s", sig, String(pid)])
   const killProcess = (pattern: string, options: { readonly clean?: boolean } = {}) =>
@@ -308,6 +331,8 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     ssh,
     sshOutput,
     sshCapture,
+    spawnDaemon,
+    killProcessGroup,
     pids,
     alive,
     signal,

@@ -1,0 +1,331 @@
+/**
+ * The `ducktape` command line: `ducktape [paths…]` runs tests; `lab`, `clean`, `report merge` and `examples`
+ * are subcommands. Every flag is documented in `--help`.
+ *
+ * Exit codes: 0 when every test passed (or was flaky or ignored), 1 when any failed or did not run,
+ * 2 for usage and configuration errors.
+ *
+ * @since 0.1.0
+ */
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { Args, Command, Options } from "@effect/cli"
+import { Duration, Effect, Either, Option, Schema } from "effect"
+import * as Cluster from "./Cluster.js"
+import * as Discovery from "./Discovery.js"
+import * as Lab from "./Lab.js"
+import { makeProgress } from "./internal/progress.js"
+import * as selection from "./internal/selection.js"
+import * as Report from "./Report.js"
+import * as Results from "./Results.js"
+import * as Runner from "./Runner.js"
+
+/** The framework's version (from package.json). */
+export const version: string = (() => {
+  try {
+    const pkg = JSON.parse(NodeFs.readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string }
+    return pkg.version ?? "0.0.0"
+  } catch {
+    return "0.0.0"
+  }
+})()
+
+/** The bundled example suite. */
+export const examplesDir: string = NodePath.resolve(NodePath.dirname(new URL(import.meta.url).pathname), "../examples")
+
+/** A problem with how the command was invoked or configured: exit code 2. */
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
+  problem: Schema.String,
+  fix: Schema.String
+}) {
+  override get message(): string {
+    return `${this.problem}\n  fix: ${this.fix}`
+  }
+}
+
+/** What a command handler ends with: the exit code the process should have. */
+export class ExitStatus extends Schema.TaggedError<ExitStatus>()("ExitStatus", { code: Schema.Number }) {}
+
+// ---------------------------------------------------------------------------------------------------------
+// Flags of `ducktape [paths…]`
+// ---------------------------------------------------------------------------------------------------------
+
+const paths = Args.text({ name: "path" }).pipe(
+  Args.withDescription(
+    "Test files (*.ducktape.ts), directories, globs, symbols (file::Suite.test@{\"k\":1}) or suite files (.yml). " +
+      "Default: the current directory."
+  ),
+  Args.repeated
+)
+const runOptions = {
+  paths,
+  exclude: Options.text("exclude").pipe(Options.repeated, Options.withDescription("Symbols to leave out (repeatable), also from suite files.")),
+  collectOnly: Options.boolean("collect-only").pipe(Options.withDescription("List the selected tests and exit.")),
+  collectNumNodes: Options.boolean("collect-num-nodes").pipe(Options.withDescription("Print how many nodes the selected tests need in total, and exit.")),
+  cluster: Options.text("cluster").pipe(
+    Options.withDescription("The built-in cluster, localhost:N: N nodes on this machine, each with its own loopback address (default localhost:8)."),
+    Options.optional
+  ),
+  clusterFile: Options.text("cluster-file").pipe(Options.withDescription("A ducktape cluster.json of ssh nodes (e.g. one written by `ducktape lab up`)."), Options.optional),
+  sshConfig: Options.text("ssh-config").pipe(Options.withDescription("An OpenSSH config whose Host entries are the nodes (e.g. `vagrant ssh-config > file`)."), Options.optional),
+  resultsRoot: Options.text("results-root").pipe(Options.withDescription("Where session result directories go."), Options.withDefault("results")),
+  maxParallel: Options.integer("max-parallel").pipe(Options.withDescription("Most tests running at once (each on its own nodes)."), Options.withDefault(4)),
+  testTimeout: Options.text("test-timeout").pipe(Options.withDescription("Timeout of tests that set none, e.g. \"10 minutes\" or 600s (default 30 minutes)."), Options.optional),
+  exitFirst: Options.boolean("exit-first").pipe(Options.withDescription("Start no new test after the first failure.")),
+  deflake: Options.integer("deflake").pipe(Options.withDescription("Runs allowed for a failing test; a later pass is FLAKY."), Options.withDefault(1)),
+  repeat: Options.integer("repeat").pipe(Options.withDescription("Run the selection N times."), Options.withDefault(1)),
+  subsets: Options.integer("subsets").pipe(Options.withDescription("Split the selection into N shards (for several CI machines)."), Options.withDefault(1)),
+  subset: Options.integer("subset").pipe(Options.withDescription("Which shard to run, 0-based."), Options.withDefault(0)),
+  historicalReport: Options.text("historical-report").pipe(Options.withDescription("A previous report.json: balance shards by its test durations."), Options.optional),
+  sample: Options.integer("sample").pipe(Options.withDescription("Run a random sample of N of the selected tests."), Options.optional),
+  parameters: Options.text("parameters").pipe(Options.withDescription("JSON object: run every selected test with exactly these parameters."), Options.optional),
+  globals: Options.text("globals").pipe(Options.withDescription("JSON object, or a path to a JSON file, readable by tests as TestContext.globals."), Options.optional),
+  failBadClusterUtilization: Options.boolean("fail-bad-cluster-utilization").pipe(Options.withDescription("Fail tests that used fewer nodes than they declared.")),
+  debug: Options.boolean("debug").pipe(Options.withDescription("Echo every test's debug log to the terminal.")),
+  configFile: Options.text("config-file").pipe(Options.withDescription("A file of default flags (default ~/.ducktape/config; ./.ducktape/config is read too)."), Options.optional)
+}
+
+type RunFlags = Command.Command.ParseConfig<typeof runOptions>
+
+const fail = (problem: string, fix: string) => Effect.fail(new UsageError({ problem, fix }))
+
+const parseDuration = (text: string): Either.Either<Duration.Duration, UsageError> => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|millis|s|sec|seconds?|m|min|minutes?|h|hours?)?\s*$/.exec(text)
+  if (m === null) {
+    return Either.left(new UsageError({ problem: `--test-timeout ${JSON.stringify(text)} is not a duration`, fix: 'write e.g. "90s", "10 minutes" or "1h"' }))
+  }
+  const n = Number(m[1])
+  const unit = m[2] ?? "s"
+  const ms = unit.startsWith("ms") || unit === "millis" ? n : unit.startsWith("s") ? n * 1000 : unit.startsWith("m") ? n * 60_000 : n * 3_600_000
+  return Either.right(Duration.millis(ms))
+}
+
+const parseJsonObject = (flag: string, text: string, allowFile: boolean) =>
+  Effect.gen(function*() {
+    let source = text
+    if (allowFile && !text.trim().startsWith("{")) {
+      source = yield* Effect.try({
+        try: () => NodeFs.readFileSync(text, "utf8"),
+        catch: () => new UsageError({ problem: `${flag}: ${text} is neither a JSON object nor a readable file`, fix: `pass ${flag} '{"key": "value"}' or a path to a JSON file` })
+      })
+    }
+    const value = yield* Effect.try({
+      try: () => JSON.parse(source) as unknown,
+      catch: (e) => new UsageError({ problem: `${flag} is not valid JSON: ${(e as Error).message}`, fix: `pass ${flag} '{"key": "value"}'` })
+    })
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      return yield* fail(`${flag} must be a JSON object`, `pass ${flag} '{"key": "value"}'`)
+    }
+    return value as Record<string, unknown>
+  })
+
+/** The cluster Layer the flags ask for. */
+const clusterLayer = (flags: RunFlags) =>
+  Effect.gen(function*() {
+    const chosen = [flags.cluster, flags.clusterFile, flags.sshConfig].filter(Option.isSome).length
+    if (chosen > 1) return yield* fail("--cluster, --cluster-file and --ssh-config exclude each other", "pass only one of them")
+    if (Option.isSome(flags.clusterFile)) return Cluster.fromFile(flags.clusterFile.value)
+    if (Option.isSome(flags.sshConfig)) return Cluster.fromSshConfig(flags.sshConfig.value)
+    const spec = Option.getOrElse(flags.cluster, () => "localhost:8")
+    const m = /^localhost(?::(\d+))?$/.exec(spec)
+    if (m === null) {
+      return yield* fail(`--cluster ${JSON.stringify(spec)} is not a cluster this tool knows`, "use --cluster localhost:N, or --cluster-file FILE / --ssh-config FILE for ssh nodes")
+    }
+    return Cluster.localhost({ numNodes: m[1] === undefined ? 8 : Number(m[1]) })
+  })
+
+const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const unknownFlag = flags.paths.find((p) => p.startsWith("--"))
+    if (unknownFlag !== undefined) return yield* fail(`unknown flag ${unknownFlag}`, "see `ducktape --help` for the flags")
+    if (flags.subsets < 1 || flags.subset < 0 || flags.subset >= flags.subsets) {
+      return yield* fail(`--subset ${flags.subset} is not one of the ${flags.subsets} shards`, `pass --subset from 0 to ${flags.subsets - 1}`)
+    }
+    if (flags.maxParallel < 1) return yield* fail("--max-parallel must be at least 1", "pass --max-parallel 1 or more")
+    const testTimeout = Option.isSome(flags.testTimeout) ? yield* parseDuration(flags.testTimeout.value) : undefined
+    const parameters = Option.isSome(flags.parameters) ? yield* parseJsonObject("--parameters", flags.parameters.value, false) : undefined
+    const globals = Option.isSome(flags.globals) ? yield* parseJsonObject("--globals", flags.globals.value, true) : {}
+
+    const discovered = yield* Discovery.discover({
+      paths: flags.paths.length === 0 ? ["."] : flags.paths,
+      exclude: flags.exclude,
+      ...(parameters === undefined ? {} : { parameters })
+    }).pipe(Effect.mapError((e) => new UsageError({ problem: e.problem, fix: e.fix })))
+
+    let cases = discovered.cases
+    if (flags.subsets > 1) {
+      const history = Option.isSome(flags.historicalReport) ? yield* readHistory(flags.historicalReport.value) : new Map<string, number>()
+      cases = selection.shard(cases, flags.subsets, flags.subset, history)
+    }
+    if (Option.isSome(flags.sample)) cases = selection.sample(cases, flags.sample.value)
+
+    if (flags.collectOnly) {
+      yield* Effect.sync(() => {
+        process.stdout.write(`Collected ${cases.length} tests:\n`)
+        for (const c of cases) process.stdout.write(`  ${c.id}${c.ignored === undefined ? "" : `  (ignored: ${c.ignored})`}\n`)
+        for (const f of discovered.loadFailures) process.stdout.write(`  FAILED TO LOAD ${f.file}: ${f.error}\n`)
+      })
+      return discovered.loadFailures.length > 0 ? 1 : 0
+    }
+    if (flags.collectNumNodes) {
+      yield* Effect.sync(() => process.stdout.write(`${cases.reduce((n, c) => n + Cluster.specSize(c.spec), 0)}\n`))
+      return 0
+    }
+
+    const layer = yield* clusterLayer(flags)
+    const progress = makeProgress(process.stdout)
+    const session = yield* Runner.run({
+      cases,
+      loadFailures: discovered.loadFailures,
+      maxParallel: flags.maxParallel,
+      resultsRoot: flags.resultsRoot,
+      ...(testTimeout === undefined ? {} : { testTimeout }),
+      deflake: flags.deflake,
+      exitFirst: flags.exitFirst,
+      repeat: flags.repeat,
+      failBadClusterUtilization: flags.failBadClusterUtilization,
+      globals,
+      debug: flags.debug,
+      argv,
+      version,
+      onEvent: progress.onEvent
+    }).pipe(
+      Effect.provide(layer),
+      Effect.mapError((e) => new UsageError({ problem: e.message, fix: fixFor(e) })),
+      Effect.ensuring(progress.close)
+    )
+    yield* Effect.sync(() => {
+      process.stdout.write("\n" + Report.text(session.results))
+      process.stdout.write(`\nresults: ${session.dir}\n`)
+    })
+    return Results.exitCode(session.results)
+  })
+
+const fixFor = (e: { readonly _tag: string }) =>
+  e._tag === "UnreachableNodes"
+    ? "check that each node is up and its ssh settings in the cluster definition are right"
+    : e._tag === "ClusterConfigError"
+    ? "fix the cluster definition as described"
+    : "see the message"
+
+const readHistory = (path: string) =>
+  Effect.gen(function*() {
+    const text = yield* Effect.try({
+      try: () => NodeFs.readFileSync(path, "utf8"),
+      catch: () => new UsageError({ problem: `--historical-report ${path} cannot be read`, fix: "pass the report.json of an earlier run" })
+    })
+    const session = yield* Report.decodeJson(text).pipe(
+      Either.mapLeft((e) => new UsageError({ problem: `--historical-report ${path}: ${e.message}`, fix: "pass the report.json of an earlier run" }))
+    )
+    return new Map(session.results.map((r) => [r.testId, r.runTimeSeconds]))
+  })
+
+/** Flags from config files, for the flags the command line does not set. */
+const withConfigDefaults = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const explicit = argv.indexOf("--config-file")
+  const files = [
+    NodePath.resolve(".ducktape/config"),
+    explicit >= 0 && argv[explicit + 1] !== undefined ? argv[explicit + 1]! : NodePath.join(NodeOs.homedir(), ".ducktape/config")
+  ]
+  const given = new Set(argv.filter((a) => a.startsWith("--")))
+  const extra: Array<string> = []
+  for (const file of files) {
+    let text: string
+    try {
+      text = NodeFs.readFileSync(file, "utf8")
+    } catch {
+      continue
+    }
+    const tokens = text.split("\n").filter((l) => !/^\s*(#|$)/.test(l)).join(" ").split(/\s+/).filter((t) => t !== "")
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!
+      if (!t.startsWith("--")) continue
+      const value = tokens[i + 1] !== undefined && !tokens[i + 1]!.startsWith("--") ? tokens[++i] : undefined
+      if (given.has(t)) continue
+      given.add(t)
+      extra.push(t, ...(value === undefined ? [] : [value]))
+    }
+  }
+  return extra
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------------------
+
+const finishWith = (code: number) => (code === 0 ? Effect.void : Effect.fail(new ExitStatus({ code })))
+
+const root = (argv: ReadonlyArray<string>) =>
+  Command.make("ducktape", runOptions, (flags) => Effect.flatMap(runTests(flags, argv), finishWith)).pipe(
+    Command.withDescription("Run system tests of distributed software on a cluster.")
+  )
+
+const labName = Options.text("name").pipe(Options.withDescription("The lab's name (1-8 lowercase letters/digits)."), Options.withDefault("dtlab"))
+const labDir = Options.text("dir").pipe(Options.withDescription("Where the lab keeps its state, keys and cluster.json."), Options.withDefault(".ducktape/lab"))
+
+const labUp = Command.make("up", {
+  nodes: Options.integer("nodes").pipe(Options.withDescription("How many hosts."), Options.withDefault(3)),
+  name: labName,
+  dir: labDir
+}, (o) =>
+  Effect.gen(function*() {
+    const lab = yield* Lab.up({ nodes: o.nodes, name: o.name, dir: NodePath.resolve(o.dir) })
+    yield* Effect.sync(() => {
+      process.stdout.write(`lab ${lab.name} is up: ${lab.nodes.map((n) => `${n.name}=${n.address}`).join(" ")}\n`)
+      process.stdout.write(`cluster file: ${lab.clusterFile}\nrun tests on it: npx ducktape --cluster-file ${NodePath.relative(process.cwd(), lab.clusterFile)} <paths>\n`)
+      process.stdout.write(`take it down: npx ducktape lab down --name ${lab.name} --dir ${o.dir}\n`)
+    })
+  })).pipe(Command.withDescription("Create N hosts as network namespaces, each with its own address, hostname, workdir and sshd (needs root)."))
+
+const labDown = Command.make("down", { name: labName, dir: labDir }, (o) =>
+  Effect.gen(function*() {
+    const summary = yield* Lab.down({ name: o.name, dir: NodePath.resolve(o.dir) })
+    yield* Effect.sync(() =>
+      process.stdout.write(
+        `lab ${summary.name} is down: removed ${summary.namespaces.length} namespaces, ${summary.links.length} links, ` +
+          `${summary.processes} processes, ${summary.iptablesRules} iptables rules\n`
+      )
+    )
+  })).pipe(Command.withDescription("Remove everything a lab made (also after a crash)."))
+
+const lab = Command.make("lab").pipe(
+  Command.withDescription("A multi-host lab on this machine, made of network namespaces."),
+  Command.withSubcommands([labUp, labDown])
+)
+
+const reportMerge = Command.make("merge", {
+  inputs: Args.text({ name: "report.json" }).pipe(Args.withDescription("report.json files (or session directories) of the shards."), Args.atLeast(1)),
+  out: Options.text("out").pipe(Options.withDescription("Directory to write the merged reports into."), Options.withDefault("results/merged"))
+}, (o) =>
+  Effect.gen(function*() {
+    const sessions = yield* Effect.forEach(o.inputs, (input) =>
+      Effect.gen(function*() {
+        const file = NodeFs.existsSync(NodePath.join(input, "report.json")) ? NodePath.join(input, "report.json") : input
+        const text = yield* Effect.try({
+          try: () => NodeFs.readFileSync(file, "utf8"),
+          catch: () => new UsageError({ problem: `cannot read ${file}`, fix: "pass report.json files or session directories" })
+        })
+        return yield* Report.decodeJson(text).pipe(Either.mapLeft((e) => new UsageError({ problem: `${file}: ${e.message}`, fix: "pass report.json files written by ducktape" })))
+      }))
+    const merged = Report.merge(sessions)
+    yield* Effect.sync(() => NodeFs.mkdirSync(o.out, { recursive: true }))
+    yield* Report.writeAll(o.out, merged).pipe(Effect.mapError((e) => new UsageError({ problem: e.message, fix: "choose another --out" })))
+    yield* Effect.sync(() => process.stdout.write(Report.text(merged) + `\nmerged reports: ${o.out}\n`))
+    return yield* finishWith(Results.exitCode(merged))
+  })).pipe(Command.withDescription("Merge the report.json files of several shards into one set of reports."))
+
+const report = Command.make("report").pipe(Command.withDescription("Work with reports."), Command.withSubcommands([reportMerge]))
+
+/** The whole command tree. */
+export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, report]))
+
+/** Runs the CLI on `process.argv`-style arguments (node, script, ...args), returning the exit code. */
+export const main = (argv: ReadonlyArray<string>) => {
+  // `ducktape examples [flags]` runs the bundled example suite with any of the run flags.
+  const given = argv.slice(2)
+  const args = given[0] === "examples" ? [examplesDir, ...given.slice(1)] : given
+  const withDefaults = [...argv.slice(0, 2), ...args, ...(args[0] === "lab" || args[0] === "report" ? [] : withConfigDefaults(args))]
+  return Command.run(command(args), { name: "ducktape", version })(withDefaults)
+}
+

@@ -1,0 +1,127 @@
+/**
+ * A cluster: the nodes tests run services on, and the allocation of those nodes as scoped resources.
+ *
+ * Sources (each a Layer): `localhost(n)` (no setup at all), `fromFile(path)` (ducktape's cluster.json),
+ * `fromSshConfig(path)` (an OpenSSH config, e.g. `vagrant ssh-config > file`).
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Layer, Scope } from "effect"
+import { Context, Schema } from "effect"
+import * as internal from "./internal/cluster.js"
+import type { RemoteAccount, RemoteConnectionError } from "./RemoteAccount.js"
+
+/** One node of a cluster. */
+export interface ClusterNode {
+  /** The node's logical name (its account's hostname). */
+  readonly name: string
+  /** Its position in the whole cluster, 0-based: stable for the cluster's life. */
+  readonly index: number
+  readonly account: RemoteAccount
+  /** A free-form type (e.g. "large") that tests can ask for; untyped nodes have none. */
+  readonly nodeType: string | undefined
+}
+
+/** A request for nodes: a count, or groups of counts by node type. */
+export type ClusterSpec =
+  | number
+  | { readonly numNodes: number; readonly nodeType?: string }
+  | ReadonlyArray<{ readonly numNodes: number; readonly nodeType?: string }>
+
+/** A spec in its one canonical form. */
+export type NormalizedSpec = ReadonlyArray<{ readonly numNodes: number; readonly nodeType: string | undefined }>
+
+/** A request cannot be met by the nodes there are; nothing was allocated. */
+export class InsufficientResources extends Schema.TaggedError<InsufficientResources>()("InsufficientResources", {
+  requested: Schema.String,
+  available: Schema.String
+}) {
+  override get message(): string {
+    return `not enough nodes: requested ${this.requested}; available ${this.available}`
+  }
+}
+
+/** A cluster definition cannot be used: a malformed file, an unknown field value, an unreachable node. */
+export class ClusterConfigError extends Schema.TaggedError<ClusterConfigError>()("ClusterConfigError", {
+  source: Schema.String,
+  problem: Schema.String,
+  fix: Schema.String
+}) {
+  override get message(): string {
+    return `${this.source}: ${this.problem}\n  fix: ${this.fix}`
+  }
+}
+
+/** Nodes that could not be reached when the cluster was opened, with each one's reason. */
+export class UnreachableNodes extends Schema.TaggedError<UnreachableNodes>()("UnreachableNodes", {
+  nodes: Schema.Array(Schema.Struct({ name: Schema.String, reason: Schema.String }))
+}) {
+  override get message(): string {
+    return `${this.nodes.length} node(s) cannot be reached:\n` +
+      this.nodes.map((n) => `  ${n.name}: ${n.reason}`).join("\n")
+  }
+}
+
+/** A pool of nodes. */
+export interface Cluster {
+  /** Every node, in order. */
+  readonly all: ReadonlyArray<ClusterNode>
+  readonly size: number
+  readonly available: Effect.Effect<ReadonlyArray<ClusterNode>>
+  readonly used: Effect.Effect<ReadonlyArray<ClusterNode>>
+  /** The most nodes in use at once so far. */
+  readonly maxUsed: Effect.Effect<number>
+  /** Whether the spec could be met now / ever (by the whole cluster). */
+  readonly fitsNow: (spec: ClusterSpec) => Effect.Effect<boolean>
+  readonly fitsEver: (spec: ClusterSpec) => boolean
+  /** Takes nodes for the life of the scope; an impossible request fails at once and changes nothing. */
+  readonly alloc: (spec: ClusterSpec) => Effect.Effect<ReadonlyArray<ClusterNode>, InsufficientResources, Scope.Scope>
+}
+
+/** The cluster the current effect runs on (a test sees its own sub-cluster here). */
+export const Cluster: Context.Tag<Cluster, Cluster> = Context.GenericTag<Cluster>("ducktape-effect/Cluster")
+
+/** Normalizes a spec; counts must be non-negative integers. */
+export const normalize: (spec: ClusterSpec) => NormalizedSpec = internal.normalize
+
+/** The total number of nodes a spec asks for. */
+export const specSize = (spec: ClusterSpec): number => normalize(spec).reduce((n, s) => n + s.numNodes, 0)
+
+/** Describes a spec for people, e.g. `3 nodes (1 large)`. */
+export const describeSpec: (spec: ClusterSpec) => string = internal.describeSpec
+
+/** A cluster over a fixed list of nodes (also how a test's sub-cluster is made). */
+export const make: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<Cluster> = internal.makePool
+
+/** Options of the localhost cluster. */
+export interface LocalhostOptions {
+  readonly numNodes: number
+  /** Where node workdirs live; default a fresh directory under the OS temp dir, removed when the layer closes. */
+  readonly root?: string
+}
+
+/**
+ * N nodes on this machine over local processes. Node i is `worker<i>` with its own workdir and its own loopback
+ * address (127.0.0.<10+i>…), so services on different nodes can bind the same port.
+ */
+export const localhost: (options: LocalhostOptions) => Layer.Layer<Cluster, ClusterConfigError> = internal.localhost
+
+/** Options shared by the ssh-based sources. */
+export interface SshSourceOptions {
+  /** Check that every node answers before any test uses it (default true). */
+  readonly healthCheck?: boolean
+  /** Host-key checking for nodes that do not say (default true, against ~/.ssh/known_hosts). */
+  readonly strictHostKeyChecking?: boolean
+}
+
+/** Nodes from a ducktape cluster.json (read as-is; see README for the fields). */
+export const fromFile: (
+  path: string,
+  options?: SshSourceOptions
+) => Layer.Layer<Cluster, ClusterConfigError | UnreachableNodes | RemoteConnectionError> = internal.fromFile
+
+/** Nodes from an OpenSSH config file: each `Host` alias (no wildcards) is a node. */
+export const fromSshConfig: (
+  path: string,
+  options?: SshSourceOptions
+) => Layer.Layer<Cluster, ClusterConfigError | UnreachableNodes | RemoteConnectionError> = internal.fromSshConfig

@@ -1,0 +1,113 @@
+/**
+ * The results model: one record per test case and one per session. The runner produces it; every report
+ * (txt, json, JUnit, HTML) reads only this, and `report.json` is this model encoded.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/** How a test ended. FLAKY: failed, then passed on a retry under --deflake. */
+export const TestStatus = Schema.Literal("PASS", "FAIL", "IGNORE", "FLAKY")
+/** @see TestStatus */
+export type TestStatus = typeof TestStatus.Type
+
+/** A service a test started, for the report. */
+export const ServiceSummary = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  nodes: Schema.Array(Schema.String),
+  startedAt: Schema.Number,
+  stoppedAt: Schema.optional(Schema.Number),
+  problems: Schema.Array(Schema.String),
+  notes: Schema.Array(Schema.String)
+})
+/** @see ServiceSummary */
+export type ServiceSummary = typeof ServiceSummary.Type
+
+/** A fault applied during a test and when it was healed (shown as a timeline). */
+export const FaultRecord = Schema.Struct({
+  kind: Schema.String,
+  target: Schema.String,
+  detail: Schema.String,
+  appliedAt: Schema.Number,
+  healedAt: Schema.optional(Schema.Number)
+})
+/** @see FaultRecord */
+export type FaultRecord = typeof FaultRecord.Type
+
+/** One test case's result. */
+export const TestResult = Schema.Struct({
+  testId: Schema.String,
+  module: Schema.String,
+  suite: Schema.optional(Schema.String),
+  name: Schema.String,
+  params: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  description: Schema.String,
+  /** Path of the test file, relative to the current directory. */
+  file: Schema.String,
+  /** The selection symbol that reruns exactly this case: `file::Suite.test@{json}`. */
+  symbol: Schema.String,
+  status: TestStatus,
+  /** "Test Passed", the failure message, or why it was ignored. */
+  summary: Schema.String,
+  /** The failure in detail (error tag, message, cause) for FAIL and FLAKY. */
+  failure: Schema.optional(Schema.Struct({ tag: Schema.String, message: Schema.String, detail: Schema.String })),
+  /** Summaries of every attempt when the test was retried (--deflake). */
+  attempts: Schema.Array(Schema.Struct({ status: TestStatus, summary: Schema.String, runTimeSeconds: Schema.Number })),
+  startTime: Schema.Number,
+  stopTime: Schema.Number,
+  runTimeSeconds: Schema.Number,
+  /** The test's returned value, also saved as data.json. */
+  data: Schema.optional(Schema.Unknown),
+  /** The test's results directory, relative to the session's. */
+  resultsDir: Schema.String,
+  nodesAllocated: Schema.Number,
+  nodesUsed: Schema.Number,
+  nodes: Schema.Array(Schema.String),
+  services: Schema.Array(ServiceSummary),
+  faults: Schema.Array(FaultRecord)
+})
+/** @see TestResult */
+export type TestResult = typeof TestResult.Type
+
+/** A whole run. */
+export const SessionResults = Schema.Struct({
+  sessionId: Schema.String,
+  frameworkVersion: Schema.String,
+  startTime: Schema.Number,
+  stopTime: Schema.Number,
+  runTimeSeconds: Schema.Number,
+  clusterNumNodes: Schema.Number,
+  parallelism: Schema.Number,
+  /** How the run was started, for the rerun command. */
+  argv: Schema.Array(Schema.String),
+  /** True when the run was cut short (Ctrl-C, --exit-first): tests that did not run are not in `results`. */
+  interrupted: Schema.Boolean,
+  /** Tests selected but never started (after an interruption or --exit-first). */
+  notRun: Schema.Array(Schema.String),
+  results: Schema.Array(TestResult)
+})
+/** @see SessionResults */
+export type SessionResults = typeof SessionResults.Type
+
+/** Counts by status. */
+export interface Counts {
+  readonly total: number
+  readonly passed: number
+  readonly failed: number
+  readonly ignored: number
+  readonly flaky: number
+}
+
+/** Counts a session's results by status. */
+export const counts = (results: ReadonlyArray<TestResult>): Counts => ({
+  total: results.length,
+  passed: results.filter((r) => r.status === "PASS").length,
+  failed: results.filter((r) => r.status === "FAIL").length,
+  ignored: results.filter((r) => r.status === "IGNORE").length,
+  flaky: results.filter((r) => r.status === "FLAKY").length
+})
+
+/** The run's exit code: 0 when nothing failed (flaky and ignored are fine) and every selected test ran, else 1. */
+export const exitCode = (session: SessionResults): 0 | 1 =>
+  session.results.some((r) => r.status === "FAIL") || session.notRun.length > 0 ? 1 : 0

@@ -1,0 +1,80 @@
+/**
+ * The runner: runs test cases concurrently on one shared cluster, each on a sub-cluster of its declared size,
+ * with a per-test timeout, retries (--deflake), and a results directory per session.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Effect } from "effect"
+import { Schema } from "effect"
+import type { Cluster } from "./Cluster.js"
+import * as internal from "./internal/runner.js"
+import type { SessionResults, TestResult } from "./Results.js"
+import type { TestCase } from "./Test.js"
+
+/** A test file that could not be loaded; it is reported as a FAILED test, never skipped. */
+export interface LoadFailure {
+  readonly file: string
+  readonly symbol: string
+  readonly error: string
+}
+
+/** What the runner tells the terminal as the run goes. */
+export type RunEvent =
+  | { readonly _tag: "SessionStarted"; readonly sessionId: string; readonly resultsDir: string; readonly total: number }
+  | { readonly _tag: "TestStarted"; readonly testId: string; readonly attempt: number; readonly nodes: ReadonlyArray<string> }
+  | { readonly _tag: "TestFinished"; readonly result: TestResult; readonly willRetry: boolean }
+  | { readonly _tag: "Stopping"; readonly reason: string }
+
+/** How to run. */
+export interface RunOptions {
+  readonly cases: ReadonlyArray<TestCase>
+  readonly loadFailures?: ReadonlyArray<LoadFailure>
+  /** Most tests running at once. Default 1. */
+  readonly maxParallel?: number
+  /** Where session directories go. Default `./results`. */
+  readonly resultsRoot?: string
+  /** Timeout for tests that do not set their own. Default 30 minutes. */
+  readonly testTimeout?: Duration.DurationInput
+  /** Total runs allowed for a failing test; a later pass is FLAKY. Default 1. */
+  readonly deflake?: number
+  /** Start no new test after the first failure. */
+  readonly exitFirst?: boolean
+  /** Run the selection this many times. Default 1. */
+  readonly repeat?: number
+  /** Fail a test that used fewer nodes than it declared. */
+  readonly failBadClusterUtilization?: boolean
+  readonly globals?: Readonly<Record<string, unknown>>
+  /** Copy test log lines to the terminal (stderr) too. */
+  readonly debug?: boolean
+  /** The command line, for the report's rerun hint. */
+  readonly argv?: ReadonlyArray<string>
+  readonly onEvent?: (event: RunEvent) => Effect.Effect<void>
+  /** The framework version written into reports. */
+  readonly version?: string
+}
+
+/** The results directory could not be created. */
+export class ResultsDirError extends Schema.TaggedError<ResultsDirError>()("ResultsDirError", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot create the results directory ${this.path}: ${this.reason}; choose another with --results-root`
+  }
+}
+
+/** A finished (or interrupted) session: its results and where they were written. */
+export interface Session {
+  readonly results: SessionResults
+  readonly dir: string
+}
+
+/**
+ * Runs a session on the Cluster in context and writes its reports. If the run is interrupted (Ctrl-C), running
+ * tests are interrupted and torn down, and the reports are written for what ran before the interruption ends it.
+ */
+export const run: (options: RunOptions) => Effect.Effect<Session, ResultsDirError, Cluster> = internal.run
+
+/** Allocates the next session id `YYYY-MM-DD--NNN` under the results root and creates its directory. */
+export const createSessionDir: (resultsRoot: string) => Effect.Effect<{ readonly id: string; readonly dir: string }, ResultsDirError> =
+  internal.createSessionDir

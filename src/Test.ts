@@ -1,0 +1,142 @@
+/**
+ * Writing tests: a test is an `Effect.gen` program with declared cluster needs, optional parameter cases
+ * (`parametrize`, `matrix`, `defaults`), `ignore`, an environment condition, a timeout and a description.
+ *
+ * A test file exports suites (`Test.suite`) or single tests (`Test.make`). Test ids follow ducktape:
+ * `<module>.<Suite>.<test>[.k=v…]`, with the same escaping of parameter values.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Scope } from "effect"
+import { Effect, Schema } from "effect"
+import type { Cluster, ClusterSpec } from "./Cluster.js"
+import * as internal from "./internal/test.js"
+import type { ServiceRegistry } from "./Service.js"
+import type { TestContext } from "./TestContext.js"
+
+/** Parameter values of one test case. */
+export type Params = Readonly<Record<string, unknown>>
+
+/** What a test body may ask for: its context, its sub-cluster, its scope (services), the service registry. */
+export type TestServices = TestContext | Cluster | Scope.Scope | ServiceRegistry
+
+/** A test body: takes its case's parameters, returns the test's data (saved as data.json). */
+export type Body<P extends Params> = (params: P) => Effect.Effect<unknown, unknown, TestServices>
+
+/** Lists of values per key: every combination becomes a case. */
+export type Matrix = Readonly<Record<string, ReadonlyArray<unknown>>>
+
+/** The cases a matrix expands to. */
+export type MatrixCase<M extends Matrix> = { readonly [K in keyof M]: M[K][number] }
+
+/** How a test is declared. */
+export interface TestOptions<P extends Params> {
+  /** Nodes the test needs: a count, a typed spec, or a function of the case's parameters. Default 1. */
+  readonly cluster?: ClusterSpec | ((params: P) => ClusterSpec)
+  /** Explicit cases (each becomes a test). */
+  readonly parametrize?: ReadonlyArray<P>
+  /** Cartesian products; several matrices give the union of their products. */
+  readonly matrix?: Matrix | ReadonlyArray<Matrix>
+  /** Values for keys a case does not set (each combination is added per case). */
+  readonly defaults?: Matrix
+  /** Ignore every case (true), or only the cases equal to one of these. */
+  readonly ignore?: boolean | ReadonlyArray<Partial<P>>
+  /** Run only when each variable has this value; otherwise the test is IGNORE. */
+  readonly env?: Readonly<Record<string, string>>
+  /** Fail the test (tearing its services down) after this long. Default: the run's --test-timeout. */
+  readonly timeout?: Duration.DurationInput
+  readonly description?: string
+}
+
+/** One declared test (before expansion into cases). */
+export interface Test<P extends Params = Params> {
+  readonly _tag: "Test"
+  readonly options: TestOptions<P>
+  readonly body: Body<P>
+}
+
+/** A named group of tests (ducktape's test class). */
+export interface Suite {
+  readonly _tag: "Suite"
+  readonly name: string
+  readonly tests: Readonly<Record<string, Test<any>>>
+  readonly description?: string
+}
+
+/** Declares a test without parameters. */
+export function make(body: Body<{}>): Test<{}>
+/** Declares a test with options; parameters are typed from `matrix` or `parametrize`. */
+export function make<const M extends Matrix>(
+  options: TestOptions<MatrixCase<M>> & { readonly matrix: M },
+  body: Body<MatrixCase<M>>
+): Test<MatrixCase<M>>
+export function make<const P extends Params>(
+  options: TestOptions<P> & { readonly parametrize: ReadonlyArray<P> },
+  body: Body<P>
+): Test<P>
+export function make<P extends Params = {}>(options: TestOptions<P>, body: Body<P>): Test<P>
+export function make(optionsOrBody: TestOptions<Params> | Body<{}>, body?: Body<Params>): Test<Params> {
+  return typeof optionsOrBody === "function"
+    ? { _tag: "Test", options: {}, body: optionsOrBody as Body<Params> }
+    : { _tag: "Test", options: optionsOrBody, body: body! }
+}
+
+/** Groups tests under a suite name (ducktape's test class). */
+export const suite = (
+  name: string,
+  tests: Readonly<Record<string, Test<any>>>,
+  options: { readonly description?: string } = {}
+): Suite => ({ _tag: "Suite", name, tests, ...options })
+
+/** One runnable case: a test with its parameters fixed. */
+export interface TestCase {
+  /** `<module>.<Suite>.<test>[.k=v…]`: the one source of truth for a test's identity. */
+  readonly id: string
+  readonly module: string
+  /** The file it came from, absolute. */
+  readonly file: string
+  readonly suite: string | undefined
+  readonly name: string
+  readonly params: Params
+  /** Whether the case has parameters (so `@{…}` selection applies). */
+  readonly parametrized: boolean
+  readonly spec: ClusterSpec
+  readonly timeout: Duration.DurationInput | undefined
+  readonly description: string
+  /** Why it is ignored, if it is. */
+  readonly ignored: string | undefined
+  readonly body: Effect.Effect<unknown, unknown, TestServices>
+}
+
+/** Escapes a parameter set into an id segment as ducktape does: `{"x":1,"y":"a b"}` → `x=1.y=ab`. */
+export const escapeParams: (params: Params) => string = internal.escapeParams
+
+/** Expands a declared test into its cases, in declaration order. */
+export const expand: (
+  test: Test<any>,
+  where: { readonly module: string; readonly file: string; readonly suite: string | undefined; readonly name: string },
+  environment?: Readonly<Record<string, string | undefined>>
+) => ReadonlyArray<TestCase> = internal.expand
+
+/** Whether a value is a declared test or suite (how discovery finds them among a module's exports). */
+export const isTest = (u: unknown): u is Test<any> =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Test" && "body" in u
+/** @see isTest */
+export const isSuite = (u: unknown): u is Suite =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Suite" && "tests" in u
+
+/** A test's own check failed. */
+export class AssertionFailed extends Schema.TaggedError<AssertionFailed>()("AssertionFailed", {
+  message: Schema.String
+}) {}
+
+/** Fails the test with `message` unless `condition` holds. */
+export const check = (condition: boolean, message: string | (() => string)): Effect.Effect<void, AssertionFailed> =>
+  condition ? Effect.void : Effect.fail(new AssertionFailed({ message: typeof message === "function" ? message() : message }))
+
+/** Fails the test unless `actual` equals `expected` (compared as JSON). */
+export const checkEqual = <A>(actual: A, expected: A, what = "value"): Effect.Effect<void, AssertionFailed> =>
+  check(
+    JSON.stringify(actual) === JSON.stringify(expected),
+    () => `${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`
+  )

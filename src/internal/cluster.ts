@@ -1,0 +1,415 @@
+import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import type { Scope } from "effect"
+import { Effect, Either, Layer, ParseResult, Redacted, Ref, Schema } from "effect"
+import type * as C from "../Cluster.js"
+import { Cluster, ClusterConfigError, InsufficientResources, UnreachableNodes } from "../Cluster.js"
+import * as LocalAccount from "../LocalAccount.js"
+import type { RemoteAccount } from "../RemoteAccount.js"
+import * as SshAccount from "../SshAccount.js"
+
+// ---------------------------------------------------------------------------------------------------------
+// Specs and allocation
+// ---------------------------------------------------------------------------------------------------------
+
+/** @internal */
+export const normalize = (spec: C.ClusterSpec): C.NormalizedSpec => {
+  const groups = typeof spec === "number"
+    ? [{ numNodes: spec }]
+    : Array.isArray(spec)
+    ? spec
+    : [spec as { readonly numNodes: number; readonly nodeType?: string }]
+  return groups.map((g) => ({ numNodes: Math.max(0, Math.floor(g.numNodes)), nodeType: g.nodeType }))
+}
+
+const describeNodes = (nodes: ReadonlyArray<{ readonly nodeType: string | undefined }>): string => {
+  const typed = new Map<string, number>()
+  for (const n of nodes) if (n.nodeType !== undefined) typed.set(n.nodeType, (typed.get(n.nodeType) ?? 0) + 1)
+  const detail = [...typed].map(([t, k]) => `${k} ${t}`).join(", ")
+  return `${nodes.length} node${nodes.length === 1 ? "" : "s"}${detail === "" ? "" : ` (${detail})`}`
+}
+
+/** @internal */
+export const describeSpec = (spec: C.ClusterSpec): string =>
+  describeNodes(normalize(spec).flatMap((g) => Array.from({ length: g.numNodes }, () => ({ nodeType: g.nodeType }))))
+
+/**
+ * Picks nodes for a spec from the free ones, or undefined when it cannot be met. Typed requests are served first
+ * so that an untyped request never takes the node a typed one needed; untyped requests prefer untyped nodes.
+ */
+const pick = (spec: C.NormalizedSpec, free: ReadonlyArray<C.ClusterNode>): ReadonlyArray<C.ClusterNode> | undefined => {
+  const remaining = [...free]
+  const chosen: Array<C.ClusterNode> = []
+  const take = (accept: (n: C.ClusterNode) => boolean, count: number): boolean => {
+    for (let k = 0; k < count; k++) {
+      const i = remaining.findIndex(accept)
+      if (i < 0) return false
+      chosen.push(remaining[i]!)
+      remaining.splice(i, 1)
+    }
+    return true
+  }
+  for (const g of spec) {
+    if (g.nodeType !== undefined && !take((n) => n.nodeType === g.nodeType, g.numNodes)) return undefined
+  }
+  let untyped = spec.filter((g) => g.nodeType === undefined).reduce((k, g) => k + g.numNodes, 0)
+  while (untyped > 0 && take((n) => n.nodeType === undefined, 1)) untyped--
+  if (!take(() => true, untyped)) return undefined
+  return chosen
+}
+
+/** @internal */
+export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.Cluster> =>
+  Effect.gen(function*() {
+    const used = yield* Ref.make<ReadonlySet<number>>(new Set())
+    const maxUsed = yield* Ref.make(0)
+    const freeOf = (u: ReadonlySet<number>) => nodes.filter((n) => !u.has(n.index))
+
+    const alloc = (spec: C.ClusterSpec): Effect.Effect<ReadonlyArray<C.ClusterNode>, InsufficientResources, Scope.Scope> => {
+      const wanted = normalize(spec)
+      return Effect.acquireRelease(
+        Effect.flatten(Ref.modify(used, (u): readonly [Effect.Effect<ReadonlyArray<C.ClusterNode>, InsufficientResources>, ReadonlySet<number>] => {
+          const chosen = pick(wanted, freeOf(u))
+          if (chosen === undefined) {
+            return [
+              Effect.fail(new InsufficientResources({ requested: describeSpec(spec), available: describeNodes(freeOf(u)) })),
+              u
+            ] as const
+          }
+          const next = new Set(u)
+          for (const n of chosen) next.add(n.index)
+          return [Effect.as(Ref.update(maxUsed, (m) => Math.max(m, next.size)), chosen), next] as const
+        })),
+        (chosen) =>
+          Ref.update(used, (u) => {
+            const next = new Set(u)
+            for (const n of chosen) next.delete(n.index)
+            return next
+          })
+      )
+    }
+
+    return {
+      all: nodes,
+      size: nodes.length,
+      available: Effect.map(Ref.get(used), freeOf),
+      used: Effect.map(Ref.get(used), (u) => nodes.filter((n) => u.has(n.index))),
+      maxUsed: Ref.get(maxUsed),
+      fitsNow: (spec) => Effect.map(Ref.get(used), (u) => pick(normalize(spec), freeOf(u)) !== undefined),
+      fitsEver: (spec) => pick(normalize(spec), nodes) !== undefined,
+      alloc
+    } satisfies C.Cluster
+  })
+
+const nodesOf = (accounts: ReadonlyArray<{ account: RemoteAccount; nodeType: string | undefined }>) =>
+  accounts.map(({ account, nodeType }, index): C.ClusterNode => ({ name: account.hostname, index, account, nodeType }))
+
+// ---------------------------------------------------------------------------------------------------------
+// localhost
+// ---------------------------------------------------------------------------------------------------------
+
+/** Loopback address of localhost node i (1-based): 127.0.0.11, .12, … continuing into 127.0.1.x. */
+const loopbackAddress = (i: number) => {
+  const n = 10 + i
+  return `127.0.${Math.floor(n / 256)}.${n % 256}`
+}
+
+/** The most localhost nodes: one loopback address each below 127.1.0.0. */
+const maxLocalhostNodes = 256 * 256 - 11
+
+/** @internal */
+export const localhost = (options: C.LocalhostOptions): Layer.Layer<C.Cluster, ClusterConfigError> =>
+  Layer.scoped(
+    Cluster,
+    Effect.gen(function*() {
+      if (!Number.isInteger(options.numNodes) || options.numNodes < 1 || options.numNodes > maxLocalhostNodes) {
+        return yield* Effect.fail(
+          new ClusterConfigError({
+            source: `localhost:${options.numNodes}`,
+            problem: "the number of localhost nodes must be a whole number from 1 to " + maxLocalhostNodes,
+            fix: "pass e.g. --cluster localhost:3"
+          })
+        )
+      }
+      const root = options.root ?? (yield* Effect.acquireRelease(
+        Effect.promise(() => NodeFs.mkdtemp(NodePath.join(NodeOs.tmpdir(), "ducktape-localhost-"))),
+        (dir) => Effect.promise(() => NodeFs.rm(dir, { recursive: true, force: true })).pipe(Effect.ignore)
+      ))
+      const accounts = yield* Effect.forEach(
+        Array.from({ length: options.numNodes }, (_, k) => k + 1),
+        (i) =>
+          LocalAccount.make({
+            hostname: `worker${i}`,
+            workdir: NodePath.join(root, `worker${i}`),
+            address: loopbackAddress(i)
+          }),
+        { concurrency: 16 }
+      )
+      return yield* makePool(nodesOf(accounts.map((account) => ({ account, nodeType: undefined }))))
+    })
+  )
+
+// ---------------------------------------------------------------------------------------------------------
+// ssh-based sources
+// ---------------------------------------------------------------------------------------------------------
+
+/** One node of an ssh-based source, before connecting. */
+interface SshNodeConfig {
+  readonly host: string
+  readonly hostname: string
+  readonly user: string | undefined
+  readonly port: number
+  readonly password: string | undefined
+  readonly identityFile: string | undefined
+  readonly connectTimeoutSeconds: number | undefined
+  readonly strictHostKeyChecking: boolean | undefined
+  readonly knownHostsFile: string | undefined
+  readonly externallyRoutableIp: string | undefined
+  readonly nodeType: string | undefined
+  readonly workdir: string | undefined
+}
+
+/** Where a node's scratch lives when the cluster definition does not say. */
+const defaultSshWorkdir = "/tmp/ducktape"
+
+const connectNodes = (source: string, configs: ReadonlyArray<SshNodeConfig>, options: C.SshSourceOptions) =>
+  Effect.gen(function*() {
+    if (configs.length === 0) {
+      return yield* Effect.fail(
+        new ClusterConfigError({ source, problem: "it defines no nodes", fix: "add at least one node" })
+      )
+    }
+    const names = new Set<string>()
+    for (const c of configs) {
+      if (names.has(c.host)) {
+        return yield* Effect.fail(
+          new ClusterConfigError({
+            source,
+            problem: `two nodes are named ${JSON.stringify(c.host)}`,
+            fix: "give every node its own host name"
+          })
+        )
+      }
+      names.add(c.host)
+    }
+    const results = yield* Effect.forEach(
+      configs,
+      (c) =>
+        SshAccount.make({
+          hostname: c.host,
+          sshHostname: c.hostname,
+          port: c.port,
+          user: c.user ?? NodeOs.userInfo().username,
+          ...(c.identityFile === undefined ? {} : { identityFile: c.identityFile }),
+          ...(c.password === undefined ? {} : { password: Redacted.make(c.password) }),
+          ...(c.connectTimeoutSeconds === undefined ? {} : { connectTimeout: `${c.connectTimeoutSeconds} seconds` }),
+          strictHostKeyChecking: c.strictHostKeyChecking ?? options.strictHostKeyChecking ?? true,
+          ...(c.knownHostsFile === undefined ? {} : { knownHosts: c.knownHostsFile }),
+          externallyRoutableIp: c.externallyRoutableIp ?? c.hostname,
+          workdir: c.workdir ?? defaultSshWorkdir
+        }).pipe(
+          Effect.tap((account) =>
+            options.healthCheck === false ? Effect.void : account.mkdirs(account.workdir)
+          ),
+          Effect.map((account) => ({ account, nodeType: c.nodeType })),
+          Effect.either
+        ),
+      { concurrency: 32 }
+    )
+    const failed = results.flatMap((r, i) =>
+      Either.isLeft(r) ? [{ name: configs[i]!.host, reason: r.left.message }] : []
+    )
+    if (failed.length > 0) return yield* Effect.fail(new UnreachableNodes({ nodes: failed }))
+    return yield* makePool(nodesOf(results.flatMap((r) => (Either.isRight(r) ? [r.right] : []))))
+  })
+
+const readText = (source: string, path: string) =>
+  Effect.tryPromise({
+    try: () => NodeFs.readFile(path, "utf8"),
+    catch: (e) =>
+      new ClusterConfigError({
+        source,
+        problem: (e as NodeJS.ErrnoException).code === "ENOENT" ? "the file does not exist" : `cannot read it: ${String(e)}`,
+        fix: "check the path (it is relative to the current directory)"
+      })
+  })
+
+// ducktape's cluster.json, read as-is. Unknown keys are ignored, as ducktape does.
+const BoolLike = Schema.Union(Schema.Boolean, Schema.Literal("yes", "no"))
+const SshConfigJson = Schema.Struct({
+  host: Schema.String,
+  hostname: Schema.optional(Schema.String),
+  user: Schema.optional(Schema.NullOr(Schema.String)),
+  port: Schema.optional(Schema.Int.pipe(Schema.between(1, 65535))),
+  password: Schema.optional(Schema.NullOr(Schema.String)),
+  identityfile: Schema.optional(Schema.NullOr(Schema.String)),
+  connecttimeout: Schema.optional(Schema.NullOr(Schema.Number.pipe(Schema.positive()))),
+  stricthostkeychecking: Schema.optional(BoolLike),
+  userknownhostsfile: Schema.optional(Schema.String)
+})
+const ClusterJson = Schema.Struct({
+  nodes: Schema.Array(
+    Schema.Struct({
+      ssh_config: SshConfigJson,
+      externally_routable_ip: Schema.optional(Schema.NullOr(Schema.String)),
+      node_type: Schema.optional(Schema.NullOr(Schema.String)),
+      workdir: Schema.optional(Schema.String)
+    })
+  ),
+  /** A known_hosts file for every node (the lab writes one). */
+  known_hosts: Schema.optional(Schema.String),
+  /** The scratch directory on every node that does not set its own. */
+  workdir: Schema.optional(Schema.String)
+})
+
+const formatPath = (path: ReadonlyArray<PropertyKey>) =>
+  path.reduce<string>((s, k) => (typeof k === "number" ? `${s}[${k}]` : s === "" ? String(k) : `${s}.${String(k)}`), "")
+
+const boolOf = (v: boolean | "yes" | "no" | undefined) => (v === undefined ? undefined : v === true || v === "yes")
+
+const resolveFrom = (base: string, p: string | null | undefined) =>
+  p === undefined || p === null ? undefined : NodePath.resolve(base, p.replace(/^~(?=\/|$)/, NodeOs.homedir()))
+
+/** @internal */
+export const parseClusterJson = (path: string, text: string): Either.Either<ReadonlyArray<SshNodeConfig>, ClusterConfigError> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    return Either.left(
+      new ClusterConfigError({ source: path, problem: `not valid JSON: ${(e as Error).message}`, fix: "fix the JSON syntax" })
+    )
+  }
+  const decoded = Schema.decodeUnknownEither(ClusterJson, { errors: "all" })(json)
+  if (Either.isLeft(decoded)) {
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+    return Either.left(
+      new ClusterConfigError({
+        source: path,
+        problem: "the cluster definition is malformed:\n" +
+          issues.map((i) => `    ${formatPath(i.path) || "(top level)"}: ${i.message}`).join("\n"),
+        fix: `each node needs {"ssh_config": {"host": NAME, "hostname": ADDRESS, "user": USER, "port": 22, ` +
+          `"identityfile": KEY}} (see README, "Cluster file")`
+      })
+    )
+  }
+  const base = NodePath.dirname(NodePath.resolve(path))
+  const file = decoded.right
+  return Either.right(file.nodes.map((n): SshNodeConfig => ({
+    host: n.ssh_config.host,
+    hostname: n.ssh_config.hostname ?? "localhost",
+    user: n.ssh_config.user ?? undefined,
+    port: n.ssh_config.port ?? 22,
+    password: n.ssh_config.password ?? undefined,
+    identityFile: resolveFrom(base, n.ssh_config.identityfile),
+    connectTimeoutSeconds: n.ssh_config.connecttimeout ?? undefined,
+    strictHostKeyChecking: boolOf(n.ssh_config.stricthostkeychecking),
+    knownHostsFile: resolveFrom(base, n.ssh_config.userknownhostsfile ?? file.known_hosts),
+    externallyRoutableIp: n.externally_routable_ip ?? undefined,
+    nodeType: n.node_type ?? undefined,
+    workdir: n.workdir ?? file.workdir
+  })))
+}
+
+/** @internal */
+export const fromFile = (path: string, options: C.SshSourceOptions = {}) =>
+  Layer.scoped(
+    Cluster,
+    Effect.gen(function*() {
+      const text = yield* readText(path, path)
+      const configs = yield* parseClusterJson(path, text)
+      return yield* connectNodes(path, configs, options)
+    })
+  )
+
+// OpenSSH config: `Key value` or `Key=value`, case-insensitive keys, `Host` blocks with glob patterns; the first
+// value obtained for a key wins, as in ssh_config(5).
+const globToRegExp = (glob: string) =>
+  new RegExp("^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$")
+
+/** @internal */
+export const parseSshConfig = (path: string, text: string): Either.Either<ReadonlyArray<SshNodeConfig>, ClusterConfigError> => {
+  const blocks: Array<{ patterns: Array<string>; options: Map<string, string> }> = []
+  let current: { patterns: Array<string>; options: Map<string, string> } | undefined
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim()
+    if (line === "" || line.startsWith("#")) continue
+    const m = /^(\S+?)(?:\s*=\s*|\s+)(.+)$/.exec(line)
+    if (m === null) {
+      return Either.left(new ClusterConfigError({
+        source: `${path}:${i + 1}`,
+        problem: `cannot read ${JSON.stringify(line)}`,
+        fix: "write options as `Key value`, inside `Host` blocks"
+      }))
+    }
+    const key = m[1]!.toLowerCase()
+    const value = m[2]!.trim().replace(/^"(.*)"$/, "$1")
+    if (key === "host") {
+      current = { patterns: value.split(/\s+/), options: new Map() }
+      blocks.push(current)
+    } else if (key === "match" || key === "include") {
+      return Either.left(new ClusterConfigError({
+        source: `${path}:${i + 1}`,
+        problem: `\`${m[1]}\` is not supported in a cluster's ssh config`,
+        fix: "list each node in a plain `Host` block"
+      }))
+    } else if (current === undefined) {
+      // Options before any Host apply to every host.
+      current = { patterns: ["*"], options: new Map() }
+      blocks.push(current)
+      current.options.set(key, value)
+    } else if (!current.options.has(key)) {
+      current.options.set(key, value)
+    }
+  }
+  const aliases = blocks.flatMap((b) => b.patterns.filter((p) => !/[*?!]/.test(p)))
+  const base = NodePath.dirname(NodePath.resolve(path))
+  const configs: Array<SshNodeConfig> = []
+  for (const alias of [...new Set(aliases)]) {
+    const get = (key: string) => {
+      for (const b of blocks) {
+        if (b.patterns.some((p) => globToRegExp(p).test(alias)) && b.options.has(key)) return b.options.get(key)
+      }
+      return undefined
+    }
+    const port = get("port")
+    if (port !== undefined && !/^\d+$/.test(port)) {
+      return Either.left(new ClusterConfigError({
+        source: path,
+        problem: `Host ${alias}: Port ${JSON.stringify(port)} is not a number`,
+        fix: "set Port to a TCP port number"
+      }))
+    }
+    const strict = get("stricthostkeychecking")
+    const timeout = get("connecttimeout")
+    const hostname = get("hostname") ?? alias
+    configs.push({
+      host: alias,
+      hostname,
+      user: get("user"),
+      port: port === undefined ? 22 : Number(port),
+      password: undefined,
+      identityFile: resolveFrom(base, get("identityfile")),
+      connectTimeoutSeconds: timeout === undefined ? undefined : Number(timeout),
+      strictHostKeyChecking: strict === undefined ? undefined : strict.toLowerCase() !== "no",
+      knownHostsFile: resolveFrom(base, get("userknownhostsfile")?.split(/\s+/)[0]),
+      externallyRoutableIp: hostname,
+      nodeType: undefined,
+      workdir: undefined
+    })
+  }
+  return Either.right(configs)
+}
+
+/** @internal */
+export const fromSshConfig = (path: string, options: C.SshSourceOptions = {}) =>
+  Layer.scoped(
+    Cluster,
+    Effect.gen(function*() {
+      const text = yield* readText(path, path)
+      const configs = yield* parseSshConfig(path, text)
+      return yield* connectNodes(path, configs, options)
+    })
+  )

@@ -1,0 +1,69 @@
+import { Effect } from "effect"
+import type { RunEvent } from "../Runner.js"
+
+const statusColor: Record<string, string> = { PASS: "\x1b[32m", FAIL: "\x1b[31m", FLAKY: "\x1b[33m", IGNORE: "\x1b[90m" }
+const reset = "\x1b[0m"
+
+/**
+ * Live progress: on a terminal a status line (running tests, counts, elapsed) redrawn in place under the lines
+ * of finished tests; elsewhere (CI logs, pipes) plain lines only.
+ */
+export const makeProgress = (out: NodeJS.WriteStream) => {
+  const tty = out.isTTY === true
+  const running = new Map<string, number>()
+  const counts = { PASS: 0, FAIL: 0, FLAKY: 0, IGNORE: 0 }
+  let total = 0
+  let started = Date.now()
+  let statusShown = false
+  const color = (status: string, text: string) => (tty ? `${statusColor[status] ?? ""}${text}${reset}` : text)
+  const clearStatus = () => {
+    if (tty && statusShown) out.write("\r\x1b[2K")
+    statusShown = false
+  }
+  const drawStatus = () => {
+    if (!tty) return
+    const elapsed = ((Date.now() - started) / 1000).toFixed(0)
+    const done = counts.PASS + counts.FAIL + counts.FLAKY + counts.IGNORE
+    const names = [...running.keys()].map((id) => id.split(".").slice(-2).join(".")).join(", ")
+    const line = `[${elapsed}s] ${done}/${total} done · ${counts.PASS} passed · ${counts.FAIL} failed · ` +
+      `${counts.FLAKY} flaky · ${counts.IGNORE} ignored · running ${running.size}: ${names}`
+    out.write("\r\x1b[2K" + line.slice(0, Math.max(20, (out.columns ?? 120) - 1)))
+    statusShown = true
+  }
+  const timer = tty ? setInterval(drawStatus, 500) : undefined
+  timer?.unref()
+  const onEvent = (event: RunEvent) =>
+    Effect.sync(() => {
+      clearStatus()
+      switch (event._tag) {
+        case "SessionStarted":
+          total = event.total
+          started = Date.now()
+          out.write(`session ${event.sessionId}: running ${event.total} tests; results in ${event.resultsDir}\n`)
+          break
+        case "TestStarted":
+          running.set(event.testId, Date.now())
+          if (!tty) out.write(`START ${event.testId}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""} on ${event.nodes.join(",")}\n`)
+          break
+        case "TestFinished": {
+          const r = event.result
+          running.delete(r.testId)
+          if (!event.willRetry) counts[r.status]++
+          const label = event.willRetry ? "RETRY" : r.status
+          const time = `${r.runTimeSeconds.toFixed(2)}s`
+          const why = r.status === "PASS" ? "" : `: ${r.summary.split("\n")[0]}`
+          out.write(`${color(event.willRetry ? "FLAKY" : r.status, label.padEnd(6))} ${r.testId} (${time})${why}\n`)
+          break
+        }
+        case "Stopping":
+          out.write(`stopping: ${event.reason}\n`)
+          break
+      }
+      drawStatus()
+    })
+  const close = Effect.sync(() => {
+    if (timer !== undefined) clearInterval(timer)
+    clearStatus()
+  })
+  return { onEvent, close }
+}

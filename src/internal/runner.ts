@@ -1,0 +1,463 @@
+import * as NodeFs from "node:fs"
+import * as NodeFsP from "node:fs/promises"
+import * as NodePath from "node:path"
+import {
+  Cause,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  HashMap,
+  Logger,
+  LogLevel,
+  Option,
+  Queue,
+  Ref,
+  Schema,
+  Scope
+} from "effect"
+import * as ClusterModule from "../Cluster.js"
+import { Cluster } from "../Cluster.js"
+import * as Report from "../Report.js"
+import * as Results from "../Results.js"
+import type * as R from "../Runner.js"
+import { ResultsDirError } from "../Runner.js"
+import * as Service from "../Service.js"
+import { ServiceRegistry } from "../Service.js"
+import type { TestCase } from "../Test.js"
+import { TestContext } from "../TestContext.js"
+import * as Faults from "./faultLog.js"
+
+const defaultTestTimeout = Duration.minutes(30)
+
+/** A test ran out of time; its services were torn down before this was reported. */
+export class TestTimeout extends Schema.TaggedError<TestTimeout>()("TestTimeout", {
+  testId: Schema.String,
+  timeout: Schema.String
+}) {
+  override get message(): string {
+    return `test timed out after ${this.timeout} and was interrupted (its services were stopped and their logs ` +
+      `collected); raise its timeout with Test.make({ timeout }) or --test-timeout if it needs longer`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Session directory
+// ---------------------------------------------------------------------------------------------------------
+
+const today = () => {
+  const d = new Date()
+  const pad = (n: number) => String(n).padStart(2, "0")
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
+}
+
+/** @internal */
+export const createSessionDir = (resultsRoot: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const root = NodePath.resolve(resultsRoot)
+      await NodeFsP.mkdir(root, { recursive: true })
+      const prefix = `${today()}--`
+      const taken = (await NodeFsP.readdir(root)).filter((n) => n.startsWith(prefix))
+        .map((n) => Number.parseInt(n.slice(prefix.length), 10)).filter(Number.isFinite)
+      // mkdir without `recursive` fails if the directory exists: two runs started at once get different ids.
+      for (let n = Math.max(0, ...taken) + 1; ; n++) {
+        const id = `${prefix}${String(n).padStart(3, "0")}`
+        const dir = NodePath.join(root, id)
+        try {
+          await NodeFsP.mkdir(dir)
+          const latest = NodePath.join(root, "latest")
+          await NodeFsP.rm(latest, { force: true })
+          await NodeFsP.symlink(id, latest).catch(() => undefined)
+          return { id, dir }
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+        }
+      }
+    },
+    catch: (e) => new ResultsDirError({ path: resultsRoot, reason: (e as Error).message ?? String(e) })
+  })
+
+// ---------------------------------------------------------------------------------------------------------
+// One test
+// ---------------------------------------------------------------------------------------------------------
+
+const messageOf = (e: unknown): { tag: string; message: string } => {
+  if (typeof e === "object" && e !== null) {
+    const tag = "_tag" in e && typeof e._tag === "string" ? e._tag : e instanceof Error ? e.name : "Error"
+    const message = "message" in e && typeof e.message === "string" && e.message !== "" ? e.message : JSON.stringify(e)
+    return { tag, message }
+  }
+  return { tag: "Error", message: String(e) }
+}
+
+const describeCause = (cause: Cause.Cause<unknown>): { tag: string; message: string; detail: string } => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) return { ...messageOf(failure.value), detail: Cause.pretty(cause) }
+  const defect = Cause.dieOption(cause)
+  if (Option.isSome(defect)) {
+    const m = messageOf(defect.value)
+    return { tag: "Defect", message: `the test crashed: ${m.message}`, detail: Cause.pretty(cause) }
+  }
+  return { tag: "Interrupted", message: "the test was interrupted", detail: Cause.pretty(cause) }
+}
+
+/** A logger writing a test's own log files: INFO and up to test_log.info, everything to test_log.debug. */
+const testLogger = (dir: string, echo: boolean) => {
+  const info = NodeFs.createWriteStream(NodePath.join(dir, "test_log.info"), { flags: "a" })
+  const debug = NodeFs.createWriteStream(NodePath.join(dir, "test_log.debug"), { flags: "a" })
+  const logger = Logger.make(({ logLevel, message, annotations, date }) => {
+    const text = Array.isArray(message) ? message.map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ") : String(message)
+    const notes = HashMap.toEntries(annotations).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    const line = `[${logLevel.label.padEnd(5)} ${date.toISOString()}]${notes.length > 0 ? ` {${notes.join(" ")}}` : ""} ${text}\n`
+    debug.write(line)
+    if (LogLevel.greaterThanEqual(logLevel, LogLevel.Info)) info.write(line)
+    if (echo) process.stderr.write(line)
+  })
+  const close = Effect.promise(() =>
+    Promise.all([info, debug].map((s) => new Promise<void>((resolve) => s.end(() => resolve()))))
+  )
+  return { logger, close }
+}
+
+interface Attempt {
+  readonly status: "PASS" | "FAIL"
+  readonly summary: string
+  readonly failure: { tag: string; message: string; detail: string } | undefined
+  readonly data: unknown
+  readonly startTime: number
+  readonly stopTime: number
+  readonly resultsDir: string
+  readonly nodesUsed: number
+  readonly services: ReadonlyArray<Results.ServiceSummary>
+  readonly faults: ReadonlyArray<Results.FaultRecord>
+}
+
+const runAttempt = (
+  testCase: TestCase,
+  nodes: ReadonlyArray<ClusterModule.ClusterNode>,
+  dir: string,
+  attempt: number,
+  session: { readonly id: string; readonly options: R.RunOptions }
+) =>
+  Effect.gen(function*() {
+    yield* Effect.promise(() => NodeFsP.mkdir(dir, { recursive: true }))
+    const startTime = Date.now()
+    const sub = yield* ClusterModule.make(nodes)
+    const registry = Service.makeRegistry(dir)
+    const faults = Faults.makeLog()
+    const { close, logger } = testLogger(dir, session.options.debug === true)
+    const context: TestContext = {
+      testId: testCase.id,
+      suite: testCase.suite,
+      name: testCase.name,
+      params: testCase.params,
+      description: testCase.description,
+      sessionId: session.id,
+      resultsDir: dir,
+      attempt,
+      globals: session.options.globals ?? {},
+      cluster: sub
+    }
+    const timeout = testCase.timeout ?? session.options.testTimeout ?? defaultTestTimeout
+    const exit = yield* testCase.body.pipe(
+      Effect.tap(() => Effect.logInfo("test body finished; tearing down")),
+      // The test's own scope: services it starts are torn down here, before the result is final.
+      Effect.scoped,
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () => new TestTimeout({ testId: testCase.id, timeout: Duration.format(Duration.decode(timeout)) })
+      }),
+      Effect.provideService(TestContext, context),
+      Effect.provideService(Cluster, sub),
+      Effect.provideService(ServiceRegistry, registry),
+      Effect.provideService(Faults.FaultLog, faults),
+      Effect.annotateLogs({ test: testCase.id }),
+      Logger.withMinimumLogLevel(LogLevel.Debug),
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+      Effect.exit
+    )
+    yield* close
+    const stopTime = Date.now()
+    const problems = registry.records.flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`))
+    const nodesUsed = yield* sub.maxUsed
+    let status: "PASS" | "FAIL" = Exit.isSuccess(exit) ? "PASS" : "FAIL"
+    let failure = Exit.isFailure(exit) ? describeCause(exit.cause) : undefined
+    if (status === "PASS" && problems.length > 0) {
+      status = "FAIL"
+      failure = { tag: "TeardownFailed", message: `the test passed but teardown failed: ${problems.join("; ")}`, detail: problems.join("\n") }
+    }
+    if (status === "PASS" && session.options.failBadClusterUtilization === true && nodesUsed < nodes.length) {
+      status = "FAIL"
+      failure = {
+        tag: "ClusterUtilization",
+        message: `the test declared ${nodes.length} nodes but used at most ${nodesUsed}; declare fewer`,
+        detail: ""
+      }
+    }
+    const data = Exit.isSuccess(exit) ? exit.value : undefined
+    if (data !== undefined) {
+      yield* Effect.promise(() =>
+        NodeFsP.writeFile(NodePath.join(dir, "data.json"), JSON.stringify(data, null, 2) ?? "null").catch(() => undefined)
+      )
+    }
+    return {
+      status,
+      summary: status === "PASS" ? "Test Passed" : failure!.message,
+      failure,
+      data,
+      startTime,
+      stopTime,
+      resultsDir: dir,
+      nodesUsed,
+      services: registry.records.map((r) => ({
+        id: r.id,
+        name: r.name,
+        nodes: r.nodes,
+        startedAt: r.startedAt,
+        ...(r.stoppedAt === undefined ? {} : { stoppedAt: r.stoppedAt }),
+        problems: r.problems,
+        notes: r.notes
+      })),
+      faults: faults.records
+    } satisfies Attempt
+  })
+
+// ---------------------------------------------------------------------------------------------------------
+// The session
+// ---------------------------------------------------------------------------------------------------------
+
+const safeDirName = (id: string) => id.replace(/[^A-Za-z0-9._=-]+/g, "_").slice(0, 200)
+
+const paramsJson = (params: Readonly<Record<string, unknown>>) => JSON.stringify(params)
+
+const symbolOf = (t: TestCase): string => {
+  const file = NodePath.relative(process.cwd(), t.file) || t.file
+  const name = [t.suite, t.name].filter((s) => s !== undefined).join(".")
+  return `${file}::${name}${t.parametrized ? `@${paramsJson(t.params)}` : ""}`
+}
+
+const baseResult = (t: TestCase, sessionDir: string) => ({
+  testId: t.id,
+  module: t.module,
+  ...(t.suite === undefined ? {} : { suite: t.suite }),
+  name: t.name,
+  params: t.params,
+  description: t.description,
+  file: NodePath.relative(process.cwd(), t.file) || t.file,
+  symbol: symbolOf(t),
+  nodes: [] as ReadonlyArray<string>,
+  resultsDir: "",
+  sessionDir
+})
+
+interface Job {
+  readonly testCase: TestCase
+  readonly run: number
+  readonly attempts: ReadonlyArray<Attempt>
+}
+
+/** @internal */
+export const run = (options: R.RunOptions) =>
+  Effect.gen(function*() {
+    const cluster = yield* Cluster
+    const { dir: sessionDir, id: sessionId } = yield* createSessionDir(options.resultsRoot ?? "results")
+    const emit = options.onEvent ?? (() => Effect.void)
+    const maxParallel = Math.max(1, options.maxParallel ?? 1)
+    const deflake = Math.max(1, options.deflake ?? 1)
+    const startTime = Date.now()
+    const results = yield* Ref.make<ReadonlyArray<Results.TestResult>>([])
+    const jsonl = NodeFs.createWriteStream(NodePath.join(sessionDir, "results.jsonl"), { flags: "a" })
+    const encode = Schema.encodeSync(Schema.parseJson(Results.TestResult))
+    const record = (r: Results.TestResult) =>
+      Effect.zipRight(Ref.update(results, (rs) => [...rs, r]), Effect.sync(() => jsonl.write(encode(r) + "\n")))
+
+    const runs = Math.max(1, options.repeat ?? 1)
+    const cases = Array.from({ length: runs }, (_, k) => options.cases.map((testCase) => ({ testCase, run: k + 1 }))).flat()
+    const total = cases.length + (options.loadFailures?.length ?? 0)
+    yield* emit({ _tag: "SessionStarted", sessionId, resultsDir: sessionDir, total })
+
+    const dirFor = (t: TestCase, run: number, attempt: number) =>
+      NodePath.join(sessionDir, safeDirName(t.id), runs > 1 || deflake > 1 ? `${run}${attempt > 1 ? `-attempt${attempt}` : ""}` : "")
+
+    const finish = (job: Job, willRetry: boolean) => {
+      const last = job.attempts[job.attempts.length - 1]!
+      const passed = last.status === "PASS"
+      const status: Results.TestStatus = passed ? (job.attempts.length > 1 ? "FLAKY" : "PASS") : "FAIL"
+      const { sessionDir: _, ...base } = baseResult(job.testCase, sessionDir)
+      const result: Results.TestResult = {
+        ...base,
+        status,
+        summary: status === "FLAKY" ? `passed on attempt ${job.attempts.length} of ${deflake}` : last.summary,
+        ...(last.failure !== undefined
+          ? { failure: last.failure }
+          : status === "FLAKY"
+          ? { failure: job.attempts[0]!.failure! }
+          : {}),
+        attempts: job.attempts.map((a) => ({ status: a.status, summary: a.summary, runTimeSeconds: (a.stopTime - a.startTime) / 1000 })),
+        startTime: job.attempts[0]!.startTime,
+        stopTime: last.stopTime,
+        runTimeSeconds: (last.stopTime - job.attempts[0]!.startTime) / 1000,
+        ...(last.data === undefined ? {} : { data: last.data }),
+        resultsDir: NodePath.relative(sessionDir, last.resultsDir),
+        nodesAllocated: ClusterModule.specSize(job.testCase.spec),
+        nodesUsed: last.nodesUsed,
+        nodes: base.nodes,
+        services: last.services,
+        faults: last.faults
+      }
+      return Effect.zipRight(willRetry ? Effect.void : record(result), emit({ _tag: "TestFinished", result, willRetry }))
+    }
+
+    const immediate = (t: TestCase, status: "IGNORE" | "FAIL", summary: string, tag: string) => {
+      const now = Date.now()
+      const { sessionDir: _, ...base } = baseResult(t, sessionDir)
+      const result: Results.TestResult = {
+        ...base,
+        status,
+        summary,
+        ...(status === "FAIL" ? { failure: { tag, message: summary, detail: "" } } : {}),
+        attempts: [],
+        startTime: now,
+        stopTime: now,
+        runTimeSeconds: 0,
+        nodesAllocated: 0,
+        nodesUsed: 0,
+        services: [],
+        faults: []
+      }
+      return Effect.zipRight(record(result), emit({ _tag: "TestFinished", result, willRetry: false }))
+    }
+
+    // Load failures are failed tests, never silently skipped.
+    for (const f of options.loadFailures ?? []) {
+      const now = Date.now()
+      const result: Results.TestResult = {
+        testId: f.symbol,
+        module: f.symbol,
+        name: NodePath.basename(f.file),
+        params: {},
+        description: "",
+        file: NodePath.relative(process.cwd(), f.file) || f.file,
+        symbol: NodePath.relative(process.cwd(), f.file) || f.file,
+        status: "FAIL",
+        summary: `could not load ${f.file}: ${f.error}`,
+        failure: { tag: "LoadError", message: `could not load ${f.file}: ${f.error}`, detail: f.error },
+        attempts: [],
+        startTime: now,
+        stopTime: now,
+        runTimeSeconds: 0,
+        resultsDir: "",
+        nodesAllocated: 0,
+        nodesUsed: 0,
+        nodes: [],
+        services: [],
+        faults: []
+      }
+      yield* record(result)
+      yield* emit({ _tag: "TestFinished", result, willRetry: false })
+    }
+
+    // Largest first; smaller tests fill the gaps a big one leaves.
+    const pending: Array<Job> = []
+    for (const c of cases) {
+      if (c.testCase.ignored !== undefined) yield* immediate(c.testCase, "IGNORE", `ignored: ${c.testCase.ignored}`, "Ignored")
+      else if (!cluster.fitsEver(c.testCase.spec)) {
+        yield* immediate(
+          c.testCase,
+          "FAIL",
+          `the test needs ${ClusterModule.describeSpec(c.testCase.spec)} but the whole cluster has ` +
+            `${cluster.size}; run it on a bigger cluster (e.g. --cluster localhost:${ClusterModule.specSize(c.testCase.spec)})`,
+          "Unschedulable"
+        )
+      } else pending.push({ testCase: c.testCase, run: c.run, attempts: [] })
+    }
+    pending.sort((a, b) => ClusterModule.specSize(b.testCase.spec) - ClusterModule.specSize(a.testCase.spec))
+
+    const done = yield* Queue.unbounded<{ job: Job; attempt: Attempt }>()
+    const running = new Map<Job, Fiber.RuntimeFiber<void>>()
+    let stopping: string | undefined
+
+    const start = (job: Job) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const nodes = yield* Scope.extend(cluster.alloc(job.testCase.spec), scope)
+        const attemptNo = job.attempts.length + 1
+        yield* emit({ _tag: "TestStarted", testId: job.testCase.id, attempt: attemptNo, nodes: nodes.map((n) => n.name) })
+        const dir = dirFor(job.testCase, job.run, attemptNo)
+        const fiber = yield* runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options }).pipe(
+          Effect.tap((attempt) => Queue.offer(done, { job, attempt })),
+          Effect.ensuring(Scope.close(scope, Exit.void)),
+          Effect.asVoid,
+          Effect.forkDaemon
+        )
+        running.set(job, fiber)
+      })
+
+    const loop = Effect.gen(function*() {
+      while (pending.length > 0 || running.size > 0) {
+        if (stopping === undefined) {
+          for (let i = 0; i < pending.length && running.size < maxParallel;) {
+            const job = pending[i]!
+            if (yield* cluster.fitsNow(job.testCase.spec)) {
+              pending.splice(i, 1)
+              yield* Effect.orDie(start(job))
+            } else i++
+          }
+        }
+        if (running.size === 0) break
+        const { attempt, job } = yield* Queue.take(done)
+        running.delete(job)
+        const attempts = [...job.attempts, attempt]
+        const next: Job = { ...job, attempts }
+        const retry = attempt.status === "FAIL" && attempts.length < deflake && stopping === undefined
+        yield* finish(next, retry)
+        if (retry) pending.unshift(next)
+        if (attempt.status === "FAIL" && !retry && options.exitFirst === true && stopping === undefined) {
+          stopping = "--exit-first: a test failed"
+          yield* emit({ _tag: "Stopping", reason: stopping })
+        }
+      }
+    })
+
+    const interrupted = yield* Ref.make(false)
+    const finalSession = yield* Ref.make<Option.Option<Results.SessionResults>>(Option.none())
+    yield* loop.pipe(
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          yield* Ref.set(interrupted, true)
+          yield* emit({ _tag: "Stopping", reason: "interrupted: stopping running tests and tearing them down" })
+          // Running tests are interrupted; their scopes stop services and collect logs before we write reports.
+          yield* Effect.forEach([...running.values()], Fiber.interrupt, { concurrency: "unbounded", discard: true })
+          for (const { attempt, job } of yield* Queue.takeAll(done)) yield* finish({ ...job, attempts: [...job.attempts, attempt] }, false)
+        })
+      ),
+      Effect.ensuring(
+        Effect.gen(function*() {
+          const rs = yield* Ref.get(results)
+          const stopTime = Date.now()
+          const session: Results.SessionResults = {
+            sessionId,
+            frameworkVersion: options.version ?? "0.0.0",
+            startTime,
+            stopTime,
+            runTimeSeconds: (stopTime - startTime) / 1000,
+            clusterNumNodes: cluster.size,
+            parallelism: maxParallel,
+            argv: options.argv ?? [],
+            interrupted: (yield* Ref.get(interrupted)) || stopping !== undefined,
+            notRun: [...new Set(pending.map((j) => j.testCase.id))],
+            results: rs
+          }
+          yield* Effect.promise(() => new Promise<void>((resolve) => jsonl.end(() => resolve())))
+          yield* Report.writeAll(sessionDir, session).pipe(
+            Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
+          )
+          yield* Ref.set(finalSession, Option.some(session))
+        })
+      )
+    )
+    const session = Option.getOrThrow(yield* Ref.get(finalSession))
+    return { results: session, dir: sessionDir } satisfies R.Session
+  })
+

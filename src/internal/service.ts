@@ -1,0 +1,246 @@
+import * as NodePath from "node:path"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import type { ClusterNode } from "../Cluster.js"
+import { Cluster } from "../Cluster.js"
+import type * as S from "../Service.js"
+import { ServiceError, ServiceRegistry } from "../Service.js"
+
+const defaultStopTimeout = Duration.seconds(60)
+const defaultWaitTimeout = Duration.minutes(10)
+
+/** A person-readable reason from whatever a user's step failed with. */
+const reasonOf = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const e = failure.value
+    if (e instanceof Error || (typeof e === "object" && e !== null && "message" in e)) return String((e as Error).message)
+    return String(e)
+  }
+  return Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause)
+}
+
+/** Services started without a registry still get unique ids. */
+let orphanCounter = 0
+
+/** @internal */
+export const makeRegistry = (logsDir: string): S.ServiceRegistry => {
+  const counts = new Map<string, number>()
+  return {
+    logsDir,
+    records: [],
+    collect: new Map(),
+    nextOrder: (name) => {
+      const next = (counts.get(name) ?? 0) + 1
+      counts.set(name, next)
+      return next
+    }
+  }
+}
+
+/** @internal */
+export const markForCollect = (value: boolean) => (service: { readonly id: string }, logName?: string) =>
+  Effect.serviceOption(ServiceRegistry).pipe(
+    Effect.map(Option.map((r) => r.collect.set(logName === undefined ? service.id : `${service.id}/${logName}`, value)))
+  )
+
+interface NodeState {
+  scope: Scope.CloseableScope | undefined
+  /** Set once a start was attempted: such a node must be stopped and cleaned at teardown. */
+  touched: boolean
+}
+
+/** @internal */
+export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<Config, R> => {
+  const tag = Context.GenericTag<S.RunningService<Config>>(`ducktape-effect/Service/${definition.name}`)
+  const stopTimeout = definition.stopTimeout ?? defaultStopTimeout
+
+  const start = (options: S.StartOptions<Config> = {}) =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster
+      const registry = yield* Effect.serviceOption(ServiceRegistry)
+      const context = yield* Effect.context<R>()
+      const order = Option.match(registry, { onNone: () => ++orphanCounter, onSome: (r) => r.nextOrder(definition.name) })
+      const id = `${definition.name}-${order}`
+      const spec = options.spec ?? (options.numNodes !== undefined ? options.numNodes : undefined) ??
+        definition.spec ?? definition.numNodes ?? 1
+
+      const nodes = yield* cluster.alloc(spec)
+      const states = new Map<number, NodeState>(nodes.map((n) => [n.index, { scope: undefined, touched: false }]))
+      const stateOf = (node: ClusterNode) => states.get(node.index)!
+      const idx = (node: ClusterNode) => nodes.findIndex((n) => n.index === node.index) + 1 || -1
+      const who = (node?: ClusterNode) => (node === undefined ? id : `${id} node ${idx(node)} on ${node.name}`)
+      const fail = (node: ClusterNode | undefined, phase: S.ServiceError["phase"]) => (cause: Cause.Cause<unknown>) =>
+        new ServiceError({ service: id, ...(node === undefined ? {} : { node: node.name }), phase, reason: reasonOf(cause) })
+      const run = <A>(node: ClusterNode, phase: S.ServiceError["phase"], effect: Effect.Effect<A, unknown, R>) =>
+        effect.pipe(
+          Effect.provide(context),
+          Effect.sandbox,
+          Effect.mapError(fail(node, phase)),
+          Effect.annotateLogs({ service: id, node: node.name }),
+          Effect.withSpan(`Service.${phase}Node`, { attributes: { service: id, node: node.name } })
+        )
+      const record: S.ServiceRecord = { id, name: definition.name, nodes: nodes.map((n) => n.name), startedAt: Date.now(), problems: [], notes: [] }
+      Option.map(registry, (r) => r.records.push(record))
+
+      const stopNode = (node: ClusterNode): Effect.Effect<void, ServiceError> =>
+        Effect.gen(function*() {
+          const state = stateOf(node)
+          if (state.scope === undefined) return
+          const scope = state.scope
+          state.scope = undefined
+          const stopped = definition.stopNode === undefined
+            ? Effect.void
+            : run(node, "stop", definition.stopNode(node, service)).pipe(
+              Effect.timeoutFail({
+                duration: stopTimeout,
+                onTimeout: () => new ServiceError({ service: id, node: node.name, phase: "stop", reason: `did not stop within ${Duration.format(Duration.decode(stopTimeout))}` })
+              })
+            )
+          // The node's scope closes whatever happened to stopNode: processes it started are killed there.
+          yield* Effect.ensuring(stopped, Scope.close(scope, Exit.void))
+        })
+
+      const cleanNode = (node: ClusterNode): Effect.Effect<void, ServiceError> =>
+        definition.cleanNode === undefined
+          ? Effect.void
+          : run(node, "clean", definition.cleanNode(node, service)).pipe(
+            Effect.timeoutFail({
+              duration: stopTimeout,
+              onTimeout: () => new ServiceError({ service: id, node: node.name, phase: "clean", reason: `did not finish within ${Duration.format(Duration.decode(stopTimeout))}` })
+            })
+          )
+
+      const startNode = (node: ClusterNode): Effect.Effect<void, ServiceError> =>
+        Effect.gen(function*() {
+          const state = stateOf(node)
+          if (state.scope !== undefined) return
+          state.touched = true
+          const scope = yield* Scope.make()
+          state.scope = scope
+          yield* run(node, "start", Scope.extend(definition.startNode(node, service), scope))
+          yield* Effect.logDebug(`started ${who(node)}`)
+        })
+
+      const waitNode = (node: ClusterNode, timeout: Duration.DurationInput = defaultWaitTimeout) =>
+        (definition.waitNode === undefined
+          ? Effect.void
+          : run(node, "wait", definition.waitNode(node, service))).pipe(
+            Effect.timeoutFail({
+              duration: timeout,
+              onTimeout: () => new ServiceError({ service: id, node: node.name, phase: "wait", reason: `still running after ${Duration.format(Duration.decode(timeout))}` })
+            })
+          )
+
+      const service: S.RunningService<Config> = {
+        name: definition.name,
+        id,
+        config: { ...definition.config, ...options.config } as Config,
+        nodes,
+        idx,
+        node: (i) => {
+          const n = nodes[i - 1]
+          if (n === undefined) throw new RangeError(`${id} has ${nodes.length} nodes; there is no node ${i}`)
+          return n
+        },
+        who,
+        startNode,
+        stopNode,
+        restartNode: (node) => Effect.zipRight(stopNode(node), startNode(node)),
+        wait: (timeout = defaultWaitTimeout) =>
+          Effect.forEach(nodes, (n) => waitNode(n, timeout), { concurrency: "unbounded", discard: true }).pipe(
+            Effect.timeoutFail({
+              duration: timeout,
+              onTimeout: () => new ServiceError({ service: id, phase: "wait", reason: `still running after ${Duration.format(Duration.decode(timeout))}` })
+            })
+          ),
+        waitNode
+      }
+
+      // Teardown, registered before any node starts so that a partial start is undone too: stop nodes in reverse,
+      // collect logs, clean, then (by the allocation's own finalizer) give the nodes back.
+      yield* Effect.addFinalizer((exit) =>
+        Effect.gen(function*() {
+          const touched = nodes.filter((n) => stateOf(n).touched)
+          const note = (e: ServiceError) =>
+            Effect.zipRight(Effect.logWarning(e.message), Effect.sync(() => record.problems.push(e.message)))
+          for (const node of [...touched].reverse()) yield* Effect.catchAll(stopNode(node), note)
+          if (Option.isSome(registry)) yield* collectLogs(registry.value, record, touched, Exit.isFailure(exit))
+          yield* Effect.forEach(touched, (n) => Effect.catchAll(cleanNode(n), note), { concurrency: "unbounded", discard: true })
+          record.stoppedAt = Date.now()
+        }).pipe(Effect.annotateLogs({ service: id }))
+      )
+
+      const startOne = (node: ClusterNode) =>
+        Effect.gen(function*() {
+          if (options.skipCleanBeforeStart !== true && definition.cleanNode !== undefined) {
+            // Leftovers from an earlier run must not break this one; a failure here is only noted.
+            yield* Effect.catchAll(cleanNode(node), (e) => Effect.logDebug(`pre-start clean: ${e.message}`))
+          }
+          stateOf(node).touched = true
+          yield* startNode(node)
+        })
+      yield* Effect.forEach(nodes, startOne, {
+        concurrency: definition.concurrentStart === true ? "unbounded" : 1,
+        discard: true
+      })
+      return service
+    }).pipe(Effect.withSpan("Service.start", { attributes: { service: definition.name } }))
+
+  /** Copies the node logs this test should keep into `<logsDir>/<service id>/<node>/`; a missing log is noted. */
+  const collectLogs = (registry: S.ServiceRegistry, record: S.ServiceRecord, nodes: ReadonlyArray<ClusterNode>, failed: boolean) => {
+    const logs = Object.entries(definition.logs ?? {})
+    const override = (log: string) =>
+      [`${record.id}/${log}`, record.id, `${record.name}/${log}`, record.name]
+        .map((k) => registry.collect.get(k))
+        .find((v) => v !== undefined)
+    const wanted = logs.filter(([name, spec]) => failed || (override(name) ?? spec.collectDefault === true))
+    return Effect.forEach(
+      nodes.flatMap((node) => wanted.map(([name, spec]) => ({ node, name, spec }))),
+      ({ node, name, spec }) =>
+        node.account.copyFrom(spec.path, NodePath.join(registry.logsDir, record.id, node.name, NodePath.posix.basename(spec.path))).pipe(
+          Effect.catchAll((e) =>
+            Effect.sync(() => record.notes.push(`log ${name} (${spec.path}) not collected from ${node.name}: ${e.message}`))
+          )
+        ),
+      { concurrency: 8, discard: true }
+    ).pipe(Effect.withSpan("Service.collectLogs", { attributes: { service: record.id } }))
+  }
+
+  const self: S.Service<Config, R> = {
+    definition,
+    tag,
+    start: start as S.Service<Config, R>["start"],
+    layer: (options) => Layer.scoped(tag, start(options)) as unknown as ReturnType<S.Service<Config, R>["layer"]>
+  }
+  return self
+}
+
+/** @internal */
+export const background = <Config, R>(definition: S.BackgroundDefinition<Config, R>): S.Service<Config, R> => {
+  const workers = new WeakMap<S.RunningService<Config>, Map<number, Fiber.RuntimeFiber<void, unknown>>>()
+  return make<Config, R>({
+    ...definition,
+    startNode: (node, service) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.Scope
+        const fiber = yield* Effect.forkIn(definition.worker(node, service), scope)
+        const map = workers.get(service) ?? new Map()
+        map.set(node.index, fiber as Fiber.RuntimeFiber<void, unknown>)
+        workers.set(service, map)
+      }),
+    waitNode: (node, service) => {
+      const fiber = workers.get(service)?.get(node.index)
+      return fiber === undefined ? Effect.void : Fiber.join(fiber)
+    },
+    stopNode: (node, service) =>
+      Effect.gen(function*() {
+        const fiber = workers.get(service)?.get(node.index)
+        if (fiber === undefined) return
+        workers.get(service)?.delete(node.index)
+        yield* definition.stopNode?.(node, service) ?? Effect.void
+        // A worker that already failed reports it here; an interrupted one is a normal stop.
+        const exit = yield* Fiber.interrupt(fiber)
+        if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) yield* Effect.failCause(exit.cause)
+      })
+  })
+}

@@ -1,0 +1,175 @@
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import * as Cluster from "../src/Cluster.js"
+import type { ClusterNode } from "../src/Cluster.js"
+import * as Service from "../src/Service.js"
+
+// A real service on the localhost cluster: a shell loop that writes a log, started through the node scope.
+const events: Array<string> = []
+const Ticker = Service.make({
+  name: "ticker",
+  config: { failOn: 0 },
+  numNodes: 2,
+  logs: {
+    tick: { path: "ticker/tick.log", collectDefault: true },
+    debug: { path: "ticker/debug.log" }
+  },
+  startNode: (node, svc) =>
+    Effect.gen(function*() {
+      events.push(`start ${svc.idx(node)}`)
+      if (svc.config.failOn === svc.idx(node)) return yield* Effect.fail(new Error(`node ${svc.idx(node)} refuses`))
+      yield* node.account.mkdirs("ticker")
+      yield* node.account.createFile("ticker/debug.log", "debug\n")
+      const p = yield* node.account.startProcess("while true; do echo tick >> ticker/tick.log; sleep 0.05; done")
+      yield* node.account.createFile("ticker/pid", String(p.pid))
+      const monitor = yield* node.account.monitorLog("ticker/tick.log")
+      yield* monitor.waitUntil("tick", { timeout: "5 seconds" })
+    }),
+  stopNode: (node, svc) => Effect.sync(() => events.push(`stop ${svc.idx(node)}`)),
+  cleanNode: (node, svc) =>
+    Effect.zipRight(Effect.sync(() => events.push(`clean ${svc.idx(node)}`)), node.account.remove("ticker", { force: true }))
+})
+
+const pidOf = (node: ClusterNode) => Effect.map(node.account.readFile("ticker/pid"), Number)
+
+const withCluster = <A, E>(n: number, f: (cluster: Cluster.Cluster) => Effect.Effect<A, E, Cluster.Cluster>) =>
+  Effect.flatMap(Cluster.Cluster, f).pipe(Effect.provide(Cluster.localhost({ numNodes: n })))
+
+describe("Service", () => {
+  it.live("starts nodes in order and tears down in reverse, killing what startNode started", () =>
+    withCluster(3, (cluster) =>
+      Effect.gen(function*() {
+        events.length = 0
+        const pids: Array<number> = []
+        let nodes: ReadonlyArray<ClusterNode> = []
+        yield* Effect.scoped(Effect.gen(function*() {
+          const svc = yield* Ticker.start()
+          nodes = svc.nodes
+          expect(svc.nodes).toHaveLength(2)
+          expect(svc.id).toBe("ticker-1")
+          expect((yield* cluster.available).length).toBe(1)
+          for (const n of svc.nodes) pids.push(yield* pidOf(n))
+          for (const [i, n] of svc.nodes.entries()) expect(yield* n.account.alive(pids[i]!)).toBe(true)
+        }))
+        expect(events).toEqual(["clean 1", "start 1", "clean 2", "start 2", "stop 2", "stop 1", "clean 1", "clean 2"])
+        for (const [i, n] of nodes.entries()) expect(yield* n.account.alive(pids[i]!)).toBe(false)
+        expect((yield* cluster.available).length).toBe(3)
+      })))
+
+  it.live("a failure starting node k stops and cleans nodes 1..k and names the node", () =>
+    withCluster(3, (cluster) =>
+      Effect.gen(function*() {
+        events.length = 0
+        const exit = yield* Effect.exit(Effect.scoped(Ticker.start({ numNodes: 3, config: { failOn: 2 } })))
+        expect(Exit.isFailure(exit)).toBe(true)
+        const error = Exit.isFailure(exit) ? Option.getOrThrow(Cause.failureOption(exit.cause)) : undefined
+        expect(error?._tag).toBe("ServiceError")
+        expect(error?.message).toMatch(/ticker-\d+ on worker\d: start failed: node 2 refuses/)
+        expect(events).toEqual(["clean 1", "start 1", "clean 2", "start 2", "stop 2", "stop 1", "clean 1", "clean 2"])
+        expect((yield* cluster.available).length).toBe(3)
+      })))
+
+  it.live("interruption tears the service down and kills its processes", () =>
+    withCluster(2, () =>
+      Effect.gen(function*() {
+        const started = yield* Effect.makeLatch(false)
+        let nodes: ReadonlyArray<ClusterNode> = []
+        const pids: Array<number> = []
+        const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+          const svc = yield* Ticker.start()
+          nodes = svc.nodes
+          for (const n of svc.nodes) pids.push(yield* pidOf(n))
+          yield* started.open
+          yield* Effect.never
+        })))
+        yield* started.await
+        yield* Fiber.interrupt(fiber)
+        for (const [i, n] of nodes.entries()) expect(yield* n.account.alive(pids[i]!)).toBe(false)
+        for (const n of nodes) expect(yield* n.account.exists("ticker")).toBe(false)
+      })))
+
+  it.live("collects default logs after success, all logs after failure, notes missing ones", () =>
+    withCluster(2, () =>
+      Effect.gen(function*() {
+        const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "svc-logs-"))
+        const registry = Service.makeRegistry(dir)
+        yield* Effect.scoped(Ticker.start()).pipe(Effect.provideService(Service.ServiceRegistry, registry))
+        const nodeDirs = NodeFs.readdirSync(NodePath.join(dir, "ticker-1"))
+        expect(nodeDirs).toHaveLength(2)
+        for (const n of nodeDirs) {
+          expect(NodeFs.readdirSync(NodePath.join(dir, "ticker-1", n))).toEqual(["tick.log"])
+          expect(NodeFs.readFileSync(NodePath.join(dir, "ticker-1", n, "tick.log"), "utf8")).toContain("tick")
+        }
+        // A failing test collects every log.
+        yield* Effect.scoped(Effect.zipRight(Ticker.start(), Effect.fail("boom"))).pipe(
+          Effect.provideService(Service.ServiceRegistry, registry),
+          Effect.exit
+        )
+        for (const n of NodeFs.readdirSync(NodePath.join(dir, "ticker-2"))) {
+          expect(NodeFs.readdirSync(NodePath.join(dir, "ticker-2", n)).sort()).toEqual(["debug.log", "tick.log"])
+        }
+        // markNoCollect on a passing test; a log that was never written is noted, not fatal.
+        const Quiet = Service.make({
+          name: "quiet",
+          logs: { missing: { path: "nowhere/x.log", collectDefault: true } },
+          startNode: () => Effect.void
+        })
+        yield* Effect.scoped(Quiet.start()).pipe(Effect.provideService(Service.ServiceRegistry, registry))
+        const quiet = registry.records.find((r) => r.id === "quiet-1")!
+        expect(quiet.notes.join()).toMatch(/log missing \(nowhere\/x.log\) not collected/)
+        yield* Effect.scoped(Effect.tap(Ticker.start(), (svc) => Service.markNoCollect(svc))).pipe(
+          Effect.provideService(Service.ServiceRegistry, registry)
+        )
+        expect(NodeFs.existsSync(NodePath.join(dir, "ticker-3"))).toBe(false)
+        NodeFs.rmSync(dir, { recursive: true, force: true })
+      })))
+
+  it.live("restartNode bounces one node; the layer form tears down with its scope", () =>
+    withCluster(2, () =>
+      Effect.gen(function*() {
+        yield* Effect.scoped(Effect.gen(function*() {
+          const svc = yield* Effect.flatMap(Scope.Scope, (scope) => Layer.buildWithScope(Ticker.layer({ numNodes: 1 }), scope)).pipe(
+            Effect.map((ctx) => ctx.unsafeMap.values().next().value as Service.RunningService<{}>)
+          )
+          const node = svc.node(1)
+          const before = yield* pidOf(node)
+          yield* svc.restartNode(node)
+          const after = yield* pidOf(node)
+          expect(after).not.toBe(before)
+          expect(yield* node.account.alive(before)).toBe(false)
+          expect(yield* node.account.alive(after)).toBe(true)
+        }))
+      })))
+
+  it.live("a background service surfaces worker errors from wait, and interruption stops remote work", () =>
+    withCluster(2, () =>
+      Effect.gen(function*() {
+        const Workers = Service.background({
+          name: "workers",
+          config: { fail: false },
+          numNodes: 2,
+          worker: (node, svc) =>
+            svc.config.fail && svc.idx(node) === 2
+              ? Effect.fail(new Error("worker 2 crashed"))
+              : node.account.ssh("sleep 0.2")
+        })
+        yield* Effect.scoped(Effect.flatMap(Workers.start({ config: { fail: false } }), (s) => s.wait("10 seconds")))
+        const failed = yield* Effect.scoped(Effect.flatMap(Workers.start({ config: { fail: true } }), (s) => s.wait("10 seconds"))).pipe(Effect.flip)
+        expect(failed.message).toMatch(/worker 2 crashed/)
+        const Slow = Service.background({ name: "slow", worker: (node) => node.account.ssh("echo $$ > slow.pid; exec sleep 30") })
+        let pid = 0
+        let node: ClusterNode | undefined
+        const timedOut = yield* Effect.scoped(Effect.gen(function*() {
+          const s = yield* Slow.start()
+          node = s.node(1)
+          yield* Effect.sleep("300 millis")
+          pid = Number(yield* s.node(1).account.readFile("slow.pid"))
+          yield* s.wait("200 millis")
+        })).pipe(Effect.flip)
+        expect(timedOut.message).toMatch(/still running/)
+        expect(yield* node!.account.alive(pid)).toBe(false)
+      })))
+})
