@@ -7,16 +7,10 @@
 import type { Duration, Effect } from "effect"
 import { Schema } from "effect"
 import type { Cluster } from "./Cluster.js"
+import type { LoadFailure } from "./Discovery.js"
 import * as internal from "./internal/runner.js"
 import type { SessionResults, TestResult } from "./Results.js"
 import type { TestCase } from "./Test.js"
-
-/** A test file that could not be loaded; it is reported as a FAILED test, never skipped. */
-export interface LoadFailure {
-  readonly file: string
-  readonly symbol: string
-  readonly error: string
-}
 
 /** What the runner tells the terminal as the run goes. */
 export type RunEvent =

@@ -24,7 +24,7 @@ export interface LogSpec {
 export class ServiceError extends Schema.TaggedError<ServiceError>()("ServiceError", {
   service: Schema.String,
   node: Schema.optional(Schema.String),
-  phase: Schema.Literal("allocate", "start", "stop", "clean", "wait", "worker"),
+  phase: Schema.Literal("provision", "allocate", "start", "stop", "clean", "wait", "worker"),
   reason: Schema.String
 }) {
   override get message(): string {
@@ -67,6 +67,8 @@ export interface Definition<Config, R> {
   /** Default configuration; a test's `start({ config })` is merged over it. Its type is the service's Config. */
   readonly config?: Config
   readonly logs?: Readonly<Record<string, LogSpec>>
+  /** Debian packages the service needs on its nodes; installed when missing and possible (see Provision). */
+  readonly packages?: ReadonlyArray<string>
   /**
    * Starts the service on one node. It runs in the node's own Scope: anything it acquires there (for example
    * `account.startProcess(…)`) is released when the node stops.

@@ -12,6 +12,7 @@ const clientClasspath = ["zookeeper.jar", "slf4j-nop.jar"].map((jar) => `/usr/sh
 export const ZooKeeper = Service.make({
   name: "zookeeper",
   numNodes: 3,
+  packages: ["zookeeper"],
   config: { clientPort: 2181, tickTime: 2000 },
   logs: { server: { path: "zookeeper/zookeeper.log", collectDefault: true } },
 

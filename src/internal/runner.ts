@@ -17,6 +17,7 @@ import {
   Scope
 } from "effect"
 import * as ClusterModule from "../Cluster.js"
+import * as Discovery from "../Discovery.js"
 import { Cluster } from "../Cluster.js"
 import * as Report from "../Report.js"
 import * as Results from "../Results.js"
@@ -229,14 +230,6 @@ const runAttempt = (
 
 const safeDirName = (id: string) => id.replace(/[^A-Za-z0-9._=-]+/g, "_").slice(0, 200)
 
-const paramsJson = (params: Readonly<Record<string, unknown>>) => JSON.stringify(params)
-
-const symbolOf = (t: TestCase): string => {
-  const file = NodePath.relative(process.cwd(), t.file) || t.file
-  const name = [t.suite, t.name].filter((s) => s !== undefined).join(".")
-  return `${file}::${name}${t.parametrized ? `@${paramsJson(t.params)}` : ""}`
-}
-
 const baseResult = (t: TestCase, sessionDir: string) => ({
   testId: t.id,
   module: t.module,
@@ -245,7 +238,7 @@ const baseResult = (t: TestCase, sessionDir: string) => ({
   params: t.params,
   description: t.description,
   file: NodePath.relative(process.cwd(), t.file) || t.file,
-  symbol: symbolOf(t),
+  symbol: Discovery.symbolOf(t),
   nodes: [] as ReadonlyArray<string>,
   resultsDir: "",
   sessionDir
@@ -333,13 +326,13 @@ export const run = (options: R.RunOptions) =>
     for (const f of options.loadFailures ?? []) {
       const now = Date.now()
       const result: Results.TestResult = {
-        testId: f.symbol,
-        module: f.symbol,
+        testId: f.module,
+        module: f.module,
         name: NodePath.basename(f.file),
         params: {},
         description: "",
         file: NodePath.relative(process.cwd(), f.file) || f.file,
-        symbol: NodePath.relative(process.cwd(), f.file) || f.file,
+        symbol: f.symbol,
         status: "FAIL",
         summary: `could not load ${f.file}: ${f.error}`,
         failure: { tag: "LoadError", message: `could not load ${f.file}: ${f.error}`, detail: f.error },

@@ -2,6 +2,7 @@ import * as NodePath from "node:path"
 import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
 import type { ClusterNode } from "../Cluster.js"
 import { Cluster } from "../Cluster.js"
+import * as Provision from "../Provision.js"
 import type * as S from "../Service.js"
 import { ServiceError, ServiceRegistry } from "../Service.js"
 
@@ -88,6 +89,7 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           if (state.scope === undefined) return
           const scope = state.scope
           state.scope = undefined
+          yield* Effect.logInfo(`stopping ${who(node)}`)
           const stopped = definition.stopNode === undefined
             ? Effect.void
             : run(node, "stop", definition.stopNode(node, service)).pipe(
@@ -117,8 +119,9 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           state.touched = true
           const scope = yield* Scope.make()
           state.scope = scope
+          yield* Effect.logInfo(`starting ${who(node)}`)
           yield* run(node, "start", Scope.extend(definition.startNode(node, service), scope))
-          yield* Effect.logDebug(`started ${who(node)}`)
+          yield* Effect.logInfo(`started ${who(node)}`)
         })
 
       const waitNode = (node: ClusterNode, timeout: Duration.DurationInput = defaultWaitTimeout) =>
@@ -179,6 +182,13 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           stateOf(node).touched = true
           yield* startNode(node)
         })
+      if (definition.packages !== undefined && definition.packages.length > 0) {
+        const packages = definition.packages
+        yield* Effect.forEach(nodes, (node) =>
+          Provision.ensurePackages(node.account, packages).pipe(
+            Effect.mapError((e) => new ServiceError({ service: id, node: node.name, phase: "provision", reason: e.message }))
+          ), { concurrency: "unbounded", discard: true })
+      }
       yield* Effect.forEach(nodes, startOne, {
         concurrency: definition.concurrentStart === true ? "unbounded" : 1,
         discard: true
