@@ -29,7 +29,7 @@ export class RemoteCommandError extends Schema.TaggedError<RemoteCommandError>()
   override get message(): string {
     const tail = this.stderr.trim()
     return `${this.user}@${this.host}: command ${JSON.stringify(this.command)} exited with status ${this.exitCode}` +
-      (tail === "" ? " (no error output)" : `; stderr:\n${tail}`)
+      (tail === "" ? " (no error output)" : `; its output ends:\n${tail}`)
   }
 }
 

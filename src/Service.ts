@@ -78,6 +78,8 @@ export interface Definition<Config, R> {
   readonly stopNode?: (node: ClusterNode, service: RunningService<Config>) => Effect.Effect<void, unknown, R>
   /** Removes what the service left on the node (data, logs); also run before start, to clear leftovers. */
   readonly cleanNode?: (node: ClusterNode, service: RunningService<Config>) => Effect.Effect<void, unknown, R>
+  /** Runs once after every node has started, e.g. to wait until an ensemble has a leader. */
+  readonly started?: (service: RunningService<Config>) => Effect.Effect<void, unknown, R>
   /** Completes when the node's work is done, for services that end by themselves. */
   readonly waitNode?: (node: ClusterNode, service: RunningService<Config>) => Effect.Effect<void, unknown, R>
   /** Start nodes concurrently instead of one after another. */

@@ -3,7 +3,7 @@
  * Uses Debian's zookeeper package (`apt-get install --no-install-recommends zookeeper`).
  */
 import { Effect } from "effect"
-import { type ClusterNode, Service, Template } from "ducktape-effect"
+import { type ClusterNode, Service, Template, Wait } from "ducktape-effect"
 
 /** Debian's ZooKeeper jar lists its dependencies in its manifest; log4j makes the server log at all. */
 const classpath = ["zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"].map((jar) => `/usr/share/java/${jar}`).join(":")
@@ -42,6 +42,14 @@ export const ZooKeeper = Service.make({
       ).pipe(Effect.tap((pid) => account.createFile("zookeeper/pid", String(pid))))
       yield* log.waitUntil("binding to port", { timeout: "100 seconds", backoff: "7 seconds", errMsg: "ZooKeeper did not start" })
     }),
+
+  // "binding to port" means a server listens; an ensemble serves only once it has a leader.
+  started: (zk) =>
+    Wait.waitUntil(
+      Effect.map(Effect.forEach(zk.nodes, (n) => mode(zk.node(1), n, zk.config.clientPort)), (modes) =>
+        modes.every((m) => ["leader", "follower", "standalone"].includes(m))),
+      { timeout: "60 seconds", backoff: "250 millis", retryOnError: true, errMsg: "the ensemble did not elect a leader" }
+    ),
 
   stopNode: (node) =>
     Effect.gen(function*() {

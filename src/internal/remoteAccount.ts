@@ -196,7 +196,8 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
           user: id.user,
           command: line,
           exitCode: r.exitCode,
-          stderr: r.stderr.slice(-stderrTailBytes)
+          // With stderr merged into stdout the error output is at stdout's end.
+          stderr: (r.stderr.trim() === "" ? r.stdout : r.stderr).slice(-stderrTailBytes)
         })
       )
 

@@ -193,6 +193,14 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
         concurrency: definition.concurrentStart === true ? "unbounded" : 1,
         discard: true
       })
+      if (definition.started !== undefined) {
+        yield* definition.started(service).pipe(
+          Effect.provide(context),
+          Effect.sandbox,
+          Effect.mapError(fail(undefined, "start")),
+          Effect.withSpan("Service.started", { attributes: { service: id } })
+        )
+      }
       return service
     }).pipe(Effect.withSpan("Service.start", { attributes: { service: definition.name } }))
 
