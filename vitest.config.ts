@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/setup/globalSetup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Tests start real sshd processes and network namespaces; two cores do not benefit from more forks.

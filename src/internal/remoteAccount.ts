@@ -48,20 +48,22 @@ const wrap = (line: string, cwd: string, options: RA.CommandOptions): string => 
 
 /** Splits the first line (our pid) off a byte stream, returning it and the rest of the stream. */
 const splitPid = (
-  stdout: Stream.Stream<Uint8Array, RemoteConnectionError>,
+  raw: RA.RawProcess,
   host: string,
   port: number
 ) =>
   Effect.gen(function*() {
-    const pull = yield* Stream.toPull(stdout)
+    const pull = yield* Stream.toPull(raw.stdout)
     let buffered: Uint8Array = new Uint8Array(0)
     for (;;) {
       const chunk = yield* pull.pipe(
         Effect.catchAll(Option.match({
+          // No pid line: the process could not start (the backend's own error is in its exit), or the channel died.
           onNone: () =>
-            Effect.fail(
-              new RemoteConnectionError({ host, port, reason: "closed", detail: "the command ended before it started" })
-            ),
+            Effect.flatMap(raw.exitCode, (code) =>
+              Effect.fail(
+                new RemoteConnectionError({ host, port, reason: "closed", detail: `the command ended (exit ${code}) before it started` })
+              )),
           onSome: Effect.fail
         }))
       )
@@ -99,7 +101,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       }
       const wrapped = wrap(line, resolve(options.cwd ?? "."), options)
       const raw = yield* backend.exec(wrapped, stdin)
-      const { pid, stdout } = yield* splitPid(raw.stdout, id.hostname, id.port)
+      const { pid, stdout } = yield* splitPid(raw, id.hostname, id.port)
       const exited = yield* Ref.make(false)
 
       // stderr is drained eagerly into a queue plus a tail buffer: nobody has to read it for the command to make

@@ -3,6 +3,7 @@ import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
 import {
   Cause,
+  Deferred,
   Duration,
   Effect,
   Exit,
@@ -39,6 +40,13 @@ export class TestTimeout extends Schema.TaggedError<TestTimeout>()("TestTimeout"
   override get message(): string {
     return `test timed out after ${this.timeout} and was interrupted (its services were stopped and their logs ` +
       `collected); raise its timeout with Test.make({ timeout }) or --test-timeout if it needs longer`
+  }
+}
+
+/** The run was interrupted while a test ran; the test was stopped and torn down. */
+export class RunInterrupted extends Schema.TaggedError<RunInterrupted>()("RunInterrupted", {}) {
+  override get message(): string {
+    return "the run was interrupted (Ctrl-C / SIGTERM) while this test ran; it was stopped and its services torn down"
   }
 }
 
@@ -139,7 +147,8 @@ const runAttempt = (
   nodes: ReadonlyArray<ClusterModule.ClusterNode>,
   dir: string,
   attempt: number,
-  session: { readonly id: string; readonly options: R.RunOptions }
+  session: { readonly id: string; readonly options: R.RunOptions },
+  abort: Deferred.Deferred<void>
 ) =>
   Effect.gen(function*() {
     yield* Effect.promise(() => NodeFsP.mkdir(dir, { recursive: true }))
@@ -165,6 +174,8 @@ const runAttempt = (
       Effect.tap(() => Effect.logInfo("test body finished; tearing down")),
       // The test's own scope: services it starts are torn down here, before the result is final.
       Effect.scoped,
+      // An interrupted run stops the body (the race interrupts it, closing its scope) but still records it.
+      (body) => Effect.raceFirst(body, Effect.zipRight(Deferred.await(abort), Effect.fail(new RunInterrupted()))),
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () => new TestTimeout({ testId: testCase.id, timeout: Duration.format(Duration.decode(timeout)) })
@@ -369,6 +380,7 @@ export const run = (options: R.RunOptions) =>
 
     const done = yield* Queue.unbounded<{ job: Job; attempt: Attempt }>()
     const running = new Map<Job, Fiber.RuntimeFiber<void>>()
+    const abort = yield* Deferred.make<void>()
     let stopping: string | undefined
 
     const start = (job: Job) =>
@@ -378,7 +390,7 @@ export const run = (options: R.RunOptions) =>
         const attemptNo = job.attempts.length + 1
         yield* emit({ _tag: "TestStarted", testId: job.testCase.id, attempt: attemptNo, nodes: nodes.map((n) => n.name) })
         const dir = dirFor(job.testCase, job.run, attemptNo)
-        const fiber = yield* runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options }).pipe(
+        const fiber = yield* runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options }, abort).pipe(
           Effect.tap((attempt) => Queue.offer(done, { job, attempt })),
           Effect.ensuring(Scope.close(scope, Exit.void)),
           Effect.asVoid,
@@ -420,8 +432,10 @@ export const run = (options: R.RunOptions) =>
         Effect.gen(function*() {
           yield* Ref.set(interrupted, true)
           yield* emit({ _tag: "Stopping", reason: "interrupted: stopping running tests and tearing them down" })
-          // Running tests are interrupted; their scopes stop services and collect logs before we write reports.
-          yield* Effect.forEach([...running.values()], Fiber.interrupt, { concurrency: "unbounded", discard: true })
+          // Running tests are stopped; their scopes stop services and collect logs, and each still reports its
+          // result, before the reports are written.
+          yield* Deferred.succeed(abort, undefined)
+          yield* Effect.forEach([...running.values()], Fiber.await, { concurrency: "unbounded", discard: true })
           for (const { attempt, job } of yield* Queue.takeAll(done)) yield* finish({ ...job, attempts: [...job.attempts, attempt] }, false)
         })
       ),

@@ -1,0 +1,167 @@
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import * as Cluster from "../src/Cluster.js"
+import * as Runner from "../src/Runner.js"
+import * as Service from "../src/Service.js"
+import * as Test from "../src/Test.js"
+import { TestContext } from "../src/TestContext.js"
+
+const where = (name: string, suite = "RunnerSpec") => ({ module: "spec", file: "/nowhere/spec.ducktape.ts", suite, name })
+const casesOf = (tests: Record<string, Test.Test<any>>) =>
+  Object.entries(tests).flatMap(([name, t]) => Test.expand(t, where(name), {}))
+
+/** Localhost nodes are processes of this machine: ask the kernel directly whether a pid still exists. */
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const resultsRoot = () => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "runner-results-"))
+
+// A service whose node runs a real process until stopped: the runner must tear it down on every exit path.
+const Sleeper = Service.make({
+  name: "sleeper",
+  logs: { out: { path: "sleeper.log", collectDefault: false } },
+  startNode: (node) =>
+    Effect.gen(function*() {
+      const p = yield* node.account.startProcess("echo started >> sleeper.log; exec sleep 600")
+      yield* node.account.createFile("sleeper.pid", String(p.pid))
+    })
+})
+
+const runOn = (numNodes: number, options: Runner.RunOptions) =>
+  Runner.run(options).pipe(Effect.provide(Cluster.localhost({ numNodes })))
+
+describe("Runner", () => {
+  it.live("runs tests in parallel on sub-clusters, largest first, with statuses, data and a results layout", () =>
+    Effect.gen(function*() {
+      const seen: Array<{ id: string; nodes: number; start: number; end: number }> = []
+      const track = (id: string) =>
+        Effect.gen(function*() {
+          const ctx = yield* TestContext
+          const start = Date.now()
+          yield* Effect.sleep("300 millis")
+          seen.push({ id, nodes: ctx.cluster.size, start, end: Date.now() })
+          return { id, nodes: ctx.cluster.all.map((n) => n.name) }
+        })
+      const cases = casesOf({
+        small: Test.make({ cluster: 1, matrix: { i: [1, 2, 3] } }, ({ i }) => track(`small${i}`)),
+        big: Test.make({ cluster: 3 }, () => track("big")),
+        skipped: Test.make({ ignore: true }, () => Effect.void),
+        broken: Test.make(() => Effect.fail(new Error("it broke"))),
+        tooBig: Test.make({ cluster: 9 }, () => Effect.void)
+      })
+      const root = resultsRoot()
+      const session = yield* runOn(4, {
+        cases,
+        loadFailures: [{ file: "/nowhere/bad.ducktape.ts", module: "bad", symbol: "bad.ducktape.ts", error: "SyntaxError: nope" }],
+        maxParallel: 4,
+        resultsRoot: root
+      })
+      const byId = new Map(session.results.results.map((r) => [r.testId, r]))
+      expect(byId.get("spec.RunnerSpec.small.i=1")?.status).toBe("PASS")
+      expect(byId.get("spec.RunnerSpec.big")?.status).toBe("PASS")
+      expect(byId.get("spec.RunnerSpec.skipped")?.status).toBe("IGNORE")
+      expect(byId.get("spec.RunnerSpec.broken")?.status).toBe("FAIL")
+      expect(byId.get("spec.RunnerSpec.broken")?.summary).toMatch(/it broke/)
+      expect(byId.get("spec.RunnerSpec.tooBig")?.summary).toMatch(/needs 9 nodes but the whole cluster has 4/)
+      expect(byId.get("bad")?.status).toBe("FAIL")
+      expect(byId.get("bad")?.summary).toMatch(/SyntaxError: nope/)
+      // The 3-node test was scheduled first; a 1-node test used the 4th node alongside it.
+      const big = seen.find((s) => s.id === "big")!
+      const smalls = seen.filter((s) => s.id !== "big")
+      expect(big.nodes).toBe(3)
+      expect(big.start).toBeLessThanOrEqual(Math.min(...smalls.map((s) => s.start)))
+      expect(smalls.some((s) => s.start < big.end)).toBe(true)
+      // Results: data.json and the test's own log per test, reports at the session root, `latest` link.
+      const dir = NodePath.join(session.dir, byId.get("spec.RunnerSpec.big")!.resultsDir)
+      expect(JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "data.json"), "utf8")).id).toBe("big")
+      expect(NodeFs.existsSync(NodePath.join(dir, "test_log.debug"))).toBe(true)
+      for (const f of ["report.txt", "report.json", "report.xml", "report.html", "results.jsonl"]) {
+        expect(NodeFs.existsSync(NodePath.join(session.dir, f))).toBe(true)
+      }
+      expect(NodeFs.readlinkSync(NodePath.join(root, "latest"))).toBe(NodePath.basename(session.dir))
+      expect(session.results.results.map((r) => r.testId).filter((id) => id.includes("small"))).toEqual(
+        ["spec.RunnerSpec.small.i=1", "spec.RunnerSpec.small.i=2", "spec.RunnerSpec.small.i=3"].filter((id) =>
+          session.results.results.some((r) => r.testId === id)
+        )
+      )
+    }))
+
+  it.live("a per-test timeout interrupts the test, tears its services down and collects their logs", () =>
+    Effect.gen(function*() {
+      let pid = 0
+      const cases = casesOf({
+        hangs: Test.make({ timeout: "1 second" }, () =>
+          Effect.gen(function*() {
+            const svc = yield* Sleeper.start()
+            pid = Number(yield* svc.node(1).account.readFile("sleeper.pid"))
+            return yield* Effect.never
+          }))
+      })
+      const session = yield* runOn(1, { cases, resultsRoot: resultsRoot() })
+      const result = session.results.results[0]!
+      expect(result.status).toBe("FAIL")
+      expect(result.summary).toMatch(/timed out after 1s/)
+      expect(result.runTimeSeconds).toBeLessThan(20)
+      // The failed test's logs were collected although collectDefault is false.
+      const log = NodePath.join(session.dir, result.resultsDir, "sleeper-1", "worker1", "sleeper.log")
+      expect(NodeFs.readFileSync(log, "utf8")).toContain("started")
+      // The process the service started is gone.
+      expect(pid).toBeGreaterThan(0)
+      expect(isAlive(pid)).toBe(false)
+    }))
+
+  it.live("--deflake turns a pass on retry into FLAKY; --exit-first stops scheduling after a failure", () =>
+    Effect.gen(function*() {
+      let tries = 0
+      const flaky = casesOf({ flaky: Test.make(() => (++tries < 2 ? Effect.fail("first run fails") : Effect.void)) })
+      const s1 = yield* runOn(1, { cases: flaky, deflake: 3, resultsRoot: resultsRoot() })
+      expect(s1.results.results[0]!.status).toBe("FLAKY")
+      expect(s1.results.results[0]!.attempts.map((a) => a.status)).toEqual(["FAIL", "PASS"])
+
+      const serial = casesOf({
+        a: Test.make(() => Effect.fail("a fails")),
+        b: Test.make(() => Effect.void),
+        c: Test.make(() => Effect.void)
+      })
+      const s2 = yield* runOn(1, { cases: serial, exitFirst: true, maxParallel: 1, resultsRoot: resultsRoot() })
+      expect(s2.results.results.map((r) => r.status)).toEqual(["FAIL"])
+      expect(s2.results.notRun).toEqual(["spec.RunnerSpec.b", "spec.RunnerSpec.c"])
+      expect(s2.results.interrupted).toBe(true)
+    }))
+
+  it.live("interrupting a run tears running tests down and still writes the reports", () =>
+    Effect.gen(function*() {
+      const root = resultsRoot()
+      const started = yield* Effect.makeLatch(false)
+      let pid = 0
+      const cases = casesOf({
+        long: Test.make(() =>
+          Effect.gen(function*() {
+            const svc = yield* Sleeper.start()
+            pid = Number(yield* svc.node(1).account.readFile("sleeper.pid"))
+            yield* started.open
+            return yield* Effect.never
+          })),
+        later: Test.make(() => Effect.void)
+      })
+      const fiber = yield* Effect.fork(runOn(1, { cases, resultsRoot: root }))
+      yield* started.await
+      yield* Fiber.interrupt(fiber)
+      expect(pid).toBeGreaterThan(0)
+      expect(isAlive(pid)).toBe(false)
+      const sessionDir = NodePath.join(root, NodeFs.readlinkSync(NodePath.join(root, "latest")))
+      const report = JSON.parse(NodeFs.readFileSync(NodePath.join(sessionDir, "report.json"), "utf8"))
+      expect(report.interrupted).toBe(true)
+      expect(report.results.map((r: { status: string }) => r.status)).toEqual(["FAIL"])
+      expect(report.notRun).toEqual(["spec.RunnerSpec.later"])
+    }))
+})
