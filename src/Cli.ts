@@ -12,6 +12,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { Args, Command, Options } from "@effect/cli"
 import { Duration, Effect, Either, Option, Schema } from "effect"
+import * as Clean from "./Clean.js"
 import * as Cluster from "./Cluster.js"
 import * as Discovery from "./Discovery.js"
 import * as Lab from "./Lab.js"
@@ -121,7 +122,7 @@ const parseJsonObject = (flag: string, text: string, allowFile: boolean) =>
   })
 
 /** The cluster Layer the flags ask for. */
-const clusterLayer = (flags: RunFlags) =>
+const clusterLayer = (flags: Pick<RunFlags, "cluster" | "clusterFile" | "sshConfig">) =>
   Effect.gen(function*() {
     const chosen = [flags.cluster, flags.clusterFile, flags.sshConfig].filter(Option.isSome).length
     if (chosen > 1) return yield* fail("--cluster, --cluster-file and --ssh-config exclude each other", "pass only one of them")
@@ -196,7 +197,7 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
       Effect.ensuring(progress.close)
     )
     yield* Effect.sync(() => {
-      process.stdout.write("\n" + Report.text(session.results))
+      process.stdout.write("\n" + Report.text(session.results, { rerunFile: NodePath.join(session.dir, "rerun-failed.yml") }))
       process.stdout.write(`\nresults: ${session.dir}\n`)
     })
     return Results.exitCode(session.results)
@@ -315,17 +316,35 @@ const reportMerge = Command.make("merge", {
     return yield* finishWith(Results.exitCode(merged))
   })).pipe(Command.withDescription("Merge the report.json files of several shards into one set of reports."))
 
+const cleanCommand = Command.make("clean", {
+  cluster: runOptions.cluster,
+  clusterFile: runOptions.clusterFile,
+  sshConfig: runOptions.sshConfig,
+  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Only list what would be removed."))
+}, (o) =>
+  Effect.gen(function*() {
+    // The localhost cluster's nodes are all this machine: one node is enough to scan it.
+    const layer = yield* clusterLayer({ ...o, cluster: Option.isNone(o.cluster) && Option.isNone(o.clusterFile) && Option.isNone(o.sshConfig) ? Option.some("localhost:1") : o.cluster })
+    const removed = yield* Effect.flatMap(Cluster.Cluster, (c) => Clean.clean(c.all, { dryRun: o.dryRun })).pipe(
+      Effect.provide(layer),
+      Effect.mapError((e) => new UsageError({ problem: e.message, fix: fixFor(e) }))
+    )
+    yield* Effect.sync(() =>
+      process.stdout.write(`${Clean.describe(removed)}\n${removed.length === 0 ? "" : o.dryRun ? `${removed.length} leftovers found (dry run: nothing removed)\n` : `removed ${removed.length} leftovers\n`}`)
+    )
+  })).pipe(Command.withDescription("Find and remove what crashed sessions left on the nodes: processes, iptables rules, scratch directories."))
+
 const report = Command.make("report").pipe(Command.withDescription("Work with reports."), Command.withSubcommands([reportMerge]))
 
 /** The whole command tree. */
-export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, report]))
+export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, report, cleanCommand]))
 
 /** Runs the CLI on `process.argv`-style arguments (node, script, ...args), returning the exit code. */
 export const main = (argv: ReadonlyArray<string>) => {
   // `ducktape examples [flags]` runs the bundled example suite with any of the run flags.
   const given = argv.slice(2)
   const args = given[0] === "examples" ? [examplesDir, ...given.slice(1)] : given
-  const withDefaults = [...argv.slice(0, 2), ...args, ...(args[0] === "lab" || args[0] === "report" ? [] : withConfigDefaults(args))]
+  const withDefaults = [...argv.slice(0, 2), ...args, ...(["lab", "report", "clean"].includes(args[0] ?? "") ? [] : withConfigDefaults(args))]
   return Command.run(command(args), { name: "ducktape", version })(withDefaults)
 }
 

@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect, Option, Scope, Stream } from "effect"
-import { Context, Schema } from "effect"
+import type { Duration, Option, Scope, Stream } from "effect"
+import { Context, Effect, Schema } from "effect"
 import * as internal from "./internal/remoteAccount.js"
 import type { LogMonitor } from "./LogMonitor.js"
 import type { Command } from "./Shell.js"
@@ -246,3 +246,13 @@ export const RemoteAccount: Context.Tag<RemoteAccount, RemoteAccount> = Context.
 
 /** Derives a full account from a backend core. */
 export const make: (backend: Backend) => RemoteAccount = internal.make
+
+/**
+ * Marks every process started by `effect` (through any account) with `DUCKTAPE_SESSION=<label>` in its
+ * environment, so that `ducktape clean` can find what a crashed session left behind.
+ */
+export const withSessionLabel: (label: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
+  (label) => (effect) => Effect.locally(effect, internal.currentLabel, label)
+
+/** The environment variable that carries the session label. */
+export const sessionLabelVariable: string = internal.labelVariable

@@ -6,6 +6,7 @@
  */
 import type { Duration, Effect } from "effect"
 import { Schema } from "effect"
+import type { Leftover } from "./Clean.js"
 import type { Cluster } from "./Cluster.js"
 import type { LoadFailure } from "./Discovery.js"
 import * as internal from "./internal/runner.js"
@@ -18,6 +19,7 @@ export type RunEvent =
   | { readonly _tag: "TestStarted"; readonly testId: string; readonly attempt: number; readonly nodes: ReadonlyArray<string> }
   | { readonly _tag: "TestFinished"; readonly result: TestResult; readonly willRetry: boolean }
   | { readonly _tag: "Stopping"; readonly reason: string }
+  | { readonly _tag: "LeftoversRemoved"; readonly leftovers: ReadonlyArray<Leftover> }
 
 /** How to run. */
 export interface RunOptions {

@@ -49,6 +49,18 @@ const errorText = (e: unknown, file?: string): string => {
   return frame === undefined || text.includes(file!) ? text : `${text} (at ${frame})`
 }
 
+/** What to do about the import errors people meet most. */
+const importHint = (e: unknown): string => {
+  const text = e instanceof Error ? e.message : String(e)
+  if (/require\(\) ES Module|require\(esm\)|Cannot use import statement outside a module/.test(text)) {
+    return "\n  fix: the file was loaded as CommonJS; add \"type\": \"module\" to the package.json above it, or name it *.ducktape.mts"
+  }
+  if (/Cannot find (package|module) '(effect|ducktape-effect)'/.test(text)) {
+    return "\n  fix: install the framework where the test lives (npm install ducktape-effect effect)"
+  }
+  return ""
+}
+
 /** @internal */
 export const isTestFileName = (name: string): boolean => testFilePattern.test(name)
 
@@ -535,7 +547,7 @@ class Loader {
           Cause.isTimeoutException(e)
             ? `importing ${relative(file, NodePath.dirname(file))} did not finish within ` +
               `${Duration.format(importTimeout)} (a top-level await that never settles?)`
-            : `cannot import: ${errorText(e, file)}`
+            : `cannot import: ${errorText(e, file)}${importHint(e)}`
         )
       }
       const source = yield* Effect.tryPromise(() => NodeFs.readFile(file, "utf8")).pipe(Effect.orElseSucceed(() => ""))

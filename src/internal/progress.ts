@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import * as Clean from "../Clean.js"
 import type { RunEvent } from "../Runner.js"
 
 const statusColor: Record<string, string> = { PASS: "\x1b[32m", FAIL: "\x1b[31m", FLAKY: "\x1b[33m", IGNORE: "\x1b[90m" }
@@ -55,6 +56,9 @@ export const makeProgress = (out: NodeJS.WriteStream) => {
           out.write(`${color(event.willRetry ? "FLAKY" : r.status, label.padEnd(6))} ${r.testId} (${time})${why}\n`)
           break
         }
+        case "LeftoversRemoved":
+          out.write(`removed ${event.leftovers.length} leftovers of crashed sessions:\n${Clean.describe(event.leftovers)}\n`)
+          break
         case "Stopping":
           out.write(`stopping: ${event.reason}\n`)
           break

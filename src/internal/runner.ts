@@ -17,9 +17,11 @@ import {
   Schema,
   Scope
 } from "effect"
+import * as Clean from "../Clean.js"
 import * as ClusterModule from "../Cluster.js"
 import * as Discovery from "../Discovery.js"
 import { Cluster } from "../Cluster.js"
+import * as RemoteAccount from "../RemoteAccount.js"
 import * as Report from "../Report.js"
 import * as Results from "../Results.js"
 import type * as R from "../Runner.js"
@@ -279,6 +281,9 @@ export const run = (options: R.RunOptions) =>
     const runs = Math.max(1, options.repeat ?? 1)
     const cases = Array.from({ length: runs }, (_, k) => options.cases.map((testCase) => ({ testCase, run: k + 1 }))).flat()
     const total = cases.length + (options.loadFailures?.length ?? 0)
+    // What crashed sessions left on these nodes would break this one: remove it first, and say so.
+    const leftovers = yield* Clean.clean(cluster.all)
+    if (leftovers.length > 0) yield* emit({ _tag: "LeftoversRemoved", leftovers })
     yield* emit({ _tag: "SessionStarted", sessionId, resultsDir: sessionDir, total })
 
     const dirFor = (t: TestCase, run: number, attempt: number) =>
@@ -426,8 +431,10 @@ export const run = (options: R.RunOptions) =>
     })
 
     const interrupted = yield* Ref.make(false)
+    const label = Clean.labelFor(sessionId)
     const finalSession = yield* Ref.make<Option.Option<Results.SessionResults>>(Option.none())
     yield* loop.pipe(
+      RemoteAccount.withSessionLabel(label),
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
           yield* Ref.set(interrupted, true)

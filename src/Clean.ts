@@ -1,0 +1,119 @@
+/**
+ * Leftovers of crashed sessions: find and remove them.
+ *
+ * Everything the framework starts on a node carries the session's label — processes in their environment
+ * (`DUCKTAPE_SESSION=<session>/<driver host>/<driver pid>`), firewall rules in their iptables comment
+ * (`ducktape:<label>:…`), the localhost cluster's scratch directories in their name. A session whose driver
+ * process is gone (e.g. killed with SIGKILL, so no scope could run) is dead, and what it left is removed: by
+ * `ducktape clean`, and at the start of every run.
+ *
+ * @since 0.1.0
+ */
+import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { Effect } from "effect"
+import type { ClusterNode } from "./Cluster.js"
+import { sessionLabelVariable } from "./RemoteAccount.js"
+
+/** Something a dead session left behind (and that `clean` removed, unless it was a dry run). */
+export interface Leftover {
+  readonly node: string
+  readonly kind: "process" | "iptables-rule" | "directory"
+  readonly what: string
+  readonly label: string
+}
+
+/** The label of sessions driven by this process. */
+export const labelFor = (sessionId: string): string => `${sessionId}/${NodeOs.hostname()}/${process.pid}`
+
+/** Whether the session that wrote `label` may still be running (its driver is alive, or we cannot tell). */
+export const isLive = (label: string): boolean => {
+  const [, host, pid] = label.split("/")
+  if (host === undefined || pid === undefined || !/^\d+$/.test(pid)) return false
+  if (host !== NodeOs.hostname()) return true // another driver machine: never touch what may be live
+  if (Number(pid) === process.pid) return true
+  try {
+    process.kill(Number(pid), 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** Lists labelled processes and firewall rules on a node, one per line: `P <pid> <label> <cmd>` / `R <rule>`. */
+const scanScript = `
+for f in $(grep -l -a -s '${sessionLabelVariable}=' /proc/[0-9]*/environ); do
+  l=$(tr '\\0' '\\n' < "$f" 2>/dev/null | grep -m1 '^${sessionLabelVariable}=') || continue
+  p=\${f#/proc/}; p=\${p%/environ}
+  [ "$p" = "$$" ] && continue
+  echo "P $p \${l#${sessionLabelVariable}=} $(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | cut -c1-160)"
+done
+if command -v iptables-save >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  iptables-save 2>/dev/null | grep -E -- '--comment "?ducktape:' | sed 's/^/R /'
+fi
+true`
+
+const labelOfRule = (rule: string) => /--comment "?ducktape:([^":\s]*)/.exec(rule)?.[1] ?? ""
+
+/** The localhost cluster's scratch directories name the driver pid: `ducktape-localhost-<pid>-…`. */
+const localScratch = /^ducktape-localhost-(\d+)-/
+
+/** Finds what dead sessions left on the nodes (and in this machine's temp dir), removing it unless `dryRun`. */
+export const clean = (
+  nodes: ReadonlyArray<ClusterNode>,
+  options: { readonly dryRun?: boolean } = {}
+): Effect.Effect<ReadonlyArray<Leftover>> =>
+  Effect.gen(function*() {
+    const found: Array<Leftover> = []
+    const seenPids = new Set<number>()
+    // Nodes on one machine and network stack (localhost nodes) need one scan, not one each.
+    const distinct = [...new Map(nodes.map((n) => [`${n.account.sshHostname}:${n.account.port}:${n.account.externallyRoutableIp.startsWith("127.") ? "lo" : n.account.externallyRoutableIp}`, n])).values()]
+    yield* Effect.forEach(distinct, (node) =>
+      Effect.gen(function*() {
+        const out = yield* node.account.exec(["sh", "-c", scanScript], { timeout: "30 seconds" }).pipe(
+          Effect.map((r) => r.stdout),
+          Effect.orElseSucceed(() => "")
+        )
+        const deadPids: Array<number> = []
+        for (const line of out.split("\n")) {
+          if (line.startsWith("P ")) {
+            const [, pid, label, ...cmd] = line.split(" ")
+            const n = Number(pid)
+            // Nodes that share one machine (localhost nodes, lab namespaces) see the same processes.
+            if (label === undefined || isLive(label) || seenPids.has(n)) continue
+            seenPids.add(n)
+            deadPids.push(n)
+            found.push({ node: node.name, kind: "process", what: `pid ${n}: ${cmd.join(" ").trim()}`, label })
+          } else if (line.startsWith("R ")) {
+            const rule = line.slice(2)
+            const label = labelOfRule(rule)
+            if (isLive(label)) continue
+            found.push({ node: node.name, kind: "iptables-rule", what: rule, label })
+            if (options.dryRun !== true && rule.startsWith("-A ")) {
+              yield* node.account.exec(`iptables ${rule.replace(/^-A /, "-D ")}`).pipe(Effect.ignore)
+            }
+          }
+        }
+        if (options.dryRun !== true && deadPids.length > 0) {
+          const pids = deadPids.join(" ")
+          yield* node.account.exec(`kill -TERM ${pids} 2>/dev/null; sleep 0.5; kill -KILL ${pids} 2>/dev/null; true`).pipe(Effect.ignore)
+        }
+      }), { concurrency: 16, discard: true })
+
+    const tmp = NodeOs.tmpdir()
+    const entries = yield* Effect.promise(() => NodeFs.readdir(tmp).catch(() => [] as Array<string>))
+    for (const name of entries) {
+      const m = localScratch.exec(name)
+      if (m === null || isLive(`x/${NodeOs.hostname()}/${m[1]}`)) continue
+      found.push({ node: "localhost", kind: "directory", what: NodePath.join(tmp, name), label: `pid ${m[1]}` })
+      if (options.dryRun !== true) yield* Effect.promise(() => NodeFs.rm(NodePath.join(tmp, name), { recursive: true, force: true }))
+    }
+    return found
+  })
+
+/** One line per leftover, for people. */
+export const describe = (leftovers: ReadonlyArray<Leftover>): string =>
+  leftovers.length === 0
+    ? "no leftovers found"
+    : leftovers.map((l) => `${l.node}: ${l.kind} ${l.what} (session ${l.label})`).join("\n")

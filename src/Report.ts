@@ -1,0 +1,76 @@
+/**
+ * The session reports: `report.txt` (also printed to the terminal), `report.json` (the results model itself),
+ * `report.xml` (JUnit for CI), `report.html` (one self-contained file, no network) and `rerun-failed.yml`.
+ *
+ * Every report reads only the results model (`Results.SessionResults`), so a merged or historical
+ * `report.json` renders exactly like a fresh run.
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Either } from "effect"
+import { Schema } from "effect"
+import * as internal from "./internal/report.js"
+import * as html_ from "./internal/reportHtml.js"
+import * as junit_ from "./internal/reportJunit.js"
+import * as text_ from "./internal/reportText.js"
+import type { SessionResults } from "./Results.js"
+
+/** A report could not be written, or a `report.json` could not be read back. */
+export class ReportError extends Schema.TaggedError<ReportError>()("ReportError", {
+  operation: Schema.Literal("write", "decode"),
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return this.operation === "write"
+      ? `cannot write report ${this.path}: ${this.reason}; check that the directory is writable and the disk not full`
+      : `${this.path} is not a ducktape report.json: ${this.reason}`
+  }
+}
+
+/** Options of the text and HTML reports. */
+export interface TextOptions {
+  /** Where `rerun-failed.yml` is (or will be) written, shown in the rerun hint; a placeholder when absent. */
+  readonly rerunFile?: string
+}
+
+/** The file names `writeAll` writes into a session directory. */
+export const fileNames = {
+  text: "report.txt",
+  json: "report.json",
+  junit: "report.xml",
+  html: "report.html",
+  rerun: "rerun-failed.yml"
+} as const
+
+/** `report.txt`: the session header, one block per test, then the failed tests' symbols and how to rerun them. */
+export const text: (session: SessionResults, options?: TextOptions) => string = text_.text
+
+/** `report.json`: the results model encoded with its Schema, pretty-printed. */
+export const json: (session: SessionResults) => string = internal.json
+
+/** Reads a `report.json` back into the results model (report merge, --historical-report). */
+export const decodeJson: (text: string, source?: string) => Either.Either<SessionResults, ReportError> =
+  internal.decodeJson
+
+/** `report.xml`: JUnit XML, one `<testsuite>` per module and suite, that Jenkins, GitLab and GitHub reporters read. */
+export const junit: (session: SessionResults) => string = junit_.junit
+
+/** `report.html`: one self-contained page (inline CSS and JS, no network) with filters, details and fault timelines. */
+export const html: (session: SessionResults, options?: TextOptions) => string = html_.html
+
+/** `rerun-failed.yml`: `{ <sessionId>: [symbols of failed tests] }`, or undefined when nothing failed. */
+export const rerunSuite: (session: SessionResults) => string | undefined = internal.rerunSuite
+
+/**
+ * Writes every report into `dir` (each to a temporary file, then renamed, so a crash never leaves half a
+ * report) and returns the paths written. A stale `rerun-failed.yml` is removed when nothing failed.
+ */
+export const writeAll: (dir: string, session: SessionResults) => Effect.Effect<ReadonlyArray<string>, ReportError> =
+  internal.writeAll
+
+/**
+ * Merges shard sessions into one: results in order (a later result for the same test id wins), the earliest
+ * start and latest stop, tests not run in any shard, and interrupted if any shard was.
+ */
+export const merge: (sessions: ReadonlyArray<SessionResults>) => SessionResults = internal.merge

@@ -1,0 +1,162 @@
+import * as NodeFs from "node:fs/promises"
+import * as NodePath from "node:path"
+import { Effect, Either, ParseResult, Schema } from "effect"
+import { fileNames, ReportError } from "../Report.js"
+import type * as Results from "../Results.js"
+import { SessionResults } from "../Results.js"
+import { html } from "./reportHtml.js"
+import { junit } from "./reportJunit.js"
+import { failedSymbols, stringify, truncate } from "./reportFormat.js"
+import { text } from "./reportText.js"
+
+// ---------------------------------------------------------------------------------------------------------
+// report.json
+// ---------------------------------------------------------------------------------------------------------
+
+const encode = Schema.encodeEither(SessionResults)
+
+/** report.json: the model encoded with its Schema (today the encoded form is the model itself). */
+export const json = (session: Results.SessionResults): string => {
+  const encoded = Either.getOrElse(encode(session), () => session)
+  return `${stringify(encoded, 2) ?? "null"}\n`
+}
+
+const decode = Schema.decodeUnknownEither(Schema.parseJson(SessionResults))
+
+/** Reads report.json text back into the model. */
+export const decodeJson = (
+  input: string,
+  source = "report.json"
+): Either.Either<Results.SessionResults, ReportError> =>
+  Either.mapLeft(decode(input), (e) =>
+    new ReportError({
+      operation: "decode",
+      path: source,
+      reason: truncate(ParseResult.TreeFormatter.formatErrorSync(e), 2000)
+    }))
+
+// ---------------------------------------------------------------------------------------------------------
+// rerun-failed.yml
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A YAML double-quoted scalar. JSON string syntax is valid YAML; on top of it, characters YAML does not allow
+ * raw (DEL, C1 controls, line/paragraph separators, BOM) are escaped and lone surrogates replaced.
+ */
+export const yamlQuote = (s: string): string =>
+  JSON.stringify(s.replace(/[\uD800-\uDFFF]/gu, "\uFFFD")).replace(/[\u007f-\u009f\u2028\u2029\ufeff]/g, (c) =>
+    `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/** rerun-failed.yml, or undefined when no test failed. */
+export const rerunSuite = (session: Results.SessionResults): string | undefined => {
+  const symbols = failedSymbols(session.results)
+  if (symbols.length === 0) return undefined
+  return [
+    `# Tests that failed in session ${session.sessionId.replace(/[\r\n]/g, " ")}.`,
+    `# Rerun only them with: npx ducktape <this file>`,
+    `${yamlQuote(session.sessionId)}:`,
+    ...symbols.map((s) => `  - ${yamlQuote(s)}`),
+    ""
+  ].join("\n")
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------------------
+
+const reason = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+const writeError = (path: string) => (e: unknown) => new ReportError({ operation: "write", path, reason: reason(e) })
+
+/**
+ * Write to a sibling temporary file, flush it, then rename over the report: a reader (or a crash, or a ^C) sees
+ * the old report or the new one, never half of one.
+ */
+const writeAtomically = (path: string, content: string): Effect.Effect<string, ReportError> => {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`
+  return Effect.tryPromise({
+    try: async () => {
+      const handle = await NodeFs.open(tmp, "w")
+      try {
+        await handle.writeFile(content, "utf8")
+        await handle.datasync()
+      } finally {
+        await handle.close()
+      }
+      await NodeFs.rename(tmp, path)
+      return path
+    },
+    catch: writeError(path)
+  }).pipe(Effect.tapError(() => Effect.promise(() => NodeFs.rm(tmp, { force: true }).catch(() => undefined))))
+}
+
+const render = (path: string, f: () => string): Effect.Effect<string, ReportError> =>
+  Effect.try({ try: f, catch: (e) => new ReportError({ operation: "write", path, reason: `could not render: ${reason(e)}` }) })
+
+/** How the rerun file is named in report.txt: relative to the current directory when below it. */
+const displayPath = (path: string): string => {
+  const rel = NodePath.relative(process.cwd(), path)
+  return rel === "" || rel.startsWith("..") || NodePath.isAbsolute(rel) ? path : rel
+}
+
+/** Writes all reports into `dir`; returns their paths. */
+export const writeAll: (
+  dir: string,
+  session: Results.SessionResults
+) => Effect.Effect<ReadonlyArray<string>, ReportError> = Effect.fn("Report.writeAll")(
+  function*(dir: string, session: Results.SessionResults) {
+    yield* Effect.tryPromise({ try: () => NodeFs.mkdir(dir, { recursive: true }), catch: writeError(dir) })
+    const at = (name: string) => NodePath.join(dir, name)
+    const rerunPath = at(fileNames.rerun)
+    const rerun = rerunSuite(session)
+    const renderers: ReadonlyArray<readonly [string, () => string]> = [
+      [at(fileNames.text), () => text(session, { rerunFile: displayPath(rerunPath) })],
+      [at(fileNames.json), () => json(session)],
+      [at(fileNames.junit), () => junit(session)],
+      [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath) })],
+      ...(rerun === undefined ? [] : [[rerunPath, () => rerun] as const])
+    ]
+    const written = yield* Effect.forEach(
+      renderers,
+      ([path, f]) => Effect.flatMap(render(path, f), (content) => writeAtomically(path, content)),
+      { concurrency: "unbounded" }
+    )
+    // Reports are rewritten as a run goes on; a failure that was later retried away must not leave its rerun file.
+    if (rerun === undefined) {
+      yield* Effect.tryPromise({ try: () => NodeFs.rm(rerunPath, { force: true }), catch: writeError(rerunPath) })
+    }
+    return written
+  }
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// Merging shards
+// ---------------------------------------------------------------------------------------------------------
+
+const distinct = (values: ReadonlyArray<string>) => [...new Set(values)]
+
+/** One session out of several shards' sessions. */
+export const merge = (sessions: ReadonlyArray<Results.SessionResults>): Results.SessionResults => {
+  const byId = new Map<string, Results.TestResult>()
+  for (const s of sessions) for (const r of s.results) byId.set(r.testId, r)
+  const results = [...byId.values()]
+  const ran = new Set(byId.keys())
+  const starts = sessions.map((s) => s.startTime).filter(Number.isFinite)
+  const stops = sessions.map((s) => s.stopTime).filter(Number.isFinite)
+  const startTime = starts.length === 0 ? 0 : Math.min(...starts)
+  const stopTime = stops.length === 0 ? startTime : Math.max(...stops)
+  return {
+    sessionId: distinct(sessions.map((s) => s.sessionId)).join("+") || "merged",
+    frameworkVersion: distinct(sessions.map((s) => s.frameworkVersion)).join(", "),
+    startTime,
+    stopTime,
+    runTimeSeconds: Math.max(0, (stopTime - startTime) / 1000),
+    // Shards run on clusters of their own, side by side.
+    clusterNumNodes: sessions.reduce((n, s) => n + s.clusterNumNodes, 0),
+    parallelism: sessions.reduce((n, s) => n + s.parallelism, 0),
+    argv: sessions[0]?.argv ?? [],
+    interrupted: sessions.some((s) => s.interrupted),
+    notRun: distinct(sessions.flatMap((s) => s.notRun)).filter((id) => !ran.has(id)),
+    results
+  }
+}
