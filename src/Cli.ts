@@ -41,7 +41,7 @@ export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
   fix: Schema.String
 }) {
   override get message(): string {
-    return `${this.problem}\n  fix: ${this.fix}`
+    return this.fix === "" ? this.problem : `${this.problem}\n  fix: ${this.fix}`
   }
 }
 
@@ -203,12 +203,9 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
     return Results.exitCode(session.results)
   })
 
+/** A fix line for errors whose message does not already carry one. */
 const fixFor = (e: { readonly _tag: string }) =>
-  e._tag === "UnreachableNodes"
-    ? "check that each node is up and its ssh settings in the cluster definition are right"
-    : e._tag === "ClusterConfigError"
-    ? "fix the cluster definition as described"
-    : "see the message"
+  e._tag === "UnreachableNodes" ? "check that each node is up and its ssh settings in the cluster definition are right" : ""
 
 const readHistory = (path: string) =>
   Effect.gen(function*() {

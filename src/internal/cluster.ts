@@ -283,7 +283,9 @@ export const parseClusterJson = (path: string, text: string): Either.Either<Read
   }
   const decoded = Schema.decodeUnknownEither(ClusterJson, { errors: "all" })(json)
   if (Either.isLeft(decoded)) {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+    // An optional field reports both its alternatives; "Expected undefined" says nothing a person needs.
+    const all = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+    const issues = all.filter((i) => !(i.message.startsWith("Expected undefined") && all.some((o) => o !== i && formatPath(o.path) === formatPath(i.path))))
     return Either.left(
       new ClusterConfigError({
         source: path,

@@ -1,0 +1,76 @@
+import * as ChildProcess from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+const repo = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+let dir = ""
+
+const ducktape = (...args: ReadonlyArray<string>) =>
+  new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = ChildProcess.spawn(process.execPath, [NodePath.join(repo, "bin/ducktape.js"), ...args], { cwd: dir })
+    let out = ""
+    child.stdout.on("data", (b) => (out += b))
+    child.stderr.on("data", (b) => (out += b))
+    child.on("close", (code) => resolve({ code, out }))
+  })
+
+beforeAll(() => {
+  NodeFs.mkdirSync(NodePath.join(repo, ".test-tmp"), { recursive: true })
+  dir = NodeFs.mkdtempSync(NodePath.join(repo, ".test-tmp", "cli-"))
+  NodeFs.writeFileSync(
+    NodePath.join(dir, "mixed.ducktape.ts"),
+    `import { Effect } from "effect"
+import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+export const Mixed = Test.suite("Mixed", {
+  passes: Test.make({ matrix: { n: [1, 2] } }, ({ n }) => Effect.succeed({ doubled: n * 2 })),
+  fails: Test.make(() => Test.check(false, "the answer was wrong")),
+  skipped: Test.make({ ignore: true }, () => Effect.void)
+})
+`
+  )
+  NodeFs.writeFileSync(NodePath.join(dir, "passing.ducktape.ts"), `import { Effect } from "effect"
+import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+export const ok = Test.make(() => Effect.void)
+`)
+  NodeFs.writeFileSync(NodePath.join(dir, "broken.ducktape.ts"), "export const x = (\n")
+  NodeFs.writeFileSync(NodePath.join(dir, "cluster.json"), JSON.stringify({ nodes: [{ ssh_config: { host: "a", port: "22" } }] }))
+})
+afterAll(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+
+describe("ducktape CLI", () => {
+  it("exits 1 when a test fails, reports every status, and keeps a broken file as a failed test", async () => {
+    const { code, out } = await ducktape("mixed.ducktape.ts", "broken.ducktape.ts", "--cluster", "localhost:2")
+    expect(code).toBe(1)
+    expect(out).toMatch(/passed:\s+2/)
+    expect(out).toMatch(/failed:\s+2/)
+    expect(out).toMatch(/ignored:\s+1/)
+    expect(out).toContain("the answer was wrong")
+    expect(out).toMatch(/broken.*cannot import/)
+    expect(out).toContain("mixed.ducktape.ts::Mixed.fails")
+    const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "results/latest/report.json"), "utf8"))
+    expect(report.results.find((r: { testId: string }) => r.testId === "mixed.Mixed.passes.n=2").data).toEqual({ doubled: 4 })
+  }, 90_000)
+
+  it("exits 0 when everything passed, and --collect-only lists without running", async () => {
+    expect((await ducktape("passing.ducktape.ts", "--cluster", "localhost:1")).code).toBe(0)
+    const { code, out } = await ducktape("mixed.ducktape.ts", "--collect-only")
+    expect(code).toBe(0)
+    expect(out).toContain("Collected 4 tests")
+    expect(out).toContain("mixed.Mixed.passes.n=1")
+  }, 90_000)
+
+  it("exits 2 with the problem and the fix for bad input", async () => {
+    const missing = await ducktape("no/such/dir")
+    expect(missing.code).toBe(2)
+    expect(missing.out).toMatch(/no such file or directory: no\/such\/dir\n\s+fix:/)
+    const badCluster = await ducktape("passing.ducktape.ts", "--cluster-file", "cluster.json")
+    expect(badCluster.code).toBe(2)
+    expect(badCluster.out).toContain('nodes[0].ssh_config.port: Expected number, actual "22"')
+    const badTimeout = await ducktape("passing.ducktape.ts", "--test-timeout", "soon")
+    expect(badTimeout.code).toBe(2)
+    expect(badTimeout.out).toContain('--test-timeout "soon" is not a duration')
+    expect(missing.out + badCluster.out + badTimeout.out).not.toMatch(/\n\s+at .*\.ts:\d+/) // no stack traces
+  }, 90_000)
+})
