@@ -1,11 +1,11 @@
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
-import { NodeStream } from "@effect/platform-node"
 import { Deferred, Effect, Option } from "effect"
 import type * as LA from "../LocalAccount.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import { RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
+import * as ReadableStream from "./readableStream.js"
 
 const signalNumbers = NodeOs.constants.signals as Record<string, number>
 
@@ -57,11 +57,15 @@ export const make = (options: LA.LocalAccountOptions) =>
             child.stdout.destroy()
             child.stderr.destroy()
           })
-      ).pipe(Effect.map(({ child, exit }) => ({
-        stdout: NodeStream.fromReadable(() => child.stdout, spawnError),
-        stderr: NodeStream.fromReadable(() => child.stderr, spawnError),
-        exitCode: Deferred.await(exit)
-      })))
+      ).pipe(Effect.map(({ child, exit }) => {
+        const stdout = ReadableStream.pump(child.stdout, spawnError)
+        const stderr = ReadableStream.pump(child.stderr, spawnError)
+        return ReadableStream.collectable<RemoteAccount.RawProcess, RemoteConnectionError>(
+          { stdout: stdout.stream, stderr: stderr.stream, exitCode: Deferred.await(exit) },
+          stdout,
+          stderr
+        )
+      }))
 
     const backend: RemoteAccount.Backend = {
       identity,

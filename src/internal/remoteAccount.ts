@@ -6,6 +6,7 @@ import type * as RA from "../RemoteAccount.js"
 import { RemoteCommandError, RemoteCommandTimeout, RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
 import * as Shell from "../Shell.js"
 import * as logMonitor from "./logMonitor.js"
+import * as Release from "./release.js"
 import * as ReadableStream from "./readableStream.js"
 
 /** How long a killed process group gets between TERM and KILL when its scope closes. */
@@ -115,9 +116,9 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     Effect.gen(function*() {
       yield* Effect.logDebug(`stopping process group ${pid} of ${JSON.stringify(line)}`)
       yield* exec(["kill", "-s", "TERM", "--", `-${pid}`], {})
-      const ended = yield* exitCode.pipe(Effect.timeout(killGrace), Effect.option)
+      const ended = yield* Release.bounded(exitCode, killGrace, () => "grace over").pipe(Effect.option)
       if (Option.isNone(ended)) yield* exec(["kill", "-s", "KILL", "--", `-${pid}`], {})
-    }).pipe(Effect.timeout(releaseTimeout), Effect.ignore)
+    }).pipe((release) => Release.bounded(release, releaseTimeout, () => "release timed out"), Effect.ignore)
 
   const startProcess = (command: Shell.Command, options: RA.CommandOptions = {}) => {
     const line = Shell.toLine(command)
@@ -312,7 +313,12 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     return Effect.map(sshOutput(line, options), (out) => Number.parseInt(out.trim(), 10))
   }
 
-  const groupAlive = (pid: number) => Effect.map(exec(["kill", "-0", "--", `-${pid}`]), (r) => r.exitCode === 0)
+  // Zombies count as gone: on some machines init reaps orphans a second or more late, and `kill -0` still finds them.
+  const groupAlive = (pid: number) =>
+    Effect.map(
+      exec(`ps -e -o pgid=,stat= | awk -v g=${pid} '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'`),
+      (r) => r.exitCode === 0
+    )
   const killProcessGroup = (pid: number, options: { readonly grace?: Duration.DurationInput } = {}) =>
     Effect.gen(function*() {
       yield* exec(["kill", "-s", "TERM", "--", `-${pid}`])
@@ -324,7 +330,15 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       if (!gone) yield* exec(["kill", "-s", "KILL", "--", `-${pid}`])
     })
 
-  const alive = (pid: number) => Effect.map(exec(["kill", "-0", String(pid)]), (r) => r.exitCode === 0)
+  // A zombie has exited; `kill -0` still finds it until its parent reaps it, which for an orphan is init's call
+  // (seconds on some machines). Its state in /proc tells.
+  const alive = (pid: number) =>
+    Effect.map(
+      exec(
+        `kill -0 ${pid} 2>/dev/null && ! { s=$(cat /proc/${pid}/stat 2>/dev/null) && s=\${s##*) } && [ "\${s%% *}" = Z ]; }`
+      ),
+      (r) => r.exitCode === 0
+    )
   const signal = (pid: number, sig: RA.Signal) => ssh(["kill", "-s", sig, String(pid)])
   const killProcess = (pattern: string, options: { readonly clean?: boolean } = {}) =>
     Effect.gen(function*() {

@@ -1,0 +1,631 @@
+import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import type { Scope } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, FiberId, Option, Redacted, Schedule, Stream } from "effect"
+import ssh2 from "ssh2"
+import type { AuthMethod, Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2"
+import * as RemoteAccount from "../RemoteAccount.js"
+import { RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
+import type * as SA from "../SshAccount.js"
+import * as KnownHosts from "./knownHosts.js"
+import * as ReadableStream from "./readableStream.js"
+
+// ---------------------------------------------------------------------------------------------------------
+// Tunables
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Re-opening a connection that was up before (sshd restarted, host rebooted): quick at first, at most a second
+ * apart, for up to 15 seconds. A first connection is never retried: a wrong port or key should fail at once.
+ */
+const reconnectSchedule = Schedule.exponential("50 millis", 2).pipe(
+  Schedule.union(Schedule.spaced("1 second")),
+  Schedule.upTo("15 seconds")
+)
+/**
+ * sshd refuses a channel ("open failed") when MaxSessions are busy, and a session slot frees a little after its
+ * channel closes: retry briefly with jitter so that parallel retries spread out.
+ */
+const channelOpenRetry = Schedule.exponential("2 millis", 2).pipe(
+  Schedule.union(Schedule.spaced("100 millis")),
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(40))
+)
+/** How long closing one channel, or all connections, may take in a release. */
+const channelCloseTimeout = Duration.seconds(2)
+const connectionCloseTimeout = Duration.seconds(3)
+const defaultConnectTimeout = Duration.seconds(10)
+const defaultKeepalive = Duration.seconds(5)
+const keepaliveCountMax = 4
+/** SFTP requests in flight per big transfer, and their size: ~500 MiB/s on loopback (FIELD-NOTES). */
+const transferOptions = { concurrency: 64, chunkSize: 128 * 1024 }
+
+const signalNumbers = NodeOs.constants.signals as Record<string, number>
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------
+
+/** sshd refused the channel (MaxSessions busy): the command never ran, so opening again is safe. */
+class ChannelRefused extends Data.TaggedError("ChannelRefused")<{ readonly detail: string }> {}
+/** The connection was gone before the channel opened: the command never ran, so reconnecting is safe. */
+class NotConnected extends Data.TaggedError("NotConnected")<{ readonly detail: string }> {}
+
+interface SshError extends Error {
+  readonly level?: string
+  readonly code?: string | number
+  readonly reason?: string | number
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+// ---------------------------------------------------------------------------------------------------------
+// The connection pool
+// ---------------------------------------------------------------------------------------------------------
+
+interface Slot {
+  readonly index: number
+  /** A connection that finished authentication and has not dropped since. */
+  client: Client | undefined
+  connecting: Deferred.Deferred<Client, RemoteConnectionError> | undefined
+  sftp: Deferred.Deferred<SFTPWrapper, RemoteConnectionError> | undefined
+  /** Channels of this slot in use (or being opened). */
+  inUse: number
+}
+
+const expandHome = (path: string) => (path.startsWith("~/") ? NodePath.join(NodeOs.homedir(), path.slice(2)) : path)
+
+const readIfExists = (path: string) =>
+  Effect.promise(() => NodeFs.readFile(expandHome(path)).then((b) => Option.some(b), () => Option.none<Buffer>()))
+
+/** @internal */
+export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount.RemoteAccount, RemoteConnectionError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const host = options.sshHostname ?? options.hostname
+    const port = options.port ?? 22
+    const user = options.user ?? NodeOs.userInfo().username
+    const maxChannels = Math.max(1, options.maxChannelsPerConnection ?? 4)
+    const maxConnections = Math.max(1, options.maxConnections ?? 4)
+    const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
+    const keepalive = Duration.decode(options.keepaliveInterval ?? defaultKeepalive)
+    const scope = yield* Effect.scope
+
+    const connectionError = (reason: RemoteAccount.ConnectionFailure, detail: string) =>
+      new RemoteConnectionError({ host: options.hostname, port, reason, detail })
+
+    // -- authentication: every method is prepared up front so that a bad key file fails here, by name. ----------
+    const auth = yield* authMethods(options, user, connectionError)
+
+    // -- host key verification ---------------------------------------------------------------------------
+    const checkHostKey = yield* hostKeyChecker(options, host, port)
+
+    /** One connection attempt. Maps ssh2's failures to the reasons a person can act on. */
+    const connectOnce = Effect.async<Client, RemoteConnectionError>((resume) => {
+      const client = new ssh2.Client()
+      let settled = false
+      let hostKeyProblem: string | undefined
+      const settle = (effect: Effect.Effect<Client, RemoteConnectionError>) => {
+        if (settled) return
+        settled = true
+        resume(effect)
+      }
+      const fail = (e: RemoteConnectionError) => {
+        settle(Effect.fail(e))
+        client.end()
+      }
+      // ssh2 emits "error" without a listener as an uncaught exception: one listener lives as long as the client.
+      client.on("error", (err: SshError) => {
+        if (settled) return
+        fail(hostKeyProblem === undefined ? classify(err, connectionError) : connectionError("host-key", hostKeyProblem))
+      })
+      // Nagle holds back each small request: ~45 ms per command with it, ~3 ms without.
+      client.on("connect", () => client.setNoDelay(true))
+      client.once("ready", () => settle(Effect.succeed(client)))
+      client.once("close", () => fail(connectionError("closed", "the server closed the connection during the handshake")))
+      const config: ConnectConfig = {
+        host,
+        port,
+        username: user,
+        readyTimeout: Math.max(1, Duration.toMillis(connectTimeout)),
+        keepaliveInterval: Duration.toMillis(keepalive),
+        keepaliveCountMax,
+        authHandler: auth as Array<AuthMethod>,
+        hostVerifier: (key: Buffer) => {
+          const problem = checkHostKey(key)
+          if (problem !== undefined) hostKeyProblem = problem
+          return problem === undefined
+        }
+      }
+      try {
+        client.connect(config)
+      } catch (e) {
+        fail(connectionError("other", errorText(e)))
+      }
+      return Effect.sync(() => {
+        settled = true
+        client.destroy()
+      })
+    }).pipe(
+      // ssh2's readyTimeout covers TCP connect, key exchange and authentication; this guards the guard.
+      Effect.timeoutFail({
+        duration: Duration.sum(connectTimeout, Duration.seconds(1)),
+        onTimeout: () => connectionError("timeout", `no SSH session within ${Duration.format(connectTimeout)}`)
+      })
+    )
+
+    let everConnected = false
+    const slots: Array<Slot> = Array.from({ length: maxConnections }, (_, index) => ({
+      index,
+      client: undefined,
+      connecting: undefined,
+      sftp: undefined,
+      inUse: 0
+    }))
+
+    const forget = (slot: Slot, client: Client) => {
+      if (slot.client !== client) return
+      slot.client = undefined
+      slot.sftp = undefined
+    }
+
+    /** Watches an established connection: when it drops, the slot forgets it and the next use reconnects. */
+    const adopt = (slot: Slot, client: Client) => {
+      slot.client = client
+      everConnected = true
+      client.setMaxListeners(0)
+      client.on("close", () => forget(slot, client))
+      client.on("end", () => forget(slot, client))
+      client.on("error", () => forget(slot, client))
+    }
+
+    const connectSlot = (slot: Slot) => {
+      const retrying = everConnected
+      return connectOnce.pipe(
+        Effect.retry({
+          schedule: reconnectSchedule,
+          while: (e) => retrying && (e.reason === "refused" || e.reason === "closed" || e.reason === "timeout")
+        }),
+        Effect.tap((client) => adopt(slot, client)),
+        Effect.tap(() => Effect.logDebug(`connected to ${user}@${host}:${port} (connection ${slot.index + 1})`)),
+        Effect.annotateLogs({ host: options.hostname })
+      )
+    }
+
+    /** The slot's connection, connecting (once, shared by every waiter) when it has none. */
+    const clientOf = (slot: Slot): Effect.Effect<Client, RemoteConnectionError> =>
+      Effect.suspend(() => {
+        if (slot.client !== undefined) return Effect.succeed(slot.client)
+        if (slot.connecting !== undefined) return Deferred.await(slot.connecting)
+        const done = Deferred.unsafeMake<Client, RemoteConnectionError>(FiberId.none)
+        slot.connecting = done
+        // Forked into the account's scope: a waiter that gives up must not abort the attempt others wait on.
+        return connectSlot(slot).pipe(
+          Effect.onExit((exit) =>
+            Effect.zipRight(
+              Effect.sync(() => {
+                slot.connecting = undefined
+              }),
+              Deferred.done(done, exit)
+            )
+          ),
+          Effect.forkIn(scope),
+          Effect.zipRight(Deferred.await(done))
+        )
+      })
+
+    const closeClient = (client: Client) =>
+      Effect.async<void>((resume) => {
+        client.once("close", () => resume(Effect.void))
+        client.end()
+      }).pipe(
+        Effect.timeout(connectionCloseTimeout),
+        Effect.catchAll(() => Effect.sync(() => client.destroy()))
+      )
+
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach(slots, (slot) => {
+        const client = slot.client
+        slot.client = undefined
+        slot.sftp = undefined
+        return client === undefined ? Effect.void : closeClient(client)
+      }, { concurrency: "unbounded", discard: true })
+    )
+
+    // The first connection is made now: a wrong host, port or key fails `make`, not the first command.
+    yield* clientOf(slots[0]!)
+
+    // -- channels ----------------------------------------------------------------------------------------
+    const permits = yield* Effect.makeSemaphore(maxConnections * maxChannels)
+
+    /** The slot for a new channel: an open connection with room (least busy first), then one being opened, then a new one. */
+    const pick = (): Slot => {
+      let best: Slot | undefined
+      let bestRank = 3
+      for (const s of slots) {
+        if (s.inUse >= maxChannels) continue
+        const rank = s.client !== undefined ? 0 : s.connecting !== undefined ? 1 : 2
+        if (rank < bestRank || (rank === bestRank && best !== undefined && rank < 2 && s.inUse < best.inUse)) {
+          best = s
+          bestRank = rank
+        }
+      }
+      // The permits guarantee a slot with room.
+      return best!
+    }
+
+    const execOnce = (slot: Slot, line: string) =>
+      Effect.flatMap(clientOf(slot), (client) =>
+        Effect.async<ClientChannel, ChannelRefused | NotConnected | RemoteConnectionError>((resume) => {
+          let abandoned = false
+          try {
+            client.exec(line, (err, channel) => {
+              if (abandoned) {
+                // Interrupted while opening: the command may have started; its channel at least must not leak.
+                if (err === undefined) channel.close()
+                return
+              }
+              if (err === undefined) return resume(Effect.succeed(channel))
+              const message = errorText(err)
+              if (message.includes("Channel open failure")) {
+                resume(Effect.fail(new ChannelRefused({ detail: message })))
+              } else if (message === "No response from server") {
+                forget(slot, client)
+                resume(Effect.fail(new NotConnected({ detail: message })))
+              } else {
+                resume(Effect.fail(connectionError("closed", `cannot run a command: ${message}`)))
+              }
+            })
+          } catch (e) {
+            // "Not connected": the socket died and the close event is still on its way.
+            forget(slot, client)
+            resume(Effect.fail(new NotConnected({ detail: errorText(e) })))
+          }
+          return Effect.sync(() => {
+            abandoned = true
+          })
+        }))
+
+    const retriable = (e: ChannelRefused | NotConnected | RemoteConnectionError) =>
+      e._tag === "ChannelRefused" || e._tag === "NotConnected"
+
+    const openChannel = (slot: Slot, line: string) => {
+      const once = execOnce(slot, line)
+      return once.pipe(
+        // The retry is set up only after a failure: most opens succeed at once, and every microsecond counts here.
+        Effect.catchAll((e) => (retriable(e) ? Effect.retry(once, { schedule: channelOpenRetry, while: retriable }) : Effect.fail(e))),
+        Effect.catchTags({
+          ChannelRefused: (e) => Effect.fail(connectionError("other", `the server keeps refusing channels: ${e.detail}`)),
+          NotConnected: (e) => Effect.fail(connectionError("closed", e.detail))
+        })
+      )
+    }
+
+    /** Closes a channel and waits (briefly) for the server to confirm, so that its session slot is free again. */
+    const releaseChannel = (channel: ClientChannel, closed: Deferred.Deferred<number, RemoteConnectionError>) =>
+      Effect.flatMap(Deferred.isDone(closed), (done) => {
+        if (done) return Effect.void
+        // Unread output would keep ssh2 from emitting "close": drop it.
+        channel.resume()
+        channel.stderr.resume()
+        channel.close()
+        return Deferred.await(closed).pipe(Effect.timeout(channelCloseTimeout), Effect.ignore)
+      })
+
+    /** Resolves `closed` with the exit status once the server closed the channel, so that all output is in. */
+    const watch = (channel: ClientChannel, closed: Deferred.Deferred<number, RemoteConnectionError>) => {
+      channel.on("error", () => {})
+      channel.stderr.on("error", () => {})
+      channel.once("close", (code: number | null | undefined, signal?: string) => {
+        Deferred.unsafeDone(
+          closed,
+          typeof code === "number"
+            ? Exit.succeed(code)
+            : typeof signal === "string"
+            ? Exit.succeed(128 + (signalNumbers[signal] ?? 0))
+            : Exit.fail(connectionError("closed", "the connection dropped while the command ran"))
+        )
+      })
+    }
+
+    const exec: RemoteAccount.Backend["exec"] = (line, stdin) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(permits.take(1)), () => {
+          // The permits guarantee a slot with room; which one is decided now, synchronously.
+          const slot = pick()
+          slot.inUse++
+          let channel: ClientChannel | undefined
+          const closed = Deferred.unsafeMake<number, RemoteConnectionError>(FiberId.none)
+          // One finalizer for channel and slot: the slot is given back only once sshd has freed its session.
+          const release = Effect.suspend(() => channel === undefined ? Effect.void : releaseChannel(channel, closed)).pipe(
+            Effect.ensuring(Effect.suspend(() => {
+              slot.inUse--
+              return permits.release(1)
+            }))
+          )
+          return Effect.zipRight(
+            Effect.addFinalizer(() => release),
+            Effect.map(restore(openChannel(slot, line)), (ch) => {
+              channel = ch
+              watch(ch, closed)
+              const lost = (e: unknown) => connectionError("closed", errorText(e))
+              const stdout = ReadableStream.pump(ch, lost)
+              const stderr = ReadableStream.pump(ch.stderr, lost)
+              ch.end(stdin === undefined ? undefined : Buffer.from(stdin))
+              return ReadableStream.collectable<RemoteAccount.RawProcess, RemoteConnectionError>(
+                { stdout: stdout.stream, stderr: stderr.stream, exitCode: Deferred.await(closed) },
+                stdout,
+                stderr
+              )
+            })
+          )
+        })
+      )
+
+    // -- files -------------------------------------------------------------------------------------------
+    const fileError = (path: string, reason: string) => new RemoteFileError({ host: options.hostname, path, reason })
+
+    /** An SFTP failure: a status from the server is about the file, anything else is about the connection. */
+    const sftpFailure = (path: string) => (e: unknown): RemoteFileError | RemoteConnectionError => {
+      const code = (e as SshError).code
+      if (typeof code === "number") {
+        const reason = code === 2
+          ? "no such file or directory"
+          : code === 3
+          ? "permission denied"
+          : code === 4
+          ? `failed (${errorText(e)})`
+          : errorText(e)
+        return fileError(path, reason)
+      }
+      if (typeof code === "string") return fileError(path, errorText(e)) // a local ENOENT, EACCES…
+      return connectionError("closed", `SFTP: ${errorText(e)}`)
+    }
+
+    const primary = slots[0]!
+    const sftp: Effect.Effect<SFTPWrapper, RemoteConnectionError> = Effect.suspend(() => {
+      if (primary.sftp !== undefined) return Deferred.await(primary.sftp)
+      const ready = Deferred.unsafeMake<SFTPWrapper, RemoteConnectionError>(FiberId.none)
+      primary.sftp = ready
+      return clientOf(primary).pipe(
+        Effect.flatMap((client) =>
+          Effect.async<SFTPWrapper, ChannelRefused | RemoteConnectionError>((resume) => {
+            try {
+              client.sftp((err, session) => {
+                if (err !== undefined) {
+                  const message = errorText(err)
+                  return resume(Effect.fail(
+                    message.includes("Channel open failure")
+                      ? new ChannelRefused({ detail: message })
+                      : connectionError("closed", `cannot open SFTP: ${message}`)
+                  ))
+                }
+                session.on("error", () => {})
+                session.once("close", () => {
+                  if (primary.sftp === ready) primary.sftp = undefined
+                })
+                resume(Effect.succeed(session))
+              })
+            } catch (e) {
+              forget(primary, client)
+              resume(Effect.fail(connectionError("closed", errorText(e))))
+            }
+          })
+        ),
+        Effect.retry({ schedule: channelOpenRetry, while: (e) => e._tag === "ChannelRefused" }),
+        Effect.catchTag("ChannelRefused", (e) => Effect.fail(connectionError("other", e.detail))),
+        Effect.onExit((exit) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              if (Exit.isFailure(exit) && primary.sftp === ready) primary.sftp = undefined
+            }),
+            Deferred.done(ready, exit)
+          )
+        )
+      )
+    })
+
+    /** Runs one SFTP call. */
+    const withSftp = <A>(path: string, call: (s: SFTPWrapper, cb: (err: unknown, value?: A) => void) => void) =>
+      Effect.flatMap(sftp, (session) =>
+        Effect.async<A, RemoteFileError | RemoteConnectionError>((resume) => {
+          call(session, (err, value) => {
+            if (err !== undefined && err !== null) resume(Effect.fail(sftpFailure(path)(err)))
+            else resume(Effect.succeed(value as A))
+          })
+        }))
+
+    const stat: RemoteAccount.Backend["stat"] = (path, follow) =>
+      withSftp<ssh2.Stats>(path, (s, cb) => (follow ? s.stat(path, cb) : s.lstat(path, cb))).pipe(
+        Effect.map((st) =>
+          Option.some<RemoteAccount.FileInfo>({
+            type: st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "link" : "other",
+            size: st.size,
+            mode: st.mode & 0o7777
+          })
+        ),
+        Effect.catchIf(
+          (e): e is RemoteFileError => e._tag === "RemoteFileError" && e.reason === "no such file or directory",
+          () => Effect.succeed(Option.none())
+        )
+      )
+
+    const backend: RemoteAccount.Backend = {
+      identity: undefined as never, // set below, once the remote HOME is known
+      exec,
+      upload: (localPath, remotePath) =>
+        Effect.gen(function*() {
+          const info = yield* Effect.tryPromise({
+            try: () => NodeFs.stat(localPath),
+            catch: () => fileError(localPath, `local file ${localPath} does not exist`)
+          })
+          yield* withSftp<void>(remotePath, (s, cb) =>
+            s.fastPut(localPath, remotePath, { ...transferOptions, mode: info.mode & 0o7777 }, cb))
+        }),
+      download: (remotePath, localPath) =>
+        withSftp<void>(remotePath, (s, cb) => s.fastGet(remotePath, localPath, transferOptions, cb)),
+      readFile: (path) => withSftp<Buffer>(path, (s, cb) => s.readFile(path, cb)),
+      writeFile: (path, data) => withSftp<void>(path, (s, cb) => s.writeFile(path, Buffer.from(data), cb)),
+      stat,
+      readDir: (path) =>
+        withSftp<Array<{ filename: string }>>(path, (s, cb) => s.readdir(path, cb)).pipe(
+          Effect.map((entries) => entries.map((e) => e.filename).filter((n) => n !== "." && n !== ".."))
+        ),
+      mkdir: (path) =>
+        withSftp<void>(path, (s, cb) => s.mkdir(path, cb)).pipe(
+          // OpenSSH answers a plain "failure" for an existing path: fine if it is a directory.
+          Effect.catchTag("RemoteFileError", (e) =>
+            Effect.flatMap(stat(path, true), (info) =>
+              Option.isSome(info) && info.value.type === "dir" ? Effect.void : Effect.fail(e)))
+        ),
+      transferConcurrency: 16
+    }
+
+    const workdir = options.workdir ?? (yield* remoteHome(exec, connectionError))
+    const identity: RemoteAccount.Identity = {
+      hostname: options.hostname,
+      sshHostname: host,
+      user,
+      port,
+      externallyRoutableIp: options.externallyRoutableIp ?? host,
+      os: "linux",
+      workdir
+    }
+    return RemoteAccount.make({ ...backend, identity })
+  }).pipe(Effect.withSpan("SshAccount.make", { attributes: { host: options.hostname } }))
+
+/** `$HOME` as the remote login sees it. */
+const remoteHome = (
+  exec: RemoteAccount.Backend["exec"],
+  connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
+) =>
+  Effect.scoped(
+    Effect.flatMap(exec(`printf '%s' "$HOME"`), (p) =>
+      Effect.all([
+        Stream.runFold(Stream.decodeText(p.stdout), "", (acc, s) => acc + s),
+        p.exitCode
+      ], { concurrency: "unbounded" }))
+  ).pipe(
+    Effect.flatMap(([home, code]) =>
+      code === 0 && home.startsWith("/")
+        ? Effect.succeed(home)
+        : Effect.fail(connectionError("other", `cannot learn the remote $HOME (exit ${code}); set workdir`))
+    )
+  )
+
+/** Maps a connection failure from ssh2 or the socket to a reason. */
+const classify = (
+  err: SshError,
+  connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
+): RemoteConnectionError => {
+  const message = errorText(err)
+  switch (err.code) {
+    case "ECONNREFUSED":
+      return connectionError("refused", message)
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return connectionError("dns", message)
+    case "ETIMEDOUT":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return connectionError("timeout", message)
+    case "ECONNRESET":
+    case "EPIPE":
+      return connectionError("closed", message)
+  }
+  switch (err.level) {
+    case "client-authentication":
+      return connectionError("auth", message)
+    case "client-timeout":
+      return connectionError("timeout", message)
+    case "client-dns":
+      return connectionError("dns", message)
+  }
+  if (message.includes("Connection lost before handshake")) return connectionError("closed", message)
+  return connectionError("other", message)
+}
+
+/** The authentication methods to offer, in order: identity files, the given key, the agent, the password. */
+const authMethods = (
+  options: SA.SshAccountOptions,
+  user: string,
+  connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
+) =>
+  Effect.gen(function*() {
+    const methods: Array<AuthMethod> = []
+    const passphrase = options.passphrase === undefined ? undefined : Redacted.value(options.passphrase)
+    const addKey = (key: Buffer, source: string) => {
+      const parsed = ssh2.utils.parseKey(key, passphrase)
+      if (parsed instanceof Error) {
+        // The parser's message never holds the key itself.
+        return Effect.fail(connectionError("auth", `cannot use the private key ${source}: ${parsed.message}`))
+      }
+      methods.push({ type: "publickey", username: user, key, ...(passphrase === undefined ? {} : { passphrase }) } as AuthMethod)
+      return Effect.void
+    }
+    const explicit = options.identityFile !== undefined || options.privateKey !== undefined ||
+      options.password !== undefined || (options.agent !== undefined && options.agent !== false)
+    const files = options.identityFile === undefined
+      ? []
+      : typeof options.identityFile === "string"
+      ? [options.identityFile]
+      : options.identityFile
+    for (const file of files) {
+      const key = yield* readIfExists(file)
+      if (Option.isNone(key)) return yield* Effect.fail(connectionError("auth", `cannot read the identity file ${file}`))
+      yield* addKey(key.value, file)
+    }
+    if (options.privateKey !== undefined) yield* addKey(Buffer.from(Redacted.value(options.privateKey)), "given as privateKey")
+    const agent = typeof options.agent === "string"
+      ? options.agent
+      : options.agent === true || !explicit
+      ? process.env.SSH_AUTH_SOCK
+      : undefined
+    if (agent !== undefined && agent !== "") methods.push({ type: "agent", username: user, agent } as AuthMethod)
+    if (!explicit) {
+      for (const name of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
+        const key = yield* readIfExists(NodePath.join(NodeOs.homedir(), ".ssh", name))
+        // A default key we cannot use (say, encrypted) is skipped, as ssh does.
+        if (Option.isSome(key) && !(ssh2.utils.parseKey(key.value, passphrase) instanceof Error)) {
+          methods.push({ type: "publickey", username: user, key: key.value } as AuthMethod)
+        }
+      }
+    }
+    if (options.password !== undefined) {
+      methods.push({ type: "password", username: user, password: Redacted.value(options.password) } as AuthMethod)
+    }
+    if (methods.length === 0) {
+      return yield* Effect.fail(connectionError("auth", "no identity file, key, agent or password to log in with"))
+    }
+    return methods
+  })
+
+/** A function telling why a presented host key is not acceptable (undefined: it is). */
+const hostKeyChecker = (options: SA.SshAccountOptions, host: string, port: number) =>
+  Effect.gen(function*() {
+    if (options.strictHostKeyChecking === false) return (_key: Buffer): string | undefined => undefined
+    if (options.hostKey !== undefined) {
+      const expected = KnownHosts.keyBlob(options.hostKey)
+      return (key: Buffer) =>
+        key.equals(expected)
+          ? undefined
+          : `the host presented key ${KnownHosts.fingerprint(key)}, expected ${KnownHosts.fingerprint(expected)}`
+    }
+    const file = expandHome(options.knownHosts ?? "~/.ssh/known_hosts")
+    const text = yield* Effect.promise(() => NodeFs.readFile(file, "utf8").catch(() => ""))
+    const entries = KnownHosts.parse(text)
+    return (key: Buffer) => {
+      const verdict = KnownHosts.verify(entries, host, port, key)
+      switch (verdict._tag) {
+        case "Known":
+          return undefined
+        case "Unknown":
+          return `${KnownHosts.lookupName(host, port)} is not in ${file} (its key is ${KnownHosts.fingerprint(key)})`
+        case "Mismatch":
+          return `the host key of ${KnownHosts.lookupName(host, port)} changed: it presented ${KnownHosts.fingerprint(key)}, ` +
+            `which does not match ${file}`
+        case "Revoked":
+          return `the host key ${KnownHosts.fingerprint(key)} is marked @revoked in ${file}`
+      }
+    }
+  })
