@@ -8,6 +8,7 @@ import { defaultName, defaultWorkdir, LabError } from "../Lab.js"
 import * as Shell from "../Shell.js"
 import type { SshdError } from "../Sshd.js"
 import * as Sshd from "../Sshd.js"
+import * as Release from "./release.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Names: everything a lab makes is named from its id, so `down` finds it again after a crash.
@@ -768,8 +769,7 @@ export const up = (options: L.LabOptions): Effect.Effect<L.Lab, LabError> =>
 /** @internal */
 export const scoped = (options: L.LabOptions): Effect.Effect<L.Lab, LabError, Scope.Scope> =>
   Effect.acquireRelease(up(options), (lab) =>
-    down({ name: lab.name, dir: lab.dir }).pipe(
-      Effect.timeout(defaultDownTimeout),
+    Release.bounded(down({ name: lab.name, dir: lab.dir }), defaultDownTimeout, () => "timed out").pipe(
       Effect.catchAllCause((cause) => Effect.logWarning(`could not take lab ${lab.name} down`, cause)),
       Effect.asVoid
     ))

@@ -3,6 +3,7 @@ import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Option, Scope } f
 import type { ClusterNode } from "../Cluster.js"
 import { Cluster } from "../Cluster.js"
 import * as Provision from "../Provision.js"
+import * as Release from "./release.js"
 import type * as S from "../Service.js"
 import { ServiceError, ServiceRegistry } from "../Service.js"
 
@@ -92,25 +93,17 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           yield* Effect.logInfo(`stopping ${who(node)}`)
           const stopped = definition.stopNode === undefined
             ? Effect.void
-            : run(node, "stop", definition.stopNode(node, service)).pipe(
-              Effect.timeoutFail({
-                duration: stopTimeout,
-                onTimeout: () => new ServiceError({ service: id, node: node.name, phase: "stop", reason: `did not stop within ${Duration.format(Duration.decode(stopTimeout))}` })
-              })
-            )
+            : Release.bounded(run(node, "stop", definition.stopNode(node, service)), stopTimeout, () =>
+              new ServiceError({ service: id, node: node.name, phase: "stop", reason: `did not stop within ${Duration.format(Duration.decode(stopTimeout))}` }))
           // The node's scope closes whatever happened to stopNode: processes it started are killed there.
-          yield* Effect.ensuring(stopped, Scope.close(scope, Exit.void))
+          yield* Effect.ensuring(stopped, Release.bounded(Scope.close(scope, Exit.void), stopTimeout, () => undefined).pipe(Effect.ignore))
         })
 
       const cleanNode = (node: ClusterNode): Effect.Effect<void, ServiceError> =>
         definition.cleanNode === undefined
           ? Effect.void
-          : run(node, "clean", definition.cleanNode(node, service)).pipe(
-            Effect.timeoutFail({
-              duration: stopTimeout,
-              onTimeout: () => new ServiceError({ service: id, node: node.name, phase: "clean", reason: `did not finish within ${Duration.format(Duration.decode(stopTimeout))}` })
-            })
-          )
+          : Release.bounded(run(node, "clean", definition.cleanNode(node, service)), stopTimeout, () =>
+            new ServiceError({ service: id, node: node.name, phase: "clean", reason: `did not finish within ${Duration.format(Duration.decode(stopTimeout))}` }))
 
       const startNode = (node: ClusterNode): Effect.Effect<void, ServiceError> =>
         Effect.gen(function*() {
