@@ -121,6 +121,16 @@ const parseJsonObject = (flag: string, text: string, allowFile: boolean) =>
     return value as Record<string, unknown>
   })
 
+/** Whether a cluster file was written by `ducktape lab up` (it has a top-level `lab` key). */
+const isLabClusterFile = (path: string): boolean => {
+  try {
+    const json = JSON.parse(NodeFs.readFileSync(path, "utf8")) as { lab?: unknown }
+    return typeof json === "object" && json !== null && json.lab !== undefined
+  } catch {
+    return false // the cluster source reports an unreadable or malformed file properly
+  }
+}
+
 /** The cluster Layer the flags ask for. */
 const clusterLayer = (flags: Pick<RunFlags, "cluster" | "clusterFile" | "sshConfig">) =>
   Effect.gen(function*() {
@@ -148,6 +158,10 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
     const parameters = Option.isSome(flags.parameters) ? yield* parseJsonObject("--parameters", flags.parameters.value, false) : undefined
     const globals = Option.isSome(flags.globals) ? yield* parseJsonObject("--globals", flags.globals.value, true) : {}
 
+    // Tests that need real hosts (e.g. network faults) declare env DUCKTAPE_LAB=1; a lab's cluster file is that.
+    if (Option.isSome(flags.clusterFile) && process.env.DUCKTAPE_LAB === undefined && isLabClusterFile(flags.clusterFile.value)) {
+      process.env.DUCKTAPE_LAB = "1"
+    }
     const discovered = yield* Discovery.discover({
       paths: flags.paths.length === 0 ? ["."] : flags.paths,
       exclude: flags.exclude,

@@ -1,0 +1,67 @@
+import * as ChildProcess from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Discovery from "../src/Discovery.js"
+import * as Lab from "../src/Lab.js"
+
+const example = "examples/zookeeper-partition.ducktape.ts"
+
+interface Ran {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the CLI the way a user does, in a child process; interrupting the test kills it. */
+const ducktape = (args: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>>) =>
+  Effect.async<Ran>((resume) => {
+    const child = ChildProcess.execFile(
+      process.execPath,
+      ["bin/ducktape.js", ...args],
+      { cwd: NodePath.resolve("."), env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) =>
+        resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 255, stdout, stderr }))
+    )
+    return Effect.sync(() => child.kill("SIGINT"))
+  })
+
+describe("the ZooKeeper partition example", () => {
+  it.live("passes on a 3-host lab, run through the CLI, and records its partition", () =>
+    Effect.gen(function*() {
+      const name = `fx${process.pid.toString(36)}`
+      // Removed last, after the lab is down (finalizers run in reverse order).
+      const root = yield* Effect.acquireRelease(
+        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-fault-example-${name}-`))),
+        (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const lab = yield* Lab.scoped({ nodes: 3, name, dir: NodePath.join(root, "lab") })
+      const results = NodePath.join(root, "results")
+
+      // No DUCKTAPE_LAB here: the CLI sets it because the cluster file is a lab's.
+      const ran = yield* ducktape(["--cluster-file", lab.clusterFile, "--results-root", results, example], { DUCKTAPE_LAB: undefined })
+      const report = JSON.parse(NodeFs.readFileSync(NodePath.join(results, "latest", "report.json"), "utf8"))
+      const [result] = report.results
+      expect({ code: ran.code, status: result?.status, summary: result?.summary }).toEqual({
+        code: 0,
+        status: "PASS",
+        summary: "Test Passed"
+      })
+      expect(report.results).toHaveLength(1)
+      expect(result.data.newLeader).not.toBe(result.data.oldLeader)
+      // The partition is in the results, healed, with the leader alone on one side.
+      expect(result.faults).toHaveLength(1)
+      expect(result.faults[0]).toMatchObject({ kind: "partition", target: expect.stringMatching(new RegExp(`^${result.data.oldLeader} \\| `)) })
+      expect(result.faults[0].healedAt).toBeGreaterThan(result.faults[0].appliedAt)
+    }).pipe(Effect.scoped), 300_000)
+
+  it.effect("is IGNORE where DUCKTAPE_LAB is not 1 (e.g. `ducktape examples` on the localhost cluster)", () =>
+    Effect.gen(function*() {
+      expect(process.env["DUCKTAPE_LAB"]).not.toBe("1")
+      const found = yield* Discovery.discover({ paths: [example] })
+      expect(found.cases).toHaveLength(1)
+      expect(found.cases[0]!.ignored).toContain("needs DUCKTAPE_LAB=\"1\"")
+    }))
+})
