@@ -90,6 +90,9 @@ export const specSize = (spec: ClusterSpec): number => normalize(spec).reduce((n
 /** Describes a spec for people, e.g. `3 nodes (1 large)`. */
 export const describeSpec: (spec: ClusterSpec) => string = internal.describeSpec
 
+/** Whether a spec can be met by these nodes. */
+export const fitsIn: (spec: ClusterSpec, nodes: ReadonlyArray<ClusterNode>) => boolean = internal.fitsIn
+
 /** A cluster over a fixed list of nodes (also how a test's sub-cluster is made). */
 export const make: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<Cluster> = internal.makePool
 

@@ -2,7 +2,7 @@ import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import type { Scope } from "effect"
-import { Effect, Either, Layer, ParseResult, Redacted, Ref, Schema } from "effect"
+import { Effect, Either, Layer, ParseResult, Redacted, Schema } from "effect"
 import type * as C from "../Cluster.js"
 import { Cluster, ClusterConfigError, InsufficientResources, UnreachableNodes } from "../Cluster.js"
 import * as LocalAccount from "../LocalAccount.js"
@@ -34,70 +34,115 @@ const describeNodes = (nodes: ReadonlyArray<{ readonly nodeType: string | undefi
 export const describeSpec = (spec: C.ClusterSpec): string =>
   describeNodes(normalize(spec).flatMap((g) => Array.from({ length: g.numNodes }, () => ({ nodeType: g.nodeType }))))
 
-/**
- * Picks nodes for a spec from the free ones, or undefined when it cannot be met. Typed requests are served first
- * so that an untyped request never takes the node a typed one needed; untyped requests prefer untyped nodes.
- */
-const pick = (spec: C.NormalizedSpec, free: ReadonlyArray<C.ClusterNode>): ReadonlyArray<C.ClusterNode> | undefined => {
-  const remaining = [...free]
-  const chosen: Array<C.ClusterNode> = []
-  const take = (accept: (n: C.ClusterNode) => boolean, count: number): boolean => {
-    for (let k = 0; k < count; k++) {
-      const i = remaining.findIndex(accept)
-      if (i < 0) return false
-      chosen.push(remaining[i]!)
-      remaining.splice(i, 1)
-    }
-    return true
-  }
+/** How many nodes of each type a spec asks for; `undefined` is "any type". */
+const needs = (spec: C.NormalizedSpec) => {
+  const typed = new Map<string, number>()
+  let untyped = 0
   for (const g of spec) {
-    if (g.nodeType !== undefined && !take((n) => n.nodeType === g.nodeType, g.numNodes)) return undefined
+    if (g.nodeType === undefined) untyped += g.numNodes
+    else typed.set(g.nodeType, (typed.get(g.nodeType) ?? 0) + g.numNodes)
   }
-  let untyped = spec.filter((g) => g.nodeType === undefined).reduce((k, g) => k + g.numNodes, 0)
-  while (untyped > 0 && take((n) => n.nodeType === undefined, 1)) untyped--
-  if (!take(() => true, untyped)) return undefined
-  return chosen
+  return { typed, untyped }
+}
+
+/**
+ * Whether nodes counted by type can meet a spec. Typed requests are served first, so that an untyped request never
+ * takes the node a typed one needed; an untyped request may take nodes of any type.
+ */
+const canMeet = (spec: C.NormalizedSpec, countOf: (type: string | undefined) => number, total: number): boolean => {
+  const { typed, untyped } = needs(spec)
+  let typedTotal = 0
+  for (const [type, n] of typed) {
+    if (countOf(type) < n) return false
+    typedTotal += n
+  }
+  return total - typedTotal >= untyped
+}
+
+const countByType = (nodes: ReadonlyArray<C.ClusterNode>) => {
+  const counts = new Map<string | undefined, number>()
+  for (const n of nodes) counts.set(n.nodeType, (counts.get(n.nodeType) ?? 0) + 1)
+  return counts
 }
 
 /** @internal */
+export const fitsIn = (spec: C.ClusterSpec, nodes: ReadonlyArray<C.ClusterNode>): boolean => {
+  const counts = countByType(nodes)
+  return canMeet(normalize(spec), (t) => counts.get(t) ?? 0, nodes.length)
+}
+
+/**
+ * A pool keeps its free nodes in one list per type, so checking and taking cost O(request), not O(cluster): the
+ * scheduler asks "does it fit now?" for every waiting spec after every finished test. State changes happen inside
+ * single synchronous steps, which fibers cannot interleave.
+ * @internal
+ */
 export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.Cluster> =>
-  Effect.gen(function*() {
-    const used = yield* Ref.make<ReadonlySet<number>>(new Set())
-    const maxUsed = yield* Ref.make(0)
-    const freeOf = (u: ReadonlySet<number>) => nodes.filter((n) => !u.has(n.index))
+  Effect.sync(() => {
+    // Each list is kept in descending index order, so `pop` hands out the lowest-numbered free node first.
+    const free = new Map<string | undefined, Array<C.ClusterNode>>()
+    for (const n of [...nodes].sort((a, b) => b.index - a.index)) {
+      const list = free.get(n.nodeType) ?? []
+      list.push(n)
+      free.set(n.nodeType, list)
+    }
+    const used = new Set<number>()
+    let maxUsed = 0
+    let freeCount = nodes.length
+    const allCounts = countByType(nodes)
+    const countOf = (type: string | undefined) => free.get(type)?.length ?? 0
+    const availableNow = () => nodes.filter((n) => !used.has(n.index))
+
+    const take = (spec: C.NormalizedSpec): ReadonlyArray<C.ClusterNode> => {
+      const { typed, untyped } = needs(spec)
+      const chosen: Array<C.ClusterNode> = []
+      for (const [type, n] of typed) for (let k = 0; k < n; k++) chosen.push(free.get(type)!.pop()!)
+      let rest = untyped
+      for (const type of [undefined, ...free.keys()]) {
+        const list = free.get(type)
+        while (rest > 0 && list !== undefined && list.length > 0) {
+          chosen.push(list.pop()!)
+          rest--
+        }
+      }
+      for (const n of chosen) used.add(n.index)
+      freeCount -= chosen.length
+      maxUsed = Math.max(maxUsed, used.size)
+      return chosen
+    }
+
+    const giveBack = (chosen: ReadonlyArray<C.ClusterNode>) => {
+      for (const n of chosen) {
+        if (!used.delete(n.index)) continue // released twice: harmless
+        const list = free.get(n.nodeType)!
+        // Keep descending order; a sorted insert is cheap next to the work a test does.
+        let at = list.length
+        while (at > 0 && list[at - 1]!.index < n.index) at--
+        list.splice(at, 0, n)
+        freeCount++
+      }
+    }
 
     const alloc = (spec: C.ClusterSpec): Effect.Effect<ReadonlyArray<C.ClusterNode>, InsufficientResources, Scope.Scope> => {
       const wanted = normalize(spec)
       return Effect.acquireRelease(
-        Effect.flatten(Ref.modify(used, (u): readonly [Effect.Effect<ReadonlyArray<C.ClusterNode>, InsufficientResources>, ReadonlySet<number>] => {
-          const chosen = pick(wanted, freeOf(u))
-          if (chosen === undefined) {
-            return [
-              Effect.fail(new InsufficientResources({ requested: describeSpec(spec), available: describeNodes(freeOf(u)) })),
-              u
-            ] as const
-          }
-          const next = new Set(u)
-          for (const n of chosen) next.add(n.index)
-          return [Effect.as(Ref.update(maxUsed, (m) => Math.max(m, next.size)), chosen), next] as const
-        })),
-        (chosen) =>
-          Ref.update(used, (u) => {
-            const next = new Set(u)
-            for (const n of chosen) next.delete(n.index)
-            return next
-          })
+        Effect.suspend(() =>
+          canMeet(wanted, countOf, freeCount)
+            ? Effect.succeed(take(wanted))
+            : Effect.fail(new InsufficientResources({ requested: describeSpec(spec), available: describeNodes(availableNow()) }))
+        ),
+        (chosen) => Effect.sync(() => giveBack(chosen))
       )
     }
 
     return {
       all: nodes,
       size: nodes.length,
-      available: Effect.map(Ref.get(used), freeOf),
-      used: Effect.map(Ref.get(used), (u) => nodes.filter((n) => u.has(n.index))),
-      maxUsed: Ref.get(maxUsed),
-      fitsNow: (spec) => Effect.map(Ref.get(used), (u) => pick(normalize(spec), freeOf(u)) !== undefined),
-      fitsEver: (spec) => pick(normalize(spec), nodes) !== undefined,
+      available: Effect.sync(availableNow),
+      used: Effect.sync(() => nodes.filter((n) => used.has(n.index))),
+      maxUsed: Effect.sync(() => maxUsed),
+      fitsNow: (spec) => Effect.sync(() => canMeet(normalize(spec), countOf, freeCount)),
+      fitsEver: (spec) => canMeet(normalize(spec), (t) => allCounts.get(t) ?? 0, nodes.length),
       alloc
     } satisfies C.Cluster
   })

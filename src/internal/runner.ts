@@ -23,6 +23,7 @@ import * as Discovery from "../Discovery.js"
 import { Cluster } from "../Cluster.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import * as Report from "../Report.js"
+import * as Scheduler from "./scheduler.js"
 import * as Results from "../Results.js"
 import type * as R from "../Runner.js"
 import { ResultsDirError } from "../Runner.js"
@@ -368,7 +369,7 @@ export const run = (options: R.RunOptions) =>
     }
 
     // Largest first; smaller tests fill the gaps a big one leaves.
-    const pending: Array<Job> = []
+    const pending = new Scheduler.PendingQueue<Job>((job) => job.testCase.spec)
     for (const c of cases) {
       if (c.testCase.ignored !== undefined) yield* immediate(c.testCase, "IGNORE", `ignored: ${c.testCase.ignored}`, "Ignored")
       else if (!cluster.fitsEver(c.testCase.spec)) {
@@ -381,7 +382,6 @@ export const run = (options: R.RunOptions) =>
         )
       } else pending.push({ testCase: c.testCase, run: c.run, attempts: [] })
     }
-    pending.sort((a, b) => ClusterModule.specSize(b.testCase.spec) - ClusterModule.specSize(a.testCase.spec))
 
     const done = yield* Queue.unbounded<{ job: Job; attempt: Attempt }>()
     const running = new Map<Job, Fiber.RuntimeFiber<void>>()
@@ -405,14 +405,12 @@ export const run = (options: R.RunOptions) =>
       })
 
     const loop = Effect.gen(function*() {
-      while (pending.length > 0 || running.size > 0) {
+      while (pending.size > 0 || running.size > 0) {
         if (stopping === undefined) {
-          for (let i = 0; i < pending.length && running.size < maxParallel;) {
-            const job = pending[i]!
-            if (yield* cluster.fitsNow(job.testCase.spec)) {
-              pending.splice(i, 1)
-              yield* Effect.orDie(start(job))
-            } else i++
+          while (running.size < maxParallel) {
+            const job = yield* pending.takeFitting(cluster.fitsNow)
+            if (job === undefined) break
+            yield* Effect.orDie(start(job))
           }
         }
         if (running.size === 0) break
@@ -460,7 +458,7 @@ export const run = (options: R.RunOptions) =>
             parallelism: maxParallel,
             argv: options.argv ?? [],
             interrupted: (yield* Ref.get(interrupted)) || stopping !== undefined,
-            notRun: [...new Set(pending.map((j) => j.testCase.id))],
+            notRun: [...new Set(pending.all().map((j) => j.testCase.id))],
             results: rs
           }
           yield* Effect.promise(() => new Promise<void>((resolve) => jsonl.end(() => resolve())))
