@@ -7,6 +7,7 @@ import { Deferred, Duration, Effect, Option, Schedule } from "effect"
 import type * as S from "../Sshd.js"
 import { SshdError } from "../Sshd.js"
 import * as Shell from "../Shell.js"
+import * as Release from "./release.js"
 
 // sshd re-execs itself by the path it was started with, so it must be absolute.
 const sshdPath = "/usr/sbin/sshd"
@@ -135,10 +136,8 @@ const allGone = (pids: ReadonlyArray<number>) =>
   Effect.map(Effect.forEach(pids, isAlive), (alive) => !alive.includes(true))
 
 const waitGone = (pids: ReadonlyArray<number>, within: Duration.Duration) =>
-  allGone(pids).pipe(
-    Effect.repeat({ schedule: exitPoll, until: (gone) => gone }),
-    Effect.timeoutTo({ duration: within, onSuccess: () => true, onTimeout: () => false })
-  )
+  Release.bounded(allGone(pids).pipe(Effect.repeat({ schedule: exitPoll, until: (gone) => gone })), within, () => "still there")
+    .pipe(Effect.orElseSucceed(() => false))
 
 /** Stops a listener and the sshd processes under it: TERM, then KILL whatever is left. */
 const stopTree = (pid: number) =>
@@ -329,11 +328,14 @@ const launch = (options: S.SshdOptions, paths: Paths, port: number) =>
             ? sshdError("port-in-use", `cannot listen on ${hostPort(options.address, port)}`, tail)
             : sshdError("start-failed", `${Shell.join(argv)}: ${why}`, tail)
         )))
+    // Interruptible even when `start` runs as an acquire step (uninterruptible): the race must be able to stop its
+    // loser and the timeout must be able to fire, or a server that never listens hangs the caller forever.
     const listening = ready.pipe(
       Effect.repeat(Schedule.recurUntil(Option.isSome<number>).pipe(Schedule.intersect(readinessPoll))),
       Effect.flatMap(([found]) => found),
       Effect.orDie,
       Effect.raceFirst(failed),
+      Effect.interruptible,
       Effect.timeoutFail({
         duration: startTimeout,
         onTimeout: () => sshdError("timeout", `not listening on ${hostPort(options.address, port)} after ${Duration.format(startTimeout)}`)
