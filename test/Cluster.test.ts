@@ -1,0 +1,141 @@
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Exit, Layer, Scope } from "effect"
+import * as Cluster from "../src/Cluster.js"
+import { parseClusterJson, parseSshConfig } from "../src/internal/cluster.js"
+import { PendingQueue } from "../src/internal/scheduler.js"
+import * as selection from "../src/internal/selection.js"
+import * as Test from "../src/Test.js"
+
+const fakeNodes = (types: ReadonlyArray<string | undefined>): ReadonlyArray<Cluster.ClusterNode> =>
+  types.map((nodeType, index) => ({ name: `n${index + 1}`, index, account: undefined as never, nodeType }))
+
+describe("Cluster allocation", () => {
+  it.effect("serves typed requests first, lets untyped ones take any type, and frees on scope close", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.make(fakeNodes(["large", undefined, undefined, "large"]))
+      const scope = yield* Scope.make()
+      const got = yield* Scope.extend(cluster.alloc([{ numNodes: 1, nodeType: "large" }, { numNodes: 2 }]), scope)
+      expect(got.map((n) => n.nodeType)).toEqual(["large", undefined, undefined])
+      expect((yield* cluster.available).map((n) => n.name)).toEqual(["n4"])
+      expect(yield* cluster.fitsNow(1)).toBe(true)
+      expect(yield* cluster.fitsNow([{ numNodes: 1, nodeType: "small" }])).toBe(false)
+      // An untyped request may take a typed node when no untyped one is left.
+      const last = yield* Scope.extend(cluster.alloc(1), scope)
+      expect(last[0]!.name).toBe("n4")
+      expect(yield* cluster.maxUsed).toBe(4)
+      yield* Scope.close(scope, Exit.void)
+      expect((yield* cluster.available)).toHaveLength(4)
+    }))
+
+  it.effect("fails an impossible request at once with what was asked and what there is, changing nothing", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.make(fakeNodes(["large", undefined]))
+      const error = yield* Effect.flip(Effect.scoped(cluster.alloc([{ numNodes: 2, nodeType: "large" }])))
+      expect(error._tag).toBe("InsufficientResources")
+      expect(error.message).toBe("not enough nodes: requested 2 nodes (2 large); available 2 nodes (1 large)")
+      expect(yield* cluster.available).toHaveLength(2)
+      expect(cluster.fitsEver(3)).toBe(false)
+      expect(cluster.fitsEver([{ numNodes: 1, nodeType: "large" }, { numNodes: 1 }])).toBe(true)
+    }))
+
+  it.effect("a localhost cluster gives each node its own workdir and loopback address, and removes them after", () =>
+    Effect.gen(function*() {
+      let root = ""
+      yield* Effect.gen(function*() {
+        const cluster = yield* Cluster.Cluster
+        expect(cluster.all.map((n) => n.account.externallyRoutableIp)).toEqual(["127.0.0.11", "127.0.0.12", "127.0.0.13"])
+        const dirs = cluster.all.map((n) => n.account.workdir)
+        expect(new Set(dirs).size).toBe(3)
+        root = NodePath.dirname(dirs[0]!)
+        expect(NodeFs.existsSync(dirs[2]!)).toBe(true)
+      }).pipe(Effect.provide(Cluster.localhost({ numNodes: 3 })))
+      expect(NodeFs.existsSync(root)).toBe(false)
+      const bad = yield* Effect.flip(Layer.build(Cluster.localhost({ numNodes: 0 })).pipe(Effect.scoped))
+      expect(bad.message).toMatch(/fix: pass e.g. --cluster localhost:3/)
+    }))
+})
+
+describe("cluster sources", () => {
+  it("reads ducktape's cluster.json as-is, with defaults and paths relative to the file", () => {
+    const nodes = Either.getOrThrow(parseClusterJson("/etc/dt/cluster.json", JSON.stringify({
+      nodes: [
+        { ssh_config: { host: "w1", hostname: "10.0.0.1", user: "root", port: 2222, identityfile: "keys/id", connecttimeout: 5, extra: 1 }, externally_routable_ip: "192.168.0.1", node_type: "large" },
+        { ssh_config: { host: "w2" } }
+      ],
+      known_hosts: "kh"
+    })))
+    expect(nodes[0]).toMatchObject({ host: "w1", hostname: "10.0.0.1", port: 2222, identityFile: "/etc/dt/keys/id", connectTimeoutSeconds: 5, externallyRoutableIp: "192.168.0.1", nodeType: "large", knownHostsFile: "/etc/dt/kh" })
+    expect(nodes[1]).toMatchObject({ host: "w2", hostname: "localhost", port: 22, user: undefined })
+  })
+
+  it("names the path of every bad field, and bad JSON", () => {
+    const message = (text: string) => Either.getLeft(parseClusterJson("c.json", text)).pipe((o) => (o._tag === "Some" ? o.value.message : ""))
+    const m = message(JSON.stringify({ nodes: [{ ssh_config: { host: "a", port: 70000 } }, { ssh_config: { hostname: "x" } }, {}] }))
+    expect(m).toContain("nodes[0].ssh_config.port")
+    expect(m).toContain("nodes[1].ssh_config.host")
+    expect(m).toContain("nodes[2].ssh_config: is missing")
+    expect(message("{ nodes: ")).toMatch(/c.json: not valid JSON/)
+    expect(message("[]")).toMatch(/\(top level\)/)
+  })
+
+  it("reads an OpenSSH config (as `vagrant ssh-config` writes it), with Host * defaults", () => {
+    const text = `Host *\n  User vagrant\n\nHost worker1\n  HostName 192.168.56.11\n  Port 2200\n  IdentityFile /k/w1\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n\nHost worker2 worker3\n  HostName=10.1.1.1\n  User root\n`
+    const nodes = Either.getOrThrow(parseSshConfig("/cfg/ssh_config", text))
+    expect(nodes.map((n) => [n.host, n.hostname, n.user, n.port])).toEqual([
+      ["worker1", "192.168.56.11", "vagrant", 2200],
+      ["worker2", "10.1.1.1", "vagrant", 22],
+      ["worker3", "10.1.1.1", "vagrant", 22]
+    ])
+    expect(nodes[0]!.strictHostKeyChecking).toBe(false)
+    const bad = Either.getLeft(parseSshConfig("/cfg/ssh_config", "Host a\n  Port many\n"))
+    expect(bad._tag === "Some" && bad.value.message).toMatch(/Host a: Port "many" is not a number/)
+    const match = Either.getLeft(parseSshConfig("/cfg/ssh_config", "Match host x\n"))
+    expect(match._tag === "Some" && match.value.message).toMatch(/ssh_config:1: `Match` is not supported/)
+  })
+
+  it.effect("an unreadable or missing file is a ClusterConfigError naming it", () =>
+    Effect.gen(function*() {
+      const missing = NodePath.join(NodeOs.tmpdir(), "no-such-cluster.json")
+      const error = yield* Effect.flip(Layer.build(Cluster.fromFile(missing)).pipe(Effect.scoped))
+      expect(error.message).toBe(`${missing}: the file does not exist\n  fix: check the path (it is relative to the current directory)`)
+    }))
+})
+
+describe("scheduling helpers", () => {
+  const cases = (n: number) =>
+    Test.expand(Test.make({ matrix: { i: Array.from({ length: n }, (_, k) => k) } }, () => Effect.void), { module: "m", file: "/f", suite: "S", name: "t" }, {})
+
+  it("offers larger specs first and retries ahead of their peers", () => {
+    const queue = new PendingQueue<{ id: string; spec: number }>((j) => j.spec)
+    for (const j of [{ id: "a", spec: 1 }, { id: "b", spec: 3 }, { id: "c", spec: 1 }, { id: "d", spec: 3 }]) queue.push(j)
+    queue.unshift({ id: "retry", spec: 1 })
+    const order: Array<string> = []
+    for (;;) {
+      const j = Effect.runSync(queue.takeFitting(() => Effect.succeed(true)))
+      if (j === undefined) break
+      order.push(j.id)
+    }
+    expect(order).toEqual(["b", "d", "retry", "a", "c"])
+    const small = new PendingQueue<{ id: string; spec: number }>((j) => j.spec)
+    small.push({ id: "big", spec: 5 })
+    small.push({ id: "small", spec: 1 })
+    expect(Effect.runSync(small.takeFitting((spec) => Effect.succeed(Cluster.specSize(spec) <= 2)))?.id).toBe("small")
+  })
+
+  it("shards evenly, or by historical durations longest-first into the least-loaded shard", () => {
+    const all = cases(10)
+    const shards = [0, 1, 2].map((i) => selection.shard(all, 3, i, new Map()))
+    expect(shards.map((s) => s.length)).toEqual([4, 3, 3])
+    expect(new Set(shards.flat().map((c) => c.id)).size).toBe(10)
+    const durations = new Map(all.map((c, k) => [c.id, k === 0 ? 100 : 10]))
+    const heavy = selection.shard(all, 2, 0, durations)
+    const light = selection.shard(all, 2, 1, durations)
+    expect(heavy.map((c) => c.id)).toEqual([all[0]!.id])
+    expect(light).toHaveLength(9)
+    expect(selection.sample(all, 3)).toHaveLength(3)
+    expect(selection.sample(all, 30)).toHaveLength(10)
+  })
+})
