@@ -82,6 +82,7 @@ const runOptions = {
   sample: Options.integer("sample").pipe(Options.withDescription("Run a random sample of N of the selected tests."), Options.optional),
   parameters: Options.text("parameters").pipe(Options.withDescription("JSON object: run every selected test with exactly these parameters."), Options.optional),
   globals: Options.text("globals").pipe(Options.withDescription("JSON object, or a path to a JSON file, readable by tests as TestContext.globals."), Options.optional),
+  noTeardown: Options.boolean("no-teardown").pipe(Options.withDescription("Leave services running after each test, for debugging (logs are still collected; the next run or `ducktape clean` removes them).")),
   failBadClusterUtilization: Options.boolean("fail-bad-cluster-utilization").pipe(Options.withDescription("Fail tests that used fewer nodes than they declared.")),
   debug: Options.boolean("debug").pipe(Options.withDescription("Echo every test's debug log to the terminal.")),
   configFile: Options.text("config-file").pipe(Options.withDescription("A file of default flags (default ~/.ducktape/config; ./.ducktape/config is read too)."), Options.optional)
@@ -132,7 +133,7 @@ const isLabClusterFile = (path: string): boolean => {
 }
 
 /** The cluster Layer the flags ask for. */
-const clusterLayer = (flags: Pick<RunFlags, "cluster" | "clusterFile" | "sshConfig">) =>
+const clusterLayer = (flags: Pick<RunFlags, "cluster" | "clusterFile" | "sshConfig">, keepLocalhost = false) =>
   Effect.gen(function*() {
     const chosen = [flags.cluster, flags.clusterFile, flags.sshConfig].filter(Option.isSome).length
     if (chosen > 1) return yield* fail("--cluster, --cluster-file and --ssh-config exclude each other", "pass only one of them")
@@ -143,7 +144,7 @@ const clusterLayer = (flags: Pick<RunFlags, "cluster" | "clusterFile" | "sshConf
     if (m === null) {
       return yield* fail(`--cluster ${JSON.stringify(spec)} is not a cluster this tool knows`, "use --cluster localhost:N, or --cluster-file FILE / --ssh-config FILE for ssh nodes")
     }
-    return Cluster.localhost({ numNodes: m[1] === undefined ? 8 : Number(m[1]) })
+    return Cluster.localhost({ numNodes: m[1] === undefined ? 8 : Number(m[1]), keep: keepLocalhost })
   })
 
 const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
@@ -188,7 +189,7 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
       return 0
     }
 
-    const layer = yield* clusterLayer(flags)
+    const layer = yield* clusterLayer(flags, flags.noTeardown)
     const progress = makeProgress(process.stdout)
     const session = yield* Runner.run({
       cases,
@@ -200,6 +201,7 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
       exitFirst: flags.exitFirst,
       repeat: flags.repeat,
       failBadClusterUtilization: flags.failBadClusterUtilization,
+      noTeardown: flags.noTeardown,
       globals,
       debug: flags.debug,
       argv,

@@ -101,6 +101,8 @@ export interface LocalhostOptions {
   readonly numNodes: number
   /** Where node workdirs live; default a fresh directory under the OS temp dir, removed when the layer closes. */
   readonly root?: string
+  /** Keep the default root when the layer closes (what --no-teardown left running lives there). */
+  readonly keep?: boolean
 }
 
 /**

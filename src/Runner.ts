@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly exitFirst?: boolean
   /** Run the selection this many times. Default 1. */
   readonly repeat?: number
+  /** Leave every test's services running (for debugging); logs are still collected. */
+  readonly noTeardown?: boolean
   /** Fail a test that used fewer nodes than it declared. */
   readonly failBadClusterUtilization?: boolean
   readonly globals?: Readonly<Record<string, unknown>>

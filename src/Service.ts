@@ -153,6 +153,8 @@ export interface ServiceRegistry {
   readonly records: Array<ServiceRecord>
   /** Overrides of `collectDefault`, keyed `<service name or id>` or `<service name or id>/<log name>`. */
   readonly collect: Map<string, boolean>
+  /** Leave services running after the test (--no-teardown): logs are still collected, nothing is stopped. */
+  readonly noTeardown: boolean
   /** Next instance number for a service name (1-based). */
   readonly nextOrder: (name: string) => number
 }
@@ -163,7 +165,8 @@ export const ServiceRegistry: Context.Tag<ServiceRegistry, ServiceRegistry> = Co
 )
 
 /** A fresh registry writing logs under `logsDir`. */
-export const makeRegistry: (logsDir: string) => ServiceRegistry = internal.makeRegistry
+export const makeRegistry: (logsDir: string, options?: { readonly noTeardown?: boolean }) => ServiceRegistry =
+  internal.makeRegistry
 
 /** Collect a service's logs (all, or one) even if the test passes. */
 export const markForCollect: (service: { readonly id: string }, logName?: string) => Effect.Effect<void> =

@@ -172,4 +172,25 @@ describe("Service", () => {
         expect(timedOut.message).toMatch(/still running/)
         expect(yield* node!.account.alive(pid)).toBe(false)
       })))
+
+  it.live("--no-teardown leaves services running but still collects their logs", () =>
+    withCluster(1, () =>
+      Effect.gen(function*() {
+        const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "svc-keep-"))
+        const registry = Service.makeRegistry(dir, { noTeardown: true })
+        events.length = 0
+        let pid = 0
+        let node: ClusterNode | undefined
+        yield* Effect.scoped(Effect.gen(function*() {
+          const svc = yield* Ticker.start({ numNodes: 1 })
+          node = svc.node(1)
+          pid = yield* pidOf(node)
+        })).pipe(Effect.provideService(Service.ServiceRegistry, registry))
+        expect(events).toEqual(["clean 1", "start 1"])
+        expect(yield* node!.account.alive(pid)).toBe(true)
+        expect(NodeFs.readdirSync(NodePath.join(dir, "ticker-1", "worker1"))).toEqual(["tick.log"])
+        expect(registry.records[0]!.notes.join()).toMatch(/left running on worker1 \(--no-teardown\)/)
+        yield* node!.account.killProcessGroup(pid)
+        NodeFs.rmSync(dir, { recursive: true, force: true })
+      })))
 })

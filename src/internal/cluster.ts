@@ -179,7 +179,7 @@ export const localhost = (options: C.LocalhostOptions): Layer.Layer<C.Cluster, C
       }
       const root = options.root ?? (yield* Effect.acquireRelease(
         Effect.promise(() => NodeFs.mkdtemp(NodePath.join(NodeOs.tmpdir(), `ducktape-localhost-${process.pid}-`))),
-        (dir) => Effect.promise(() => NodeFs.rm(dir, { recursive: true, force: true })).pipe(Effect.ignore)
+        (dir) => options.keep === true ? Effect.void : Effect.promise(() => NodeFs.rm(dir, { recursive: true, force: true })).pipe(Effect.ignore)
       ))
       const accounts = yield* Effect.forEach(
         Array.from({ length: options.numNodes }, (_, k) => k + 1),

@@ -25,10 +25,11 @@ const reasonOf = (cause: Cause.Cause<unknown>): string => {
 let orphanCounter = 0
 
 /** @internal */
-export const makeRegistry = (logsDir: string): S.ServiceRegistry => {
+export const makeRegistry = (logsDir: string, options: { readonly noTeardown?: boolean } = {}): S.ServiceRegistry => {
   const counts = new Map<string, number>()
   return {
     logsDir,
+    noTeardown: options.noTeardown === true,
     records: [],
     collect: new Map(),
     nextOrder: (name) => {
@@ -159,6 +160,11 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           const touched = nodes.filter((n) => stateOf(n).touched)
           const note = (e: ServiceError) =>
             Effect.zipRight(Effect.logWarning(e.message), Effect.sync(() => record.problems.push(e.message)))
+          if (Option.isSome(registry) && registry.value.noTeardown) {
+            yield* collectLogs(registry.value, record, touched, Exit.isFailure(exit))
+            record.notes.push(`left running on ${touched.map((n) => n.name).join(", ")} (--no-teardown); \`ducktape clean\` removes it`)
+            return
+          }
           for (const node of [...touched].reverse()) yield* Effect.catchAll(stopNode(node), note)
           if (Option.isSome(registry)) yield* collectLogs(registry.value, record, touched, Exit.isFailure(exit))
           yield* Effect.forEach(touched, (n) => Effect.catchAll(cleanNode(n), note), { concurrency: "unbounded", discard: true })
