@@ -7,17 +7,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Clean from "../src/Clean.js"
 import * as Cluster from "../src/Cluster.js"
+import { isAlive } from "./support/processes.js"
 
 const repo = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 const waitFor = async (check: () => boolean, ms: number) => {
   const end = Date.now() + ms

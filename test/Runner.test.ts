@@ -4,6 +4,7 @@ import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import * as Cluster from "../src/Cluster.js"
+import { isAlive } from "./support/processes.js"
 import * as Runner from "../src/Runner.js"
 import * as Service from "../src/Service.js"
 import * as Test from "../src/Test.js"
@@ -13,15 +14,6 @@ const where = (name: string, suite = "RunnerSpec") => ({ module: "spec", file: "
 const casesOf = (tests: Record<string, Test.Test<any>>) =>
   Object.entries(tests).flatMap(([name, t]) => Test.expand(t, where(name), {}))
 
-/** Localhost nodes are processes of this machine: ask the kernel directly whether a pid still exists. */
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 const resultsRoot = () => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "runner-results-"))
 
