@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// Test files are TypeScript and load without a build step: register tsx before anything imports them.
-import { register } from "tsx/esm/api"
-
+// The framework's dependencies load first, as plain ESM: once tsx is registered every module resolution goes
+// through its hooks, which would double the start-up time for these large module graphs.
+await Promise.all([
+  import("effect"),
+  import("@effect/cli"),
+  import("@effect/platform-node"),
+  import("ssh2"),
+  import("mustache")
+])
+// Test files (and this package's own sources) are TypeScript and load without a build step.
+const { register } = await import("tsx/esm/api")
 register()
 await import("../src/bin.ts")

@@ -1,6 +1,6 @@
 /**
- * The process entry of `ducktape`: runs the CLI, maps outcomes to exit codes, and handles Ctrl-C: the first
- * interrupt stops scheduling, interrupts running tests, tears them down and writes reports; a second exits at once.
+ * The process entry of `ducktape`: runs the CLI, maps outcomes to exit codes, and handles Ctrl-C (and SIGTERM,
+ * SIGHUP): the first interrupt stops scheduling, interrupts running tests, tears them down and writes reports; a second exits at once.
  */
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
@@ -21,6 +21,11 @@ const onSignal = (signal: NodeJS.Signals) => {
 }
 process.on("SIGINT", onSignal)
 process.on("SIGTERM", onSignal)
+// A closed terminal (or tmux kill-session) must tear down too, not leave services running; and writing progress
+// to a terminal that is gone (EIO, EPIPE) must not crash the teardown.
+process.on("SIGHUP", onSignal)
+process.stdout.on("error", () => {})
+process.stderr.on("error", () => {})
 
 fiber.addObserver((exit) => {
   process.exitCode = exitCodeOf(exit)
