@@ -8,7 +8,6 @@ import { FaultError, installHint } from "../Fault.js"
 import type { CommandError, RemoteAccount, Signal } from "../RemoteAccount.js"
 import type { RunningService, ServiceError } from "../Service.js"
 import * as Shell from "../Shell.js"
-import { TestContext } from "../TestContext.js"
 import { recordApplied } from "./faultLog.js"
 import { currentLabel } from "./remoteAccount.js"
 
@@ -38,13 +37,11 @@ const nextId = () => `f${(++counter).toString(36)}`
 /** Characters that survive an iptables comment, iptables-save's quoting and `Clean`'s parsing unchanged. */
 const sanitize = (s: string) => s.replace(/[^A-Za-z0-9._/-]/g, "_").slice(0, 200)
 
-/** The session label faults are marked with: the runner's, else the test's session, else `adhoc`. */
-const sessionLabel: Effect.Effect<string> = Effect.gen(function*() {
-  const fromRunner = yield* FiberRef.get(currentLabel)
-  if (fromRunner !== undefined) return sanitize(fromRunner)
-  const context = yield* Effect.serviceOption(TestContext)
-  return sanitize(Clean.labelFor(Option.isSome(context) ? context.value.sessionId : "adhoc"))
-})
+/** The session label faults are marked with: the runner's (every test runs under one), else an `adhoc` one. */
+const sessionLabel: Effect.Effect<string> = Effect.map(
+  FiberRef.get(currentLabel),
+  (fromRunner) => sanitize(fromRunner ?? Clean.labelFor("adhoc"))
+)
 
 /** @internal */
 export const commentPrefix = (label: string): string => `ducktape:${sanitize(label)}:`
