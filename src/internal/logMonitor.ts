@@ -1,4 +1,4 @@
-import { Chunk, Duration, Effect, Schedule, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Schedule, Stream } from "effect"
 import type * as LM from "../LogMonitor.js"
 import { LogMonitorTimeout } from "../LogMonitor.js"
 import type * as RA from "../RemoteAccount.js"
@@ -41,7 +41,11 @@ export const make = (account: RA.RemoteAccount, path: string): Effect.Effect<LM.
           : Schedule.isSchedule(options.backoff)
           ? options.backoff
           : Schedule.spaced(options.backoff)
-        return yield* linesFrom(backoff).pipe(
+        const found: Array<string> = []
+        const done = yield* Deferred.make<ReadonlyArray<string>>()
+        // The tail runs in its own fiber so that a match returns at once: stopping the remote tail costs a round
+        // trip plus the tail's exit (~10 ms), which the caller should not wait for when the line is already here.
+        const reader = yield* linesFrom(backoff).pipe(
           Stream.tap((line) =>
             Effect.sync(() => {
               recent.push(line)
@@ -49,9 +53,15 @@ export const make = (account: RA.RemoteAccount, path: string): Effect.Effect<LM.
             })
           ),
           Stream.filter(matches),
-          Stream.take(wanted),
-          Stream.runCollect,
-          Effect.map(Chunk.toReadonlyArray),
+          Stream.runForEachWhile((line) => {
+            found.push(line)
+            return found.length < wanted ? Effect.succeed(true) : Effect.as(Deferred.succeed(done, [...found]), false)
+          }),
+          Effect.forkDaemon
+        )
+        const ended = Effect.flatMap(Fiber.join(reader), () => Deferred.await(done))
+        return yield* Deferred.await(done).pipe(
+          Effect.raceFirst(ended),
           Effect.timeoutFail({
             duration: options.timeout,
             onTimeout: () =>
@@ -63,7 +73,11 @@ export const make = (account: RA.RemoteAccount, path: string): Effect.Effect<LM.
                 lastLines: [...recent],
                 ...(options.errMsg === undefined ? {} : { errMsg: options.errMsg })
               })
-          })
+          }),
+          // On a match the tail is stopped in the background; on a timeout, failure or interruption we wait for it.
+          Effect.onExit((exit) =>
+            Exit.isSuccess(exit) ? Effect.asVoid(Effect.forkDaemon(Fiber.interrupt(reader))) : Fiber.interrupt(reader)
+          )
         )
       }).pipe(Effect.withSpan("LogMonitor.waitUntil", { attributes: { host: account.hostname, path: absolute } }))
 
