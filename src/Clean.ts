@@ -3,7 +3,8 @@
  *
  * Everything the framework starts on a node carries the session's label — processes in their environment
  * (`DUCKTAPE_SESSION=<session>/<driver host>/<driver pid>`), firewall rules in their iptables comment
- * (`ducktape:<label>:…`), the localhost cluster's scratch directories in their name. A session whose driver
+ * (`ducktape:<label>:…`), bandwidth limits (tc qdiscs, which carry no comment) in a marker rule naming their
+ * interface, the localhost cluster's scratch directories in their name. A session whose driver
  * process is gone (e.g. killed with SIGKILL, so no scope could run) is dead, and what it left is removed: by
  * `ducktape clean`, and at the start of every run.
  *
@@ -15,11 +16,12 @@ import * as NodePath from "node:path"
 import { Effect } from "effect"
 import type { ClusterNode } from "./Cluster.js"
 import { sessionLabelVariable } from "./RemoteAccount.js"
+import * as Shell from "./Shell.js"
 
 /** Something a dead session left behind (and that `clean` removed, unless it was a dry run). */
 export interface Leftover {
   readonly node: string
-  readonly kind: "process" | "iptables-rule" | "directory"
+  readonly kind: "process" | "iptables-rule" | "qdisc" | "directory"
   readonly what: string
   readonly label: string
 }
@@ -41,12 +43,18 @@ export const isLive = (label: string): boolean => {
   }
 }
 
-/** Lists labelled processes and firewall rules on a node, one per line: `P <pid> <label> <cmd>` / `R <rule>`. */
+/**
+ * Lists labelled processes and firewall rules on a node, one per line: `P <pid> <label> <cmd>` / `R <rule>`.
+ * Only processes in the scanning shell's own network namespace count: lab nodes share one process table with the
+ * machine (and with other labs), so without this a node would claim — and kill — the other nodes' processes.
+ */
 const scanScript = `
+me=$(readlink /proc/$$/ns/net 2>/dev/null)
 for f in $(grep -l -a -s '${sessionLabelVariable}=' /proc/[0-9]*/environ); do
   l=$(tr '\\0' '\\n' < "$f" 2>/dev/null | grep -m1 '^${sessionLabelVariable}=') || continue
   p=\${f#/proc/}; p=\${p%/environ}
   [ "$p" = "$$" ] && continue
+  [ "$(readlink /proc/$p/ns/net 2>/dev/null)" = "$me" ] || continue
   echo "P $p \${l#${sessionLabelVariable}=} $(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | cut -c1-160)"
 done
 if command -v iptables-save >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -55,6 +63,25 @@ fi
 true`
 
 const labelOfRule = (rule: string) => /--comment "?ducktape:([^":\s]*)/.exec(rule)?.[1] ?? ""
+
+/** The handle of the htb qdisc a bandwidth fault installs (one per interface). */
+export const qdiscHandle = "dd7a:"
+
+/**
+ * What ends the iptables comment of the marker rule that records who installed a bandwidth limit on `dev`: a rule
+ * without a target (it changes nothing), `-A OUTPUT -o <dev> -m comment --comment ducktape:<label>:<id>:qdisc:<dev>`.
+ */
+export const qdiscMarker = (dev: string): string => `:qdisc:${dev}`
+
+/** The interface a marker rule records a bandwidth limit on, if the rule is one. */
+const qdiscOfRule = (rule: string) => /--comment "?ducktape:[^":\s]*:[^":\s]*:qdisc:([^"\s]+)"?(\s|$)/.exec(rule)?.[1]
+
+/** Removes our qdisc from an interface if it is there (prints `present` if it was); only reports it on a dry run. */
+const removeQdisc = (dev: string, dryRun: boolean) => {
+  const d = Shell.quote(dev)
+  return `PATH="$PATH:/usr/sbin:/sbin"; if tc qdisc show dev ${d} root 2>/dev/null | grep -q ' ${qdiscHandle} '; then ` +
+    `echo present; ${dryRun ? "" : `tc qdisc del dev ${d} root; `}fi; true`
+}
 
 /** The localhost cluster's scratch directories name the driver pid: `ducktape-localhost-<pid>-…`. */
 const localScratch = /^ducktape-localhost-(\d+)-/
@@ -76,6 +103,8 @@ export const clean = (
           Effect.orElseSucceed(() => "")
         )
         const deadPids: Array<number> = []
+        const deadRules: Array<string> = []
+        const rules = out.split("\n").filter((l) => l.startsWith("R ")).map((l) => l.slice(2))
         for (const line of out.split("\n")) {
           if (line.startsWith("P ")) {
             const [, pid, label, ...cmd] = line.split(" ")
@@ -90,9 +119,23 @@ export const clean = (
             const label = labelOfRule(rule)
             if (isLive(label)) continue
             found.push({ node: node.name, kind: "iptables-rule", what: rule, label })
-            if (options.dryRun !== true && rule.startsWith("-A ")) {
-              yield* node.account.exec(`iptables ${rule.replace(/^-A /, "-D ")}`).pipe(Effect.ignore)
-            }
+            deadRules.push(rule)
+          }
+        }
+        // A dead marker's bandwidth limit goes first (the marker is its only owner record), unless a live session
+        // has since put its own limit on that interface.
+        for (const rule of deadRules) {
+          const dev = qdiscOfRule(rule)
+          if (dev === undefined || rules.some((r) => qdiscOfRule(r) === dev && isLive(labelOfRule(r)))) continue
+          const present = yield* node.account.exec(removeQdisc(dev, options.dryRun === true), { timeout: "30 seconds" }).pipe(
+            Effect.map((r) => r.stdout.includes("present")),
+            Effect.orElseSucceed(() => false)
+          )
+          if (present) found.push({ node: node.name, kind: "qdisc", what: `${dev}: htb ${qdiscHandle}`, label: labelOfRule(rule) })
+        }
+        if (options.dryRun !== true) {
+          for (const rule of deadRules.filter((r) => r.startsWith("-A "))) {
+            yield* node.account.exec(`iptables ${rule.replace(/^-A /, "-D ")}`).pipe(Effect.ignore)
           }
         }
         if (options.dryRun !== true && deadPids.length > 0) {

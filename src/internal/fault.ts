@@ -23,7 +23,7 @@ const healTimeout = Duration.seconds(45)
 const healRetry = Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
 
 /** The htb qdisc handle that marks a bandwidth limit as ours. */
-const qdiscHandle = "dd7a:"
+const qdiscHandle = Clean.qdiscHandle
 
 const networkFix = "network faults need nodes with their own network namespace: use `ducktape lab up` or real hosts"
 
@@ -274,8 +274,19 @@ interface Spec<A> {
 }
 
 /**
+ * Runs `effect` to its end even when the calling fiber is interrupted meanwhile, in a fiber of its own that nothing
+ * but the effect's own time limits can interrupt. A heal usually runs in a scope's release, and an interruption
+ * that lands while it runs — a test's timeout or Ctrl-C right as its scope closes, a `during` loop stopped while a
+ * tick heals — would otherwise cut it short: the release's interruptible region (needed for the time limit) lets
+ * that interruption in, and the fault stayed applied.
+ */
+const toCompletion = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.uninterruptible(Effect.flatMap(Effect.forkDaemon(Effect.interruptible(effect)), Fiber.join))
+
+/**
  * Registers the heal before applying, so that no way out of the scope (nor out of a half-done apply) leaves the
- * fault in place. The heal runs once to success; it is bounded by `healTimeout` and only logs when it fails.
+ * fault in place. The heal runs once to success, to its end whatever interrupts its caller; it is bounded by
+ * `healTimeout` and only logs when it fails.
  */
 const scoped = <A extends object>(spec: Spec<A>): Effect.Effect<F.Fault & A, FaultError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -283,8 +294,7 @@ const scoped = <A extends object>(spec: Spec<A>): Effect.Effect<F.Fault & A, Fau
     let healed = false
     let markHealed: Effect.Effect<void> = Effect.void
     const heal = lock.withPermits(1)(Effect.suspend(() =>
-      healed ? Effect.void : Effect.interruptible(Effect.retry(spec.heal, healRetry)).pipe(
-        Effect.timeout(healTimeout),
+      healed ? Effect.void : toCompletion(Effect.retry(spec.heal, healRetry).pipe(Effect.timeout(healTimeout))).pipe(
         Effect.matchCauseEffect({
           onSuccess: () =>
             Effect.zipRight(
@@ -499,7 +509,7 @@ export const bandwidth = (node: ClusterNode, rate: string) =>
       )
     }
     yield* requireMembers(kind, [node])
-    const [facts] = yield* requireNetwork(kind, [node], ["tc"])
+    const [facts] = yield* requireNetwork(kind, [node], ["tc", "iptables-save", "iptables-restore"])
     const own = facts!
     const dev = own.addresses.find((a) => a.address === node.account.externallyRoutableIp)?.dev ?? own.defaultDev
     if (dev === undefined) {
@@ -529,25 +539,42 @@ export const bandwidth = (node: ClusterNode, rate: string) =>
         ...exempt
       ].join(" && ")
     ].join("\n")
-    // Whether the qdisc may be ours: set before the script runs, so an interrupted apply is still undone, and
+    // A qdisc carries no comment: a marker rule (no target, so it changes nothing) records the session that owns
+    // the limit, added before the qdisc and removed after it, so that `ducktape clean` can remove the limit of a
+    // driver that crashed. An interface name that a comment cannot hold gets no marker.
+    const id = nextId()
+    const label = yield* sessionLabel
+    const marker = sanitize(dev) === dev ? `${commentFor(label, id)}${Clean.qdiscMarker(dev)}` : undefined
+    // Whether the qdisc may be ours: set just before the script runs, so an interrupted apply is still undone, and
     // cleared when the script refused (then the qdisc there is another fault's or someone else's).
-    let mine = true
+    let mine = false
     const refused = (code: number, stderr: string) =>
       code === busyExit
-        ? fault(kind, node.name, `${dev} already has a bandwidth limit from another fault`, "heal that fault first (close its scope)")
+        ? fault(
+          kind,
+          node.name,
+          `${dev} already has a bandwidth limit from another fault`,
+          "heal that fault first (close its scope); a limit left by a crashed run is removed by `ducktape clean`"
+        )
         : fault(
           kind,
           node.name,
           `${dev} has a qdisc configured by someone else (${stderr.trim()})`,
           `remove it (\`tc qdisc del dev ${dev} root\`) if it is not needed`
         )
+    const addMarker = marker === undefined
+      ? Effect.void
+      : addRules(kind, node, own, [`-A OUTPUT -o ${dev} ${withComment(marker)}`])
     return yield* scoped({
       kind,
-      id: nextId(),
+      id,
       target: node.name,
       detail: `egress of ${dev} limited to ${rate} (tc htb)`,
-      apply: run(node, apply).pipe(
-        Effect.mapError((e) => unreachable(kind, node, e)),
+      apply: Effect.zipRight(addMarker, Effect.suspend(() => {
+        mine = true
+        return run(node, apply)
+      })).pipe(
+        Effect.mapError((e) => (e._tag === "FaultError" ? e : unreachable(kind, node, e))),
         Effect.flatMap((r) => {
           if (r.exitCode === 0) return Effect.succeed({})
           if (r.exitCode === busyExit || r.exitCode === foreignExit) {
@@ -557,13 +584,16 @@ export const bandwidth = (node: ClusterNode, rate: string) =>
           return Effect.fail(commandFailed(kind, node, "tc", r.stderr))
         })
       ),
-      heal: Effect.suspend(() =>
-        mine
-          ? Effect.flatMap(
-            run(node, `if ${tc} qdisc show dev ${d} root | grep -q ' ${h} '; then ${tc} qdisc del dev ${d} root; fi`),
-            (r) => (r.exitCode === 0 ? Effect.void : Effect.fail(new HealFailed({ node: node.name, reason: `tc: ${r.stderr.trim()}` })))
-          )
-          : Effect.void
+      heal: Effect.zipRight(
+        Effect.suspend(() =>
+          mine
+            ? Effect.flatMap(
+              run(node, `if ${tc} qdisc show dev ${d} root | grep -q ' ${h} '; then ${tc} qdisc del dev ${d} root; fi`),
+              (r) => (r.exitCode === 0 ? Effect.void : Effect.fail(new HealFailed({ node: node.name, reason: `tc: ${r.stderr.trim()}` })))
+            )
+            : Effect.void
+        ),
+        marker === undefined ? Effect.void : removeRules(node, own, marker)
       )
     })
   })

@@ -118,10 +118,12 @@ const describeCause = (cause: Cause.Cause<unknown>): { tag: string; message: str
 const testLogger = (dir: string, echo: boolean) => {
   const info = NodeFs.createWriteStream(NodePath.join(dir, "test_log.info"), { flags: "a" })
   const debug = NodeFs.createWriteStream(NodePath.join(dir, "test_log.debug"), { flags: "a" })
-  const logger = Logger.make(({ logLevel, message, annotations, date }) => {
+  const logger = Logger.make(({ cause, logLevel, message, annotations, date }) => {
     const text = Array.isArray(message) ? message.map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ") : String(message)
     const notes = HashMap.toEntries(annotations).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-    const line = `[${logLevel.label.padEnd(5)} ${date.toISOString()}]${notes.length > 0 ? ` {${notes.join(" ")}}` : ""} ${text}\n`
+    // A cause logged with a message (`Effect.logWarning("…", cause)`) is why something went wrong: keep it.
+    const why = Cause.isEmpty(cause) ? "" : `\n  ${Cause.pretty(cause).split("\n").join("\n  ")}`
+    const line = `[${logLevel.label.padEnd(5)} ${date.toISOString()}]${notes.length > 0 ? ` {${notes.join(" ")}}` : ""} ${text}${why}\n`
     debug.write(line)
     if (LogLevel.greaterThanEqual(logLevel, LogLevel.Info)) info.write(line)
     if (echo) process.stderr.write(line)
@@ -175,14 +177,16 @@ const runAttempt = (
     const timeout = testCase.timeout ?? session.options.testTimeout ?? defaultTestTimeout
     const exit = yield* testCase.body.pipe(
       Effect.tap(() => Effect.logInfo("test body finished; tearing down")),
-      // The test's own scope: services it starts are torn down here, before the result is final.
-      Effect.scoped,
-      // An interrupted run stops the body (the race interrupts it, closing its scope) but still records it.
+      // An interrupted run stops the body (the race interrupts it) but still records it.
       (body) => Effect.raceFirst(body, Effect.zipRight(Deferred.await(abort), Effect.fail(new RunInterrupted()))),
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () => new TestTimeout({ testId: testCase.id, timeout: Duration.format(Duration.decode(timeout)) })
       }),
+      // The test's own scope: services it starts are torn down and faults healed here, before the result is final.
+      // It closes outside the race and the timeout, so that neither, landing while a teardown already runs (the body
+      // just finished), can cut that teardown short; each step of a teardown has its own time limit.
+      Effect.scoped,
       Effect.provideService(TestContext, context),
       Effect.provideService(Cluster, sub),
       Effect.provideService(ServiceRegistry, registry),
