@@ -204,10 +204,14 @@ export interface RemoteAccount extends Identity {
   /** Pids of processes whose full command line matches the pattern (`pgrep -f`), excluding our own probe. */
   /**
    * Starts a long-running command detached from the connection (its own session, stdin from /dev/null, output
-   * appended to `logFile` or discarded) and returns its pid, which is also its process group. Stop it with
+   * appended to `logFile` or discarded) and returns its pid, which is also its process group; `pidFile` is
+   * written by the same remote command, so a `stopNode` reading it always finds the daemon. Stop it with
    * `killProcessGroup`. Prefer `startProcess` when the process should live exactly as long as a scope.
    */
-  readonly spawnDaemon: (command: Command, options?: CommandOptions & { readonly logFile?: string }) => Effect.Effect<number, CommandError>
+  readonly spawnDaemon: (
+    command: Command,
+    options?: CommandOptions & { readonly logFile?: string; readonly pidFile?: string }
+  ) => Effect.Effect<number, CommandError>
   /** Stops a process group: TERM, then KILL after `grace` (default 5 seconds) if anything of it is left. */
   readonly killProcessGroup: (pid: number, options?: { readonly grace?: Duration.DurationInput }) => Effect.Effect<void, CommandError>
   readonly pids: (pattern: string) => Effect.Effect<ReadonlyArray<number>, CommandError>

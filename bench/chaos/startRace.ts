@@ -44,7 +44,8 @@ const main = Effect.scoped(Effect.gen(function*() {
   const account: RemoteAccount = yield* LocalAccount.make({ hostname: "local", workdir })
   const line = (marker: string) => `exec sh -c 'sleep 600' ${marker}`
   const startProcess = yield* race("process", (m) => account.startProcess(line(m)))
-  // spawnDaemon is not scoped: as a caller would write it, and as a resource whose start cannot be interrupted.
+  // spawnDaemon is not scoped: its daemon belongs to whoever records the pid (a pidFile, or acquireRelease as
+  // below). Unrecorded, it survives by design — labelled, so `ducktape clean` finds it once the driver is gone.
   const spawnDaemon = yield* race("daemon", (m) => account.spawnDaemon(line(m)))
   const spawnDaemonAcquired = yield* race("acquired", (m) =>
     Effect.acquireRelease(account.spawnDaemon(line(m)), (pid) => Effect.ignore(account.killProcessGroup(pid))))

@@ -36,8 +36,7 @@ export const Redis = Service.make<RedisConfig>({
       // Watch the log from its current end (a restart appends), start the server, wait until it serves.
       // Its stdout goes to the same log, so a config error shows up in the timeout's message.
       const log = yield* account.monitorLog("redis/redis.log")
-      const pid = yield* account.spawnDaemon(["redis-server", "redis/redis.conf"], { logFile: "redis/redis.log" })
-      yield* account.createFile("redis/pid", String(pid))
+      yield* account.spawnDaemon(["redis-server", "redis/redis.conf"], { logFile: "redis/redis.log", pidFile: "redis/pid" })
       yield* log.waitUntil("Ready to accept connections", { timeout: "30 seconds", errMsg: "redis-server did not start" })
     }),
 

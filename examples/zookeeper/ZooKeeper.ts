@@ -38,8 +38,8 @@ export const ZooKeeper = Service.make({
       yield* account.spawnDaemon(
         `java -cp ${classpath} -Dlog4j.configuration=file:zookeeper/log4j.properties ` +
           `org.apache.zookeeper.server.quorum.QuorumPeerMain zookeeper/zookeeper.properties`,
-        { logFile: "zookeeper/zookeeper.log", cwd: "." }
-      ).pipe(Effect.tap((pid) => account.createFile("zookeeper/pid", String(pid))))
+        { logFile: "zookeeper/zookeeper.log", pidFile: "zookeeper/pid", cwd: "." }
+      )
       yield* log.waitUntil("binding to port", { timeout: "100 seconds", backoff: "7 seconds", errMsg: "ZooKeeper did not start" })
     }),
 

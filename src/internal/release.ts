@@ -1,13 +1,22 @@
 import type { Duration } from "effect"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 
 /**
- * A time limit that holds inside a finalizer too. Finalizers run uninterruptibly, so a plain `Effect.timeout`
- * there waits for the work anyway; marking the work interruptible lets the timer stop it. (The work is not cut
- * short by the interruption that closed the scope: that one is already being handled.)
+ * Runs `effect` to its end or to its time limit, whatever interruptions the caller receives meanwhile, and then
+ * lets them take effect. For steps that must not stop half-way — a teardown step, a heal, learning the pid of a
+ * process just started — yet must not hang either.
+ *
+ * The work runs in its own fiber: inside a finalizer (uninterruptible) a plain `Effect.timeout` would wait for the
+ * work anyway, and an interruptible region there would let a pending interruption cut the work short.
  */
 export const bounded = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
   duration: Duration.DurationInput,
   onTimeout: () => E2
-): Effect.Effect<A, E | E2, R> => Effect.timeoutFail(Effect.interruptible(effect), { duration, onTimeout })
+): Effect.Effect<A, E | E2, R> =>
+  Effect.uninterruptible(
+    Effect.flatMap(
+      Effect.forkDaemon(Effect.timeoutFail(Effect.interruptible(effect), { duration, onTimeout })),
+      Fiber.join
+    )
+  )

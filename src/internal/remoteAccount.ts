@@ -11,6 +11,10 @@ import * as ReadableStream from "./readableStream.js"
 
 /** How long a killed process group gets between TERM and KILL when its scope closes. */
 const killGrace = Duration.seconds(2)
+/** How long a started command may take to report its pid (the first thing it does). */
+const pidTimeout = Duration.seconds(30)
+/** How long starting a daemon may take (it only forks and prints a pid). */
+const daemonStartTimeout = Duration.seconds(60)
 /** An upper bound on a process release, so that a teardown can never hang on a dead connection. */
 const releaseTimeout = Duration.seconds(10)
 /** How much stderr an error message carries. */
@@ -122,14 +126,19 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
 
   const startProcess = (command: Shell.Command, options: RA.CommandOptions = {}) => {
     const line = Shell.toLine(command)
+    // Once the command runs, an interruption must wait until its pid is known and its kill-on-release registered:
+    // without a pid nothing could stop it (without a pty it survives its channel).
     return Effect.flatMap(prepare(line, options), ({ stdin, wrapped }) =>
-      Effect.flatMap(backend.exec(wrapped, stdin), (raw) => startProcessFrom(raw, line)))
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(backend.exec(wrapped, stdin)), (raw) => startProcessFrom(raw, line))
+      ))
   }
 
   /** A started backend process as a `RemoteProcess`: its pid read, stderr drained, its group stopped on release. */
   const startProcessFrom = (raw: RA.RawProcess, line: string) =>
     Effect.gen(function*() {
-      const { pid, stdout } = yield* splitPid(raw, id.hostname, id.port)
+      const { pid, stdout } = yield* Release.bounded(splitPid(raw, id.hostname, id.port), pidTimeout, () =>
+        new RemoteConnectionError({ host: id.hostname, port: id.port, reason: "timeout", detail: `no pid from the command within ${Duration.format(pidTimeout)}` }))
       const exited = yield* Ref.make(false)
 
       // stderr is drained eagerly into a queue plus a tail buffer: nobody has to read it for the command to make
@@ -305,12 +314,20 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       return out.filter((l) => /^\d+$/.test(l)).map(Number).filter((p) => p !== selfPid)
     })
 
-  const spawnDaemon = (command: Shell.Command, options: RA.CommandOptions & { readonly logFile?: string } = {}) => {
+  const spawnDaemon = (
+    command: Shell.Command,
+    options: RA.CommandOptions & { readonly logFile?: string; readonly pidFile?: string } = {}
+  ) => {
     const log = options.logFile === undefined ? "/dev/null" : resolve(options.logFile)
+    // The pid file is written by the same remote command, so a daemon is never running without it.
+    const record = options.pidFile === undefined ? "" : ` > ${Shell.quote(resolve(options.pidFile))}; cat ${Shell.quote(resolve(options.pidFile))}`
     // setsid: the daemon leads its own session and process group, so it outlives this channel and can be stopped
     // as a group; `$!` is its pid because a background job of a non-interactive shell is no group leader.
-    const line = `setsid /bin/sh -c ${Shell.quote(Shell.toLine(command))} >> ${Shell.quote(log)} 2>&1 < /dev/null & echo $!`
-    return Effect.map(sshOutput(line, options), (out) => Number.parseInt(out.trim(), 10))
+    const line = `setsid /bin/sh -c ${Shell.quote(Shell.toLine(command))} >> ${Shell.quote(log)} 2>&1 < /dev/null & echo $!${record}`
+    // Interrupted half-way, the daemon would run on with a pid nobody learnt: finish (within a bound) first.
+    return Release.bounded(sshOutput(line, options), daemonStartTimeout, () => timeoutError(line, daemonStartTimeout)).pipe(
+      Effect.map((out) => Number.parseInt(out.trim(), 10))
+    )
   }
 
   // Zombies count as gone: on some machines init reaps orphans a second or more late, and `kill -0` still finds them.
