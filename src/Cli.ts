@@ -345,7 +345,7 @@ const cleanCommand = Command.make("clean", {
     yield* Effect.sync(() =>
       process.stdout.write(`${Clean.describe(removed)}\n${removed.length === 0 ? "" : o.dryRun ? `${removed.length} leftovers found (dry run: nothing removed)\n` : `removed ${removed.length} leftovers\n`}`)
     )
-  })).pipe(Command.withDescription("Find and remove what crashed sessions left on the nodes: processes, iptables rules, scratch directories."))
+  })).pipe(Command.withDescription("Find and remove what crashed sessions left on the nodes: processes, iptables rules, bandwidth limits, scratch directories."))
 
 const report = Command.make("report").pipe(Command.withDescription("Work with reports."), Command.withSubcommands([reportMerge]))
 

@@ -101,7 +101,9 @@ export const packetLoss: (
  * Limits what the node sends on its interface to `rate`, in tc units (`"1mbit"`, `"500kbit"`, `"10mbps"`), with
  * an htb qdisc (handle `dd7a:`); traffic to the driver is exempt. Only egress is shaped: to slow a link both
  * ways, limit both ends. One limit per interface at a time; an interface with a qdisc configured by someone else
- * is refused rather than overwritten. (`tc netem` delay and jitter are not offered: many kernels lack it.)
+ * is refused rather than overwritten. A marker iptables rule (it changes no traffic) records which session owns the
+ * limit, so `ducktape clean` can remove the limit of a crashed session; so this needs iptables too.
+ * (`tc netem` delay and jitter are not offered: many kernels lack it.)
  */
 export const bandwidth: (node: ClusterNode, rate: string) => Effect.Effect<Fault, FaultError, Scope.Scope> =
   internal.bandwidth
