@@ -25,7 +25,7 @@ import * as LocalAccount from "../src/LocalAccount.js"
 import type { RemoteAccount } from "../src/RemoteAccount.js"
 import * as Shell from "../src/Shell.js"
 import * as SshAccount from "../src/SshAccount.js"
-import * as Sshd from "../src/Sshd.js"
+import * as SshdFixture from "../test/support/sshd.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Sizes of the runs
@@ -184,32 +184,13 @@ interface Setup {
 }
 
 const setup = Effect.gen(function*() {
-  const dir = yield* Effect.acquireRelease(
-    Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `bench-ssh-${process.pid}-`))),
-    (d) => Effect.sync(() => NodeFs.rmSync(d, { recursive: true, force: true })).pipe(Effect.timeout("30 seconds"), Effect.ignore)
-  )
-  const clientKey = yield* Sshd.generateKeyPair(NodePath.join(dir, "client", "id_ed25519"))
-  const sshd = yield* Sshd.start({
-    address: "127.0.0.1",
-    dir: NodePath.join(dir, "sshd"),
-    authorizedKeys: [clientKey.publicKey],
-    // A bench killed mid-run must not leave its server behind.
-    dieWithParent: true
-  })
-  const knownHosts = NodePath.join(dir, "client", "known_hosts")
+  // The same private sshd (own host key, fresh client key, dies with us) as our tests use.
+  const fixture = yield* SshdFixture.start
+  const { clientKey, dir, knownHosts, sshd } = fixture
   const remoteDir = NodePath.join(dir, "remote")
-  NodeFs.writeFileSync(knownHosts, sshd.knownHostsLine + "\n")
   NodeFs.mkdirSync(remoteDir, { recursive: true })
   const user = NodeOs.userInfo().username
-  const account = yield* SshAccount.make({
-    hostname: "bench",
-    sshHostname: "127.0.0.1",
-    port: sshd.port,
-    user,
-    identityFile: clientKey.privateKeyPath,
-    knownHosts,
-    workdir: remoteDir
-  })
+  const account = yield* SshAccount.make({ ...fixture.accountOptions, hostname: "bench", workdir: remoteDir })
   const local = yield* LocalAccount.make({ hostname: "local", workdir: NodePath.join(dir, "local") })
   // Runs after the harness, before the account and the sshd close: no child of ours outlives the bench.
   yield* Effect.addFinalizer(() => Effect.sync(killChildren))
