@@ -443,6 +443,12 @@ const listLinks = (lab: string) =>
 
 const labFiles = ["cluster.json", "known_hosts", "id_ed25519", "id_ed25519.pub", "authorized_keys", "hosts", "nodes"]
 
+/**
+ * A link that is already gone. A veth also vanishes, asynchronously, when its peer's namespace is deleted, so
+ * "Cannot find device" and "No such device" both mean there is nothing left to delete.
+ */
+const goneLink = /Cannot find device|No such device/
+
 const teardown = (
   tools: { readonly iptables: Option.Option<string> },
   name: string,
@@ -487,12 +493,12 @@ const teardown = (
     const removeLinks = Effect.zipRight(
       Effect.forEach(
         links.filter((l) => l !== bridgeName(name)),
-        (link) => ignoring(["ip", "link", "delete", link], /Cannot find device/),
+        (link) => ignoring(["ip", "link", "delete", link], goneLink),
         { concurrency: "unbounded", discard: true }
       ),
       Effect.forEach(
         links.filter((l) => l === bridgeName(name)),
-        (link) => ignoring(["ip", "link", "delete", link], /Cannot find device/),
+        (link) => ignoring(["ip", "link", "delete", link], goneLink),
         { discard: true }
       )
     )
