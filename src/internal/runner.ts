@@ -283,6 +283,8 @@ export const run = (options: R.RunOptions) =>
     const record = (r: Results.TestResult) =>
       Effect.zipRight(Ref.update(results, (rs) => [...rs, r]), Effect.sync(() => jsonl.write(encode(r) + "\n")))
 
+    const selectionOrder = new Map<string, number>()
+    for (const [i, c] of options.cases.entries()) if (!selectionOrder.has(c.id)) selectionOrder.set(c.id, i)
     const runs = Math.max(1, options.repeat ?? 1)
     const cases = Array.from({ length: runs }, (_, k) => options.cases.map((testCase) => ({ testCase, run: k + 1 }))).flat()
     const total = cases.length + (options.loadFailures?.length ?? 0)
@@ -463,7 +465,8 @@ export const run = (options: R.RunOptions) =>
             argv: options.argv ?? [],
             interrupted: (yield* Ref.get(interrupted)) || stopping !== undefined,
             notRun: [...new Set(pending.all().map((j) => j.testCase.id))],
-            results: rs
+            // Reports list tests in the order they were selected, not the order parallel runs happened to end.
+            results: [...rs].sort((a, b) => (selectionOrder.get(a.testId) ?? -1) - (selectionOrder.get(b.testId) ?? -1))
           }
           yield* Effect.promise(() => new Promise<void>((resolve) => jsonl.end(() => resolve())))
           yield* Report.writeAll(sessionDir, session).pipe(
