@@ -46,11 +46,35 @@ const needs = (spec: C.NormalizedSpec) => {
 }
 
 /**
+ * `needs` of a spec, remembered: the scheduler asks whether the same few specs fit after every finished test.
+ */
+const needsCache = new WeakMap<object, ReturnType<typeof needs>>()
+const countNeeds = new Map<number, ReturnType<typeof needs>>()
+const needsOf = (spec: C.ClusterSpec): ReturnType<typeof needs> => {
+  const cache = typeof spec === "number" ? undefined : needsCache.get(spec)
+  if (cache !== undefined) return cache
+  if (typeof spec === "number") {
+    let n = countNeeds.get(spec)
+    if (n === undefined) countNeeds.set(spec, n = needs(normalize(spec)))
+    return n
+  }
+  const computed = needs(normalize(spec))
+  needsCache.set(spec, computed)
+  return computed
+}
+
+/**
  * Whether nodes counted by type can meet a spec. Typed requests are served first, so that an untyped request never
  * takes the node a typed one needed; an untyped request may take nodes of any type.
  */
-const canMeet = (spec: C.NormalizedSpec, countOf: (type: string | undefined) => number, total: number): boolean => {
-  const { typed, untyped } = needs(spec)
+const canMeet = (spec: C.NormalizedSpec, countOf: (type: string | undefined) => number, total: number): boolean =>
+  meets(needs(spec), countOf, total)
+
+const meets = (
+  { typed, untyped }: ReturnType<typeof needs>,
+  countOf: (type: string | undefined) => number,
+  total: number
+): boolean => {
   let typedTotal = 0
   for (const [type, n] of typed) {
     if (countOf(type) < n) return false
@@ -141,7 +165,7 @@ export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.C
       available: Effect.sync(availableNow),
       used: Effect.sync(() => nodes.filter((n) => used.has(n.index))),
       maxUsed: Effect.sync(() => maxUsed),
-      fitsNow: (spec) => Effect.sync(() => canMeet(normalize(spec), countOf, freeCount)),
+      fitsNow: (spec) => Effect.sync(() => meets(needsOf(spec), countOf, freeCount)),
       fitsEver: (spec) => canMeet(normalize(spec), (t) => allCounts.get(t) ?? 0, nodes.length),
       alloc
     } satisfies C.Cluster
