@@ -172,8 +172,10 @@ describe("Lab", () => {
       yield* Effect.promise(() => NodeFs.rm(dir, { recursive: true, force: true }))
     }))
 
-  it.live("after an up SIGKILLed when done: down removes everything, and a second up replaces the stale lab", () =>
-    Effect.gen(function*() {
+  it.live("after an up SIGKILLed when done: down removes everything, and a second up replaces the stale lab", () => {
+    // Whatever an assertion below does, the crashed labs must not outlive the test.
+    const downAll = Effect.forEach([labName("lb"), labName("lc")], (name) => Effect.ignore(Lab.down({ name })), { discard: true })
+    return Effect.gen(function*() {
       const crashed = [{ name: labName("lb"), dir: yield* tempDir(labName("lb")) }, {
         name: labName("lc"),
         dir: yield* tempDir(labName("lc"))
@@ -204,12 +206,14 @@ describe("Lab", () => {
       }))
       expect(yield* leftovers(second.name)).toEqual(nothingLeft)
       for (const l of crashed) yield* Effect.promise(() => NodeFs.rm(l.dir, { recursive: true, force: true }))
-    }))
+    }).pipe(Effect.ensuring(downAll))
+  })
 
-  it.live("down removes a lab whose up was SIGKILLed half way", () =>
+  it.scopedLive("down removes a lab whose up was SIGKILLed half way", () =>
     Effect.gen(function*() {
       const name = labName("ld")
       const dir = yield* tempDir(name)
+      yield* Effect.addFinalizer(() => Effect.ignore(Lab.down({ name })))
       yield* crashedUp([{ name, dir }], "mid-up")
       expect((yield* leftovers(name)).netns.length).toBeGreaterThan(0)
       const summary = yield* Lab.down({ name, dir })
