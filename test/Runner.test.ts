@@ -1,7 +1,7 @@
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option } from "effect"
 import * as Cluster from "../src/Cluster.js"
 import { isAlive } from "./support/processes.js"
@@ -15,7 +15,15 @@ const casesOf = (tests: Record<string, Test.Test<any>>) =>
   Object.entries(tests).flatMap(([name, t]) => Test.expand(t, where(name), {}))
 
 
-const resultsRoot = () => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "runner-results-"))
+const roots: Array<string> = []
+const resultsRoot = () => {
+  const root = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "runner-results-"))
+  roots.push(root)
+  return root
+}
+afterAll(() => {
+  for (const root of roots) NodeFs.rmSync(root, { recursive: true, force: true })
+})
 
 // A service whose node runs a real process until stopped: the runner must tear it down on every exit path.
 const Sleeper = Service.make({
