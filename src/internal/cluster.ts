@@ -383,16 +383,22 @@ export const parseClusterJson = (path: string, text: string): Either.Either<Read
   })))
 }
 
-/** @internal */
-export const fromFile = (path: string, options: C.SshSourceOptions = {}) =>
+/** A cluster from a file of ssh node definitions: read it, parse it, connect to every node. */
+const sshSource = (
+  parse: (path: string, text: string) => Either.Either<ReadonlyArray<SshNodeConfig>, ClusterConfigError>
+) =>
+(path: string, options: C.SshSourceOptions = {}) =>
   Layer.scoped(
     Cluster,
     Effect.gen(function*() {
       const text = yield* readText(path, path)
-      const configs = yield* parseClusterJson(path, text)
+      const configs = yield* parse(path, text)
       return yield* connectNodes(path, configs, options)
     })
   )
+
+/** @internal */
+export const fromFile = sshSource((path, text) => parseClusterJson(path, text))
 
 // OpenSSH config: `Key value` or `Key=value`, case-insensitive keys, `Host` blocks with glob patterns; the first
 // value obtained for a key wins, as in ssh_config(5).
@@ -475,12 +481,4 @@ export const parseSshConfig = (path: string, text: string): Either.Either<Readon
 }
 
 /** @internal */
-export const fromSshConfig = (path: string, options: C.SshSourceOptions = {}) =>
-  Layer.scoped(
-    Cluster,
-    Effect.gen(function*() {
-      const text = yield* readText(path, path)
-      const configs = yield* parseSshConfig(path, text)
-      return yield* connectNodes(path, configs, options)
-    })
-  )
+export const fromSshConfig = sshSource((path, text) => parseSshConfig(path, text))

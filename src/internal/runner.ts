@@ -434,14 +434,15 @@ export const run = (options: R.RunOptions) =>
       }
     })
 
-    const interrupted = yield* Ref.make(false)
+    // Plain variables, like `stopping`: only this fiber and its finalizers touch them.
+    let interrupted = false
+    let concluded: Results.SessionResults | undefined
     const label = Clean.labelFor(sessionId)
-    const finalSession = yield* Ref.make<Option.Option<Results.SessionResults>>(Option.none())
     yield* loop.pipe(
       RemoteAccount.withSessionLabel(label),
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
-          yield* Ref.set(interrupted, true)
+          interrupted = true
           yield* emit({ _tag: "Stopping", reason: "interrupted: stopping running tests and tearing them down" })
           // Running tests are stopped; their scopes stop services and collect logs, and each still reports its
           // result, before the reports are written.
@@ -463,7 +464,7 @@ export const run = (options: R.RunOptions) =>
             clusterNumNodes: cluster.size,
             parallelism: maxParallel,
             argv: options.argv ?? [],
-            interrupted: (yield* Ref.get(interrupted)) || stopping !== undefined,
+            interrupted: interrupted || stopping !== undefined,
             notRun: [...new Set(pending.all().map((j) => j.testCase.id))],
             // Reports list tests in the order they were selected, not the order parallel runs happened to end.
             results: [...rs].sort((a, b) => (selectionOrder.get(a.testId) ?? -1) - (selectionOrder.get(b.testId) ?? -1))
@@ -472,11 +473,11 @@ export const run = (options: R.RunOptions) =>
           yield* Report.writeAll(sessionDir, session).pipe(
             Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
           )
-          yield* Ref.set(finalSession, Option.some(session))
+          concluded = session
         })
       )
     )
-    const session = Option.getOrThrow(yield* Ref.get(finalSession))
-    return { results: session, dir: sessionDir } satisfies R.Session
+    // The finalizer above always ran: a session that got here was concluded.
+    return { results: concluded!, dir: sessionDir } satisfies R.Session
   })
 
