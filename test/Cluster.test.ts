@@ -30,6 +30,20 @@ describe("Cluster allocation", () => {
       expect((yield* cluster.available)).toHaveLength(4)
     }))
 
+  it.effect("tryTake takes lowest-numbered nodes or nothing, and giveBack returns them", () =>
+    Effect.gen(function*() {
+      const cluster = yield* Cluster.make(fakeNodes([undefined, "large", undefined, undefined]))
+      const first = cluster.tryTake(2)
+      expect(first?.map((n) => n.name)).toEqual(["n1", "n3"])
+      expect(cluster.tryTake([{ numNodes: 2, nodeType: "large" }])).toBeUndefined()
+      expect(cluster.tryTake(3)).toBeUndefined()
+      expect((yield* cluster.available).map((n) => n.name)).toEqual(["n2", "n4"])
+      cluster.giveBack(first!)
+      cluster.giveBack(first!)
+      expect((yield* cluster.available).map((n) => n.name)).toEqual(["n1", "n2", "n3", "n4"])
+      expect(cluster.tryTake(1)?.map((n) => n.name)).toEqual(["n1"])
+    }))
+
   it.effect("fails an impossible request at once with what was asked and what there is, changing nothing", () =>
     Effect.gen(function*() {
       const cluster = yield* Cluster.make(fakeNodes(["large", undefined]))
@@ -114,15 +128,17 @@ describe("scheduling helpers", () => {
     queue.unshift({ id: "retry", spec: 1 })
     const order: Array<string> = []
     for (;;) {
-      const j = Effect.runSync(queue.takeFitting(() => Effect.succeed(true)))
-      if (j === undefined) break
-      order.push(j.id)
+      const next = queue.takeFirst(() => true)
+      if (next === undefined) break
+      order.push(next.job.id)
     }
     expect(order).toEqual(["b", "d", "retry", "a", "c"])
     const small = new PendingQueue<{ id: string; spec: number }>((j) => j.spec)
     small.push({ id: "big", spec: 5 })
     small.push({ id: "small", spec: 1 })
-    expect(Effect.runSync(small.takeFitting((spec) => Effect.succeed(Cluster.specSize(spec) <= 2)))?.id).toBe("small")
+    const taken = small.takeFirst((spec) => (Cluster.specSize(spec) <= 2 ? `${Cluster.specSize(spec)} node(s)` : undefined))
+    expect(taken).toEqual({ job: { id: "small", spec: 1 }, taken: "1 node(s)" })
+    expect(small.size).toBe(1)
   })
 
   it("shards evenly, or by historical durations longest-first into the least-loaded shard", () => {

@@ -97,8 +97,7 @@ export const fitsIn = (spec: C.ClusterSpec, nodes: ReadonlyArray<C.ClusterNode>)
 
 /**
  * A pool keeps its free nodes in one list per type, so checking and taking cost O(request), not O(cluster): the
- * scheduler asks "does it fit now?" for every waiting spec after every finished test. State changes happen inside
- * single synchronous steps, which fibers cannot interleave.
+ * scheduler tries every waiting spec after every finished test.
  * @internal
  */
 export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.Cluster> =>
@@ -117,8 +116,11 @@ export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.C
     const countOf = (type: string | undefined) => free.get(type)?.length ?? 0
     const availableNow = () => nodes.filter((n) => !used.has(n.index))
 
-    const take = (spec: C.NormalizedSpec): ReadonlyArray<C.ClusterNode> => {
-      const { typed, untyped } = needs(spec)
+    // The synchronous core: checking, taking and giving back are single steps that fibers cannot interleave, and
+    // cost no Effect machinery — the scheduler makes 10,000 of them in a few milliseconds.
+    const tryTake = (spec: C.ClusterSpec): ReadonlyArray<C.ClusterNode> | undefined => {
+      const { typed, untyped } = needsOf(spec)
+      if (!meets({ typed, untyped }, countOf, freeCount)) return undefined
       const chosen: Array<C.ClusterNode> = []
       for (const [type, n] of typed) for (let k = 0; k < n; k++) chosen.push(free.get(type)!.pop()!)
       let rest = untyped
@@ -135,7 +137,7 @@ export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.C
       return chosen
     }
 
-    const giveBack = (chosen: ReadonlyArray<C.ClusterNode>) => {
+    const giveBack = (chosen: ReadonlyArray<C.ClusterNode>): void => {
       for (const n of chosen) {
         if (!used.delete(n.index)) continue // released twice: harmless
         const list = free.get(n.nodeType)!
@@ -147,17 +149,16 @@ export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.C
       }
     }
 
-    const alloc = (spec: C.ClusterSpec): Effect.Effect<ReadonlyArray<C.ClusterNode>, InsufficientResources, Scope.Scope> => {
-      const wanted = normalize(spec)
-      return Effect.acquireRelease(
-        Effect.suspend(() =>
-          canMeet(wanted, countOf, freeCount)
-            ? Effect.succeed(take(wanted))
+    const alloc = (spec: C.ClusterSpec): Effect.Effect<ReadonlyArray<C.ClusterNode>, InsufficientResources, Scope.Scope> =>
+      Effect.acquireRelease(
+        Effect.suspend(() => {
+          const chosen = tryTake(spec)
+          return chosen !== undefined
+            ? Effect.succeed(chosen)
             : Effect.fail(new InsufficientResources({ requested: describeSpec(spec), available: describeNodes(availableNow()) }))
-        ),
+        }),
         (chosen) => Effect.sync(() => giveBack(chosen))
       )
-    }
 
     return {
       all: nodes,
@@ -167,6 +168,8 @@ export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.C
       maxUsed: Effect.sync(() => maxUsed),
       fitsNow: (spec) => Effect.sync(() => meets(needsOf(spec), countOf, freeCount)),
       fitsEver: (spec) => canMeet(normalize(spec), (t) => allCounts.get(t) ?? 0, nodes.length),
+      tryTake,
+      giveBack,
       alloc
     } satisfies C.Cluster
   })

@@ -394,31 +394,36 @@ export const run = (options: R.RunOptions) =>
     const abort = yield* Deferred.make<void>()
     let stopping: string | undefined
 
-    const start = (job: Job) =>
+    // Nodes are given back when the attempt's fiber ends, whatever ended it.
+    const start = (job: Job, nodes: ReadonlyArray<ClusterModule.ClusterNode>) =>
       Effect.gen(function*() {
-        const scope = yield* Scope.make()
-        const nodes = yield* Scope.extend(cluster.alloc(job.testCase.spec), scope)
         const attemptNo = job.attempts.length + 1
         yield* emit({ _tag: "TestStarted", testId: job.testCase.id, attempt: attemptNo, nodes: nodes.map((n) => n.name) })
         const dir = dirFor(job.testCase, job.run, attemptNo)
         const fiber = yield* runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options }, abort).pipe(
           Effect.tap((attempt) => Queue.offer(done, { job, attempt })),
-          Effect.ensuring(Scope.close(scope, Exit.void)),
+          Effect.ensuring(Effect.sync(() => cluster.giveBack(nodes))),
           Effect.asVoid,
+          // A fork inherits the uninterruptible region of `fill`; the test itself must stay interruptible.
+          Effect.interruptible,
           Effect.forkDaemon
         )
         running.set(job, fiber)
       })
 
+    // Starts waiting tests that fit now, up to --max-parallel. Nodes are taken synchronously (no Effect per
+    // decision: 10,000 tests schedule in milliseconds); uninterruptible so that nodes taken always reach their fiber.
+    const fill = Effect.gen(function*() {
+      while (running.size < maxParallel) {
+        const next = pending.takeFirst(cluster.tryTake)
+        if (next === undefined) return
+        yield* start(next.job, next.taken)
+      }
+    }).pipe(Effect.uninterruptible)
+
     const loop = Effect.gen(function*() {
       while (pending.size > 0 || running.size > 0) {
-        if (stopping === undefined) {
-          while (running.size < maxParallel) {
-            const job = yield* pending.takeFitting(cluster.fitsNow)
-            if (job === undefined) break
-            yield* Effect.orDie(start(job))
-          }
-        }
+        if (stopping === undefined) yield* fill
         if (running.size === 0) break
         const { attempt, job } = yield* Queue.take(done)
         running.delete(job)

@@ -1,4 +1,3 @@
-import { Effect } from "effect"
 import * as ClusterModule from "../Cluster.js"
 
 /**
@@ -43,14 +42,16 @@ export class PendingQueue<J> {
     return this.buckets.flatMap((b) => b.jobs)
   }
 
-  /** Removes and returns the first job, largest spec first, whose spec fits; undefined if none does. */
-  takeFitting<E, R>(fits: (spec: ClusterModule.ClusterSpec) => Effect.Effect<boolean, E, R>): Effect.Effect<J | undefined, E, R> {
-    const buckets = this.buckets
-    return Effect.gen(function*() {
-      for (const bucket of buckets) {
-        if (bucket.jobs.length > 0 && (yield* fits(bucket.spec))) return bucket.jobs.shift()
-      }
-      return undefined
-    })
+  /**
+   * Offers each waiting spec, largest first, to `take` (e.g. a cluster's `tryTake`); the first that is taken removes
+   * its job. Returns the job with what `take` gave, or undefined if no waiting spec can be taken now.
+   */
+  takeFirst<A>(take: (spec: ClusterModule.ClusterSpec) => A | undefined): { readonly job: J; readonly taken: A } | undefined {
+    for (const bucket of this.buckets) {
+      if (bucket.jobs.length === 0) continue
+      const taken = take(bucket.spec)
+      if (taken !== undefined) return { job: bucket.jobs.shift()!, taken }
+    }
+    return undefined
   }
 }
