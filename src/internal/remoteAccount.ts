@@ -260,7 +260,10 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
           )
         )
       )
-    }).pipe(Effect.withSpan("RemoteAccount.exec", { attributes: { host: id.hostname, command: line } }))
+    }).pipe(
+      // The span's call site would be this file (every command starts here), and capturing it costs a stack trace.
+      Effect.withSpan("RemoteAccount.exec", { attributes: { host: id.hostname, command: line }, captureStackTrace: false })
+    )
   }
 
   const check = (line: string) => (r: RA.ExecResult) =>

@@ -358,7 +358,10 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
               const lost = (e: unknown) => connectionError("closed", errorText(e))
               const stdout = ReadableStream.pump(ch, lost)
               const stderr = ReadableStream.pump(ch.stderr, lost)
-              ch.end(stdin === undefined ? undefined : Buffer.from(stdin))
+              // Without input, EOF alone: ending the Writable too would make ssh2's own end-on-destroy build a
+              // Node error (with its stack trace) for every command.
+              if (stdin === undefined) ch.eof()
+              else ch.end(Buffer.from(stdin))
               return ReadableStream.collectable<RemoteAccount.RawProcess, RemoteConnectionError>(
                 { stdout: stdout.stream, stderr: stderr.stream, exitCode: Deferred.await(closed) },
                 stdout,
