@@ -549,7 +549,7 @@ const harness = async (s: Setup, signal: AbortSignal) => {
     for (let i = 0; i < smallFiles; i++) {
       NodeFs.writeFileSync(NodePath.join(smallSrc, `f${String(i).padStart(4, "0")}.bin`), Crypto.randomBytes(smallFileBytes))
     }
-    const smalls = [copy("ours: copyTo (a directory)", oursCopy), copy("scp -r (SFTP mode)", scpCopy(["-r"])), copy("scp -O -r (legacy protocol)", scpCopy(["-O", "-r"]))]
+    const smalls = [copy("ours: copyTo (a directory: one tar stream)", oursCopy), copy("scp -r (SFTP mode)", scpCopy(["-r"])), copy("scp -O -r (legacy protocol)", scpCopy(["-O", "-r"]))]
     const smallDest = NodePath.join(s.remoteDir, "small")
     for (const c of smalls) {
       NodeFs.rmSync(smallDest, { recursive: true, force: true })

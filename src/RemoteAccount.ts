@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type { Readable } from "node:stream"
 import type { Duration, Option, Scope, Stream } from "effect"
 import { Context, Effect, Schema } from "effect"
 import * as internal from "./internal/remoteAccount.js"
@@ -128,7 +129,7 @@ export interface Backend {
    * Runs a shell line with `/bin/sh` semantics as the leader of a new session (so its pid is also its process
    * group). Closing the scope releases the channel; killing is the caller's business (done by `make`).
    */
-  readonly exec: (line: string, stdin?: Uint8Array) => Effect.Effect<RawProcess, RemoteConnectionError, Scope.Scope>
+  readonly exec: (line: string, stdin?: Uint8Array | Readable) => Effect.Effect<RawProcess, RemoteConnectionError, Scope.Scope>
   readonly upload: (localPath: string, remotePath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
   readonly download: (remotePath: string, localPath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
   readonly readFile: (path: string) => Effect.Effect<Uint8Array, RemoteFileError | RemoteConnectionError>
@@ -140,6 +141,12 @@ export interface Backend {
   readonly mkdir: (path: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
   /** How many transfers the backend runs well at once (SFTP request pipelining, local disk). */
   readonly transferConcurrency: number
+  /**
+   * Copy directories as one tar stream through a command rather than file by file. Over ssh that is one channel
+   * instead of several SFTP round trips per file (about 1.5× the files per second); a local disk gains nothing.
+   * Where tar is missing on either end, directories still copy file by file.
+   */
+  readonly copiesTreesAsTar?: boolean
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -155,8 +162,11 @@ export interface CommandOptions {
   readonly timeout?: Duration.DurationInput
   /** Send stderr into stdout, in order (`2>&1`). */
   readonly mergeStderr?: boolean
-  /** Bytes or text written to the command's stdin, which is then closed. stdin is always closed otherwise. */
-  readonly stdin?: string | Uint8Array
+  /**
+   * Bytes or text written to the command's stdin, or a Node readable piped into it; then stdin is closed. stdin
+   * is always closed otherwise.
+   */
+  readonly stdin?: string | Uint8Array | Readable
 }
 
 /** What a finished command produced. */

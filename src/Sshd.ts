@@ -55,6 +55,8 @@ export interface SshdOptions {
   readonly authorizedKeys: ReadonlyArray<string>
   /** `HOME` of the commands it runs (`SetEnv`), so that the user's real `~/.bashrc` is not run. Default: `dir`. */
   readonly home?: string
+  /** More environment variables of the commands it runs (`SetEnv`; values without spaces). */
+  readonly env?: Readonly<Record<string, string>>
   /** Runs it inside this network namespace (`ip netns exec NAME`). */
   readonly netns?: string
   /**

@@ -52,6 +52,29 @@ const randomFile = (path: string, size: number) =>
     }
   })
 
+/** A small tree with nesting, an empty directory and an executable; returns its path. */
+const writeTree = (parent: string) =>
+  Effect.promise(async () => {
+    const tree = NodePath.join(parent, "tree")
+    await NodeFs.mkdir(NodePath.join(tree, "a", "b"), { recursive: true })
+    await NodeFs.mkdir(NodePath.join(tree, "empty"), { recursive: true })
+    await NodeFs.writeFile(NodePath.join(tree, "top.txt"), "top")
+    await NodeFs.writeFile(NodePath.join(tree, "a", "mid.txt"), "mid")
+    await NodeFs.writeFile(NodePath.join(tree, "a", "b", "deep.txt"), "deep")
+    await NodeFs.writeFile(NodePath.join(tree, "a", "b", "run.sh"), "#!/bin/sh\necho ran\n", { mode: 0o755 })
+    return tree
+  })
+
+/** Checks that a local directory holds what `writeTree` wrote, executable bit included. */
+const expectTreeAt = (dir: string) =>
+  Effect.promise(async () => {
+    expect([...await NodeFs.readdir(dir, { recursive: true })].sort()).toEqual(
+      ["a", "a/b", "a/b/deep.txt", "a/b/run.sh", "a/mid.txt", "empty", "top.txt"]
+    )
+    expect(await NodeFs.readFile(NodePath.join(dir, "a", "mid.txt"), "utf8")).toBe("mid")
+    expect((await NodeFs.stat(NodePath.join(dir, "a", "b", "run.sh"))).mode & 0o111).toBe(0o111)
+  })
+
 // Values a shell would mangle if a single one of them were spliced in unquoted.
 const nasty = [
   "plain",
@@ -305,15 +328,7 @@ for (const [name, backendLayer] of Backends.all) {
         const a = yield* RemoteAccount
         const dir = yield* scratch(a)
         const local = yield* Backends.tempDir("copy-tree")
-        const tree = NodePath.join(local, "tree")
-        yield* Effect.promise(async () => {
-          await NodeFs.mkdir(NodePath.join(tree, "a", "b"), { recursive: true })
-          await NodeFs.mkdir(NodePath.join(tree, "empty"), { recursive: true })
-          await NodeFs.writeFile(NodePath.join(tree, "top.txt"), "top")
-          await NodeFs.writeFile(NodePath.join(tree, "a", "mid.txt"), "mid")
-          await NodeFs.writeFile(NodePath.join(tree, "a", "b", "deep.txt"), "deep")
-          await NodeFs.writeFile(NodePath.join(tree, "a", "b", "run.sh"), "#!/bin/sh\necho ran\n", { mode: 0o755 })
-        })
+        const tree = yield* writeTree(local)
         const remote = NodePath.posix.join(dir, "tree")
         yield* a.copyTo(tree, remote)
         const listing = yield* a.sshOutput(`cd ${Shell.quote(remote)} && find . | LC_ALL=C sort`)
@@ -332,9 +347,20 @@ for (const [name, backendLayer] of Backends.all) {
         expect(yield* a.sshOutput([NodePath.posix.join(remote, "a", "b", "run.sh")])).toBe("ran\n")
         const back = NodePath.join(local, "back")
         yield* a.copyFrom(remote, back)
-        const backListing = yield* Effect.promise(() => NodeFs.readdir(back, { recursive: true }))
-        expect([...backListing].sort()).toEqual(["a", "a/b", "a/b/deep.txt", "a/b/run.sh", "a/mid.txt", "empty", "top.txt"])
-        expect(yield* Effect.promise(() => NodeFs.readFile(NodePath.join(back, "a", "mid.txt"), "utf8"))).toBe("mid")
+        yield* expectTreeAt(back)
+      }))
+
+    it.scoped("copying a tree onto a file fails, naming the target", () =>
+      Effect.gen(function*() {
+        const a = yield* RemoteAccount
+        const dir = yield* scratch(a)
+        const tree = yield* writeTree(yield* Backends.tempDir("copy-onto-file"))
+        const target = NodePath.posix.join(dir, "taken")
+        yield* a.createFile(target, "a file")
+        const error = yield* Effect.flip(a.copyTo(tree, target))
+        expect(error._tag).toBe("RemoteFileError")
+        expect(error.message).toContain(target)
+        expect(yield* a.readFile(target)).toBe("a file")
       }))
 
     it.effect("tells files, directories and links apart", () =>
@@ -405,6 +431,39 @@ const listening = (onConnection: (socket: Net.Socket) => void) =>
   }))
 
 layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("SshAccount", (it) => {
+
+  it.scoped("trees still copy, file by file, where the remote has no tar", () =>
+    Effect.gen(function*() {
+      // A PATH where the remote shell finds nothing: the tar stream cannot start, SFTP needs no command.
+      const fixture = yield* SshdSupport.startWith({ env: { PATH: "/nonexistent" } })
+      const a = yield* SshdSupport.account(fixture)
+      const local = yield* Backends.tempDir("no-remote-tar")
+      const remote = NodePath.posix.join(fixture.accountOptions.workdir!, "tree")
+      yield* a.copyTo(yield* writeTree(local), remote)
+      expect(yield* a.readFile(NodePath.posix.join(remote, "a", "b", "deep.txt"))).toBe("deep")
+      expect(yield* a.isDir(NodePath.posix.join(remote, "empty"))).toBe(true)
+      const back = NodePath.join(local, "back")
+      yield* a.copyFrom(remote, back)
+      yield* expectTreeAt(back)
+    }), { timeout: 20_000 })
+
+  it.scoped("trees still copy, file by file, where this machine has no tar", () =>
+    Effect.gen(function*() {
+      const a = yield* RemoteAccount
+      const local = yield* Backends.tempDir("no-local-tar")
+      const remote = NodePath.posix.join(yield* scratch(a), "tree")
+      const tree = yield* writeTree(local)
+      const path = process.env.PATH
+      yield* Effect.acquireRelease(
+        Effect.sync(() => (process.env.PATH = "/nonexistent")),
+        () => Effect.sync(() => (process.env.PATH = path))
+      )
+      yield* a.copyTo(tree, remote)
+      const back = NodePath.join(local, "back")
+      yield* a.copyFrom(remote, back)
+      yield* expectTreeAt(back)
+    }))
+
   it.effect("a refused connection fails fast with reason refused", () =>
     Effect.gen(function*() {
       const fixture = yield* SshdSupport.SshdFixtureTag

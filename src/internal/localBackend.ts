@@ -49,7 +49,8 @@ export const make = (options: LA.LocalAccountOptions) =>
               Effect.succeed(code ?? (signal === null ? 255 : 128 + (signalNumbers[signal] ?? 0)))
             ))
           child.stdin.on("error", () => {}) // a command that ignores its stdin may close it early
-          child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin))
+          if (stdin === undefined || stdin instanceof Uint8Array) child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin))
+          else stdin.pipe(child.stdin)
           return { child, exit }
         }),
         ({ child }) =>

@@ -8,6 +8,7 @@ import * as Shell from "../Shell.js"
 import * as logMonitor from "./logMonitor.js"
 import * as Release from "./release.js"
 import * as ReadableStream from "./readableStream.js"
+import * as TreeCopy from "./treeCopy.js"
 
 /** How long a killed process group gets between TERM and KILL when its scope closes. */
 const killGrace = Duration.seconds(2)
@@ -373,6 +374,25 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
 
   const statOf = (path: string, follow: boolean) => backend.stat(resolve(path), follow)
 
+  // Trees go as one tar stream where the backend prefers it, until tar turns out to be missing on either end.
+  let treesAsTar = backend.copiesTreesAsTar === true
+  const tarRemote: TreeCopy.Remote = { hostname: id.hostname, exec: (c, o) => exec(c, o), startProcess: (c, o) => startProcess(c, o) }
+  const viaTar = (copy: Effect.Effect<boolean, RemoteFileError | RemoteConnectionError>, byFiles: Effect.Effect<void, RemoteFileError | RemoteConnectionError>) =>
+    treesAsTar
+      ? Effect.flatMap(copy, (copied) => {
+        if (copied) return Effect.void
+        treesAsTar = false
+        return Effect.zipRight(Effect.logDebug("tar is missing on one end: copying trees file by file"), byFiles)
+      })
+      : byFiles
+
+  /** Whether a local path is a directory, following links. */
+  const localIsDir = (localPath: string) =>
+    Effect.tryPromise({
+      try: () => NodeFs.stat(localPath).then((info) => info.isDirectory()),
+      catch: () => fileError(localPath, `local path ${localPath} does not exist`)
+    })
+
   /**
    * Copies a local file or tree whose kind may already be known from its directory listing (`undefined`: stat it,
    * following links). One stat fewer per file, and one span per call rather than per file: with many small files
@@ -384,32 +404,33 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     isDir: boolean | undefined
   ): Effect.Effect<void, RemoteFileError | RemoteConnectionError> =>
     Effect.flatMap(
-      isDir !== undefined ? Effect.succeed(isDir) : Effect.tryPromise({
-        try: () => NodeFs.stat(localPath).then((info) => info.isDirectory()),
-        catch: () => fileError(localPath, `local path ${localPath} does not exist`)
-      }),
-      (dir) =>
-        dir
-          ? Effect.zipRight(
-            backend.mkdir(target),
-            Effect.flatMap(Effect.promise(() => NodeFs.readdir(localPath, { withFileTypes: true })), (entries) =>
-              Effect.forEach(
-                entries,
-                (e) =>
-                  copyPathTo(
-                    NodePath.join(localPath, e.name),
-                    NodePath.posix.join(target, e.name),
-                    // A link (or anything else) is stat'ed, so a link to a directory is copied as one.
-                    e.isDirectory() ? true : e.isFile() ? false : undefined
-                  ),
-                { concurrency: backend.transferConcurrency, discard: true }
-              ))
-          )
-          : backend.upload(localPath, target)
+      isDir !== undefined ? Effect.succeed(isDir) : localIsDir(localPath),
+      (dir) => (dir ? copyTreeByFilesTo(localPath, target) : backend.upload(localPath, target))
+    )
+
+  const copyTreeByFilesTo = (localPath: string, target: string) =>
+    Effect.zipRight(
+      backend.mkdir(target),
+      Effect.flatMap(Effect.promise(() => NodeFs.readdir(localPath, { withFileTypes: true })), (entries) =>
+        Effect.forEach(
+          entries,
+          (e) =>
+            copyPathTo(
+              NodePath.join(localPath, e.name),
+              NodePath.posix.join(target, e.name),
+              // A link (or anything else) is stat'ed, so a link to a directory is copied as one.
+              e.isDirectory() ? true : e.isFile() ? false : undefined
+            ),
+          { concurrency: backend.transferConcurrency, discard: true }
+        ))
     )
 
   const copyTo = (localPath: string, remotePath: string): Effect.Effect<void, RemoteFileError | RemoteConnectionError> =>
-    Effect.suspend(() => copyPathTo(localPath, resolve(remotePath), undefined)).pipe(
+    Effect.gen(function*() {
+      const target = resolve(remotePath)
+      if (!(yield* localIsDir(localPath))) return yield* backend.upload(localPath, target)
+      yield* viaTar(TreeCopy.send(tarRemote, localPath, target), copyTreeByFilesTo(localPath, target))
+    }).pipe(
       Effect.withSpan("RemoteAccount.copyTo", { attributes: { host: id.hostname, path: remotePath } })
     )
 
@@ -428,11 +449,20 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       } else {
         yield* Effect.promise(() => NodeFs.mkdir(NodePath.dirname(localPath), { recursive: true }))
         yield* backend.download(source, localPath)
+        // The mode travels with the file, as it does on the way up (SFTP downloads create files 0666 & ~umask).
+        const mode = info.value.mode
+        yield* Effect.tryPromise({ try: () => NodeFs.chmod(localPath, mode), catch: () => fileError(localPath, `cannot set mode of local ${localPath}`) })
       }
     })
 
   const copyFrom = (remotePath: string, localPath: string): Effect.Effect<void, RemoteFileError | RemoteConnectionError> =>
-    Effect.suspend(() => copyPathFrom(resolve(remotePath), localPath)).pipe(
+    Effect.gen(function*() {
+      const source = resolve(remotePath)
+      const info = yield* backend.stat(source, true)
+      if (Option.isNone(info)) return yield* Effect.fail(fileError(source, "no such file or directory"))
+      if (info.value.type !== "dir") return yield* copyPathFrom(source, localPath)
+      yield* viaTar(TreeCopy.fetch(tarRemote, source, localPath), copyPathFrom(source, localPath))
+    }).pipe(
       Effect.withSpan("RemoteAccount.copyFrom", { attributes: { host: id.hostname, path: remotePath } })
     )
 

@@ -361,7 +361,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
               // Without input, EOF alone: ending the Writable too would make ssh2's own end-on-destroy build a
               // Node error (with its stack trace) for every command.
               if (stdin === undefined) ch.eof()
-              else ch.end(Buffer.from(stdin))
+              else if (stdin instanceof Uint8Array) ch.end(Buffer.from(stdin))
+              else stdin.pipe(ch) // ends the channel's input (EOF) when the readable ends
               return ReadableStream.collectable<RemoteAccount.RawProcess, RemoteConnectionError>(
                 { stdout: stdout.stream, stderr: stderr.stream, exitCode: Deferred.await(closed) },
                 stdout,
@@ -485,7 +486,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
             Effect.flatMap(stat(path, true), (info) =>
               Option.isSome(info) && info.value.type === "dir" ? Effect.void : Effect.fail(e)))
         ),
-      transferConcurrency: 16
+      transferConcurrency: 16,
+      copiesTreesAsTar: true
     }
 
     const workdir = options.workdir ?? (yield* remoteHome(exec, connectionError))

@@ -214,7 +214,7 @@ const configText = (o: {
   readonly hostKey: string
   readonly pidFile: string
   readonly authorizedKeys: string
-  readonly home: string
+  readonly env: Readonly<Record<string, string>>
   readonly extra: string | undefined
 }) =>
   [
@@ -236,7 +236,8 @@ const configText = (o: {
     // Tests open several connections at once; the default 10:30:100 drops some of them.
     "MaxStartups 100:30:200",
     // A clean HOME: root's real ~/.bashrc may run slow init scripts (pyenv: ~260 ms per command).
-    `SetEnv HOME=${o.home}`,
+    // One line: sshd keeps only the first SetEnv it reads.
+    `SetEnv ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(" ")}`,
     "PrintMotd no",
     "PrintLastLog no",
     "X11Forwarding no",
@@ -282,7 +283,7 @@ const launch = (options: S.SshdOptions, paths: Paths, port: number) =>
           hostKey: paths.hostKey,
           pidFile: paths.pidFile,
           authorizedKeys: paths.authorizedKeys,
-          home: options.home ?? options.dir,
+          env: { ...options.env, HOME: options.home ?? options.dir },
           extra: options.extraConfig
         })
       ))

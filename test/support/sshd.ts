@@ -30,8 +30,11 @@ export interface SshdFixture {
 /** The fixture's Tag, for tests that need the server itself (restart it, look at its log). */
 export class SshdFixtureTag extends Context.Tag("test/SshdFixture")<SshdFixtureTag, SshdFixture>() {}
 
-/** Starts a private sshd with a fresh client key; the scope stops it and removes its directory. */
-export const start: Effect.Effect<SshdFixture, Sshd.SshdError, Scope.Scope> = Effect.gen(function*() {
+/**
+ * Starts a private sshd with a fresh client key (and, if given, more environment for its commands); the scope
+ * stops it and removes its directory.
+ */
+export const startWith = (options: { readonly env?: Readonly<Record<string, string>> }): Effect.Effect<SshdFixture, Sshd.SshdError, Scope.Scope> => Effect.gen(function*() {
   const dir = yield* Effect.acquireRelease(
     Effect.promise(() => NodeFs.mkdtemp(NodePath.join(NodeOs.tmpdir(), `dt-sshd-${process.pid}-`))),
     (d) => Effect.promise(() => NodeFs.rm(d, { recursive: true, force: true })).pipe(Effect.timeout("10 seconds"), Effect.ignore)
@@ -41,6 +44,7 @@ export const start: Effect.Effect<SshdFixture, Sshd.SshdError, Scope.Scope> = Ef
     address: "127.0.0.1",
     dir: NodePath.join(dir, "sshd"),
     authorizedKeys: [clientKey.publicKey],
+    ...(options.env === undefined ? {} : { env: options.env }),
     // A test worker killed mid-run must not leave its server running on this shared machine.
     dieWithParent: true
   })
@@ -64,6 +68,9 @@ export const start: Effect.Effect<SshdFixture, Sshd.SshdError, Scope.Scope> = Ef
     }
   }
 })
+
+/** A private sshd with a fresh client key; the scope stops it and removes its directory. */
+export const start: Effect.Effect<SshdFixture, Sshd.SshdError, Scope.Scope> = startWith({})
 
 /** An ssh account on the fixture's server (with overrides, e.g. a wrong key). */
 export const account = (
