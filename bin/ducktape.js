@@ -3,8 +3,10 @@
 // through its hooks, which would double the start-up time for these large module graphs.
 await Promise.all([
   import("effect"),
-  import("@effect/cli"),
-  import("@effect/platform-node"),
+  import("@effect/cli/Args"),
+  import("@effect/cli/Command"),
+  import("@effect/cli/Options"),
+  import("@effect/platform-node/NodeContext"),
   import("ssh2"),
   import("mustache")
 ])
