@@ -90,7 +90,11 @@ describe("Runner", () => {
       expect(big.alongside).toBe(true)
       // Results: data.json and the test's own log per test, reports at the session root, `latest` link.
       const dir = NodePath.join(session.dir, byId.get("spec.RunnerSpec.big")!.resultsDir)
-      expect(JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "data.json"), "utf8")).id).toBe("big")
+      const bigData = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "data.json"), "utf8"))
+      expect(bigData.id).toBe("big")
+      // The result names the nodes the test was given, as the test itself saw them.
+      expect(byId.get("spec.RunnerSpec.big")!.nodes).toEqual(bigData.nodes)
+      expect(bigData.nodes).toHaveLength(3)
       expect(NodeFs.existsSync(NodePath.join(dir, "test_log.debug"))).toBe(true)
       for (const f of ["report.txt", "report.json", "report.xml", "report.html", "results.jsonl"]) {
         expect(NodeFs.existsSync(NodePath.join(session.dir, f))).toBe(true)

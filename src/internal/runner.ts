@@ -142,6 +142,8 @@ interface Attempt {
   readonly startTime: number
   readonly stopTime: number
   readonly resultsDir: string
+  /** The names of the nodes it was given. */
+  readonly nodes: ReadonlyArray<string>
   readonly nodesUsed: number
   readonly services: ReadonlyArray<Results.ServiceSummary>
   readonly faults: ReadonlyArray<Results.FaultRecord>
@@ -228,6 +230,7 @@ const runAttempt = (
       startTime,
       stopTime,
       resultsDir: dir,
+      nodes: nodes.map((n) => n.name),
       nodesUsed,
       services: registry.records.map((r) => ({
         id: r.id,
@@ -248,7 +251,8 @@ const runAttempt = (
 
 const safeDirName = (id: string) => id.replace(/[^A-Za-z0-9._=-]+/g, "_").slice(0, 200)
 
-const baseResult = (t: TestCase, sessionDir: string) => ({
+/** What every result of a test case says about which test it is. */
+const identityOf = (t: TestCase) => ({
   testId: t.id,
   module: t.module,
   ...(t.suite === undefined ? {} : { suite: t.suite }),
@@ -256,11 +260,34 @@ const baseResult = (t: TestCase, sessionDir: string) => ({
   params: t.params,
   description: t.description,
   file: NodePath.relative(process.cwd(), t.file) || t.file,
-  symbol: Discovery.symbolOf(t),
-  nodes: [] as ReadonlyArray<string>,
-  resultsDir: "",
-  sessionDir
+  symbol: Discovery.symbolOf(t)
 })
+
+/** The result of something that never ran: an ignored or unschedulable test, a test file that did not load. */
+const notRunResult = (
+  identity: ReturnType<typeof identityOf>,
+  status: "IGNORE" | "FAIL",
+  summary: string,
+  failure?: Results.TestResult["failure"]
+): Results.TestResult => {
+  const now = Date.now()
+  return {
+    ...identity,
+    status,
+    summary,
+    ...(failure === undefined ? {} : { failure }),
+    attempts: [],
+    startTime: now,
+    stopTime: now,
+    runTimeSeconds: 0,
+    resultsDir: "",
+    nodesAllocated: 0,
+    nodesUsed: 0,
+    nodes: [],
+    services: [],
+    faults: []
+  }
+}
 
 interface Job {
   readonly testCase: TestCase
@@ -300,9 +327,8 @@ export const run = (options: R.RunOptions) =>
       const last = job.attempts[job.attempts.length - 1]!
       const passed = last.status === "PASS"
       const status: Results.TestStatus = passed ? (job.attempts.length > 1 ? "FLAKY" : "PASS") : "FAIL"
-      const { sessionDir: _, ...base } = baseResult(job.testCase, sessionDir)
       const result: Results.TestResult = {
-        ...base,
+        ...identityOf(job.testCase),
         status,
         summary: status === "FLAKY" ? `passed on attempt ${job.attempts.length} of ${deflake}` : last.summary,
         ...(last.failure !== undefined
@@ -318,74 +344,40 @@ export const run = (options: R.RunOptions) =>
         resultsDir: NodePath.relative(sessionDir, last.resultsDir),
         nodesAllocated: ClusterModule.specSize(job.testCase.spec),
         nodesUsed: last.nodesUsed,
-        nodes: base.nodes,
+        nodes: last.nodes,
         services: last.services,
         faults: last.faults
       }
       return Effect.zipRight(willRetry ? Effect.void : record(result), emit({ _tag: "TestFinished", result, willRetry }))
     }
 
-    const immediate = (t: TestCase, status: "IGNORE" | "FAIL", summary: string, tag: string) => {
-      const now = Date.now()
-      const { sessionDir: _, ...base } = baseResult(t, sessionDir)
-      const result: Results.TestResult = {
-        ...base,
-        status,
-        summary,
-        ...(status === "FAIL" ? { failure: { tag, message: summary, detail: "" } } : {}),
-        attempts: [],
-        startTime: now,
-        stopTime: now,
-        runTimeSeconds: 0,
-        nodesAllocated: 0,
-        nodesUsed: 0,
-        services: [],
-        faults: []
-      }
-      return Effect.zipRight(record(result), emit({ _tag: "TestFinished", result, willRetry: false }))
-    }
+    const immediate = (result: Results.TestResult) =>
+      Effect.zipRight(record(result), emit({ _tag: "TestFinished", result, willRetry: false }))
 
     // Load failures are failed tests, never silently skipped.
     for (const f of options.loadFailures ?? []) {
-      const now = Date.now()
-      const result: Results.TestResult = {
+      const summary = `could not load ${f.file}: ${f.error}`
+      const identity = {
         testId: f.module,
         module: f.module,
         name: NodePath.basename(f.file),
         params: {},
         description: "",
         file: NodePath.relative(process.cwd(), f.file) || f.file,
-        symbol: f.symbol,
-        status: "FAIL",
-        summary: `could not load ${f.file}: ${f.error}`,
-        failure: { tag: "LoadError", message: `could not load ${f.file}: ${f.error}`, detail: f.error },
-        attempts: [],
-        startTime: now,
-        stopTime: now,
-        runTimeSeconds: 0,
-        resultsDir: "",
-        nodesAllocated: 0,
-        nodesUsed: 0,
-        nodes: [],
-        services: [],
-        faults: []
+        symbol: f.symbol
       }
-      yield* record(result)
-      yield* emit({ _tag: "TestFinished", result, willRetry: false })
+      yield* immediate(notRunResult(identity, "FAIL", summary, { tag: "LoadError", message: summary, detail: f.error }))
     }
 
     // Largest first; smaller tests fill the gaps a big one leaves.
     const pending = new Scheduler.PendingQueue<Job>((job) => job.testCase.spec)
     for (const c of cases) {
-      if (c.testCase.ignored !== undefined) yield* immediate(c.testCase, "IGNORE", `ignored: ${c.testCase.ignored}`, "Ignored")
-      else if (!cluster.fitsEver(c.testCase.spec)) {
-        yield* immediate(
-          c.testCase,
-          "FAIL",
-          `the test needs ${ClusterModule.describeSpec(c.testCase.spec)} but the whole cluster has ` +
-            `${cluster.size}; run it on a bigger cluster (e.g. --cluster localhost:${ClusterModule.specSize(c.testCase.spec)})`,
-          "Unschedulable"
-        )
+      if (c.testCase.ignored !== undefined) {
+        yield* immediate(notRunResult(identityOf(c.testCase), "IGNORE", `ignored: ${c.testCase.ignored}`))
+      } else if (!cluster.fitsEver(c.testCase.spec)) {
+        const summary = `the test needs ${ClusterModule.describeSpec(c.testCase.spec)} but the whole cluster has ` +
+          `${cluster.size}; run it on a bigger cluster (e.g. --cluster localhost:${ClusterModule.specSize(c.testCase.spec)})`
+        yield* immediate(notRunResult(identityOf(c.testCase), "FAIL", summary, { tag: "Unschedulable", message: summary, detail: "" }))
       } else pending.push({ testCase: c.testCase, run: c.run, attempts: [] })
     }
 
