@@ -127,7 +127,8 @@ export interface Backend {
   readonly identity: Identity
   /**
    * Runs a shell line with `/bin/sh` semantics as the leader of a new session (so its pid is also its process
-   * group). Closing the scope releases the channel; killing is the caller's business (done by `make`).
+   * group). Closing the scope releases the channel; killing is the caller's business (done by `make`). stdin:
+   * bytes, or a readable piped in (a failing one ends the command rather than leave it waiting); closed after.
    */
   readonly exec: (line: string, stdin?: Uint8Array | Readable) => Effect.Effect<RawProcess, RemoteConnectionError, Scope.Scope>
   readonly upload: (localPath: string, remotePath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
@@ -162,11 +163,8 @@ export interface CommandOptions {
   readonly timeout?: Duration.DurationInput
   /** Send stderr into stdout, in order (`2>&1`). */
   readonly mergeStderr?: boolean
-  /**
-   * Bytes or text written to the command's stdin, or a Node readable piped into it; then stdin is closed. stdin
-   * is always closed otherwise.
-   */
-  readonly stdin?: string | Uint8Array | Readable
+  /** Bytes or text written to the command's stdin, which is then closed. stdin is always closed otherwise. */
+  readonly stdin?: string | Uint8Array
 }
 
 /** What a finished command produced. */

@@ -350,6 +350,34 @@ for (const [name, backendLayer] of Backends.all) {
         yield* expectTreeAt(back)
       }))
 
+    it.scoped("copying into an existing directory leaves that directory's mode alone", () =>
+      Effect.gen(function*() {
+        const a = yield* RemoteAccount
+        const target = yield* scratch(a)
+        // Like /tmp: sticky and open to all. A copy into it must not make it the source's 0700.
+        yield* a.ssh(["chmod", "1777", target])
+        const local = yield* Backends.tempDir("copy-into-dir")
+        const tree = yield* writeTree(local)
+        yield* Effect.promise(() => NodeFs.chmod(tree, 0o700))
+        yield* a.copyTo(tree, target)
+        expect((yield* a.sshOutput(["stat", "-c", "%a", target])).trim()).toBe("1777")
+        expect(yield* a.readFile(NodePath.posix.join(target, "a", "mid.txt"))).toBe("mid")
+      }))
+
+    it.scoped("copies a directory back while a file in it grows (a live log)", () =>
+      Effect.gen(function*() {
+        const a = yield* RemoteAccount
+        const dir = yield* scratch(a)
+        const log = NodePath.posix.join(dir, "server.log")
+        yield* a.createFile(NodePath.posix.join(dir, "done.txt"), "done")
+        yield* a.startProcess(["sh", "-c", "while :; do echo 'a line of the log' >> \"$0\"; done", log])
+        yield* Wait.waitUntil(a.isFile(log), { timeout: "5 seconds", backoff: "10 millis", errMsg: "the log was never written" })
+        const back = NodePath.join(yield* Backends.tempDir("copy-live"), "logs")
+        for (let i = 0; i < 3; i++) yield* a.copyFrom(dir, back)
+        expect(yield* Effect.promise(() => NodeFs.readFile(NodePath.join(back, "done.txt"), "utf8"))).toBe("done")
+        expect((yield* Effect.promise(() => NodeFs.readFile(NodePath.join(back, "server.log"), "utf8"))).length).toBeGreaterThan(0)
+      }))
+
     it.scoped("copying a tree onto a file fails, naming the target", () =>
       Effect.gen(function*() {
         const a = yield* RemoteAccount
@@ -434,12 +462,14 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
 
   it.scoped("trees still copy, file by file, where the remote has no tar", () =>
     Effect.gen(function*() {
-      // A PATH where the remote shell finds nothing: the tar stream cannot start, SFTP needs no command.
+      // A PATH where the remote shell finds no tar: the tar stream cannot start, SFTP needs no command.
       const fixture = yield* SshdSupport.startWith({ env: { PATH: "/nonexistent" } })
-      const a = yield* SshdSupport.account(fixture)
       const local = yield* Backends.tempDir("no-remote-tar")
       const remote = NodePath.posix.join(fixture.accountOptions.workdir!, "tree")
-      yield* a.copyTo(yield* writeTree(local), remote)
+      const tree = yield* writeTree(local)
+      // A fresh account for each direction: an account asks about tar once, at its first tree.
+      yield* Effect.scoped(Effect.flatMap(SshdSupport.account(fixture), (a) => a.copyTo(tree, remote)))
+      const a = yield* SshdSupport.account(fixture)
       expect(yield* a.readFile(NodePath.posix.join(remote, "a", "b", "deep.txt"))).toBe("deep")
       expect(yield* a.isDir(NodePath.posix.join(remote, "empty"))).toBe(true)
       const back = NodePath.join(local, "back")
@@ -449,18 +479,19 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
 
   it.scoped("trees still copy, file by file, where this machine has no tar", () =>
     Effect.gen(function*() {
-      const a = yield* RemoteAccount
+      const fixture = yield* SshdSupport.SshdFixtureTag
       const local = yield* Backends.tempDir("no-local-tar")
-      const remote = NodePath.posix.join(yield* scratch(a), "tree")
       const tree = yield* writeTree(local)
+      const remote = NodePath.posix.join(yield* scratch(yield* RemoteAccount), "tree")
+      const back = NodePath.join(local, "back")
+      // No tar on this machine's PATH while the accounts first copy a tree (each asks once, then remembers).
       const path = process.env.PATH
       yield* Effect.acquireRelease(
         Effect.sync(() => (process.env.PATH = "/nonexistent")),
         () => Effect.sync(() => (process.env.PATH = path))
       )
-      yield* a.copyTo(tree, remote)
-      const back = NodePath.join(local, "back")
-      yield* a.copyFrom(remote, back)
+      yield* Effect.scoped(Effect.flatMap(SshdSupport.account(fixture), (a) => a.copyTo(tree, remote)))
+      yield* Effect.scoped(Effect.flatMap(SshdSupport.account(fixture), (a) => a.copyFrom(remote, back)))
       yield* expectTreeAt(back)
     }))
 

@@ -1,6 +1,7 @@
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
+import * as NodeStream from "node:stream"
 import { Deferred, Effect, Option } from "effect"
 import type * as LA from "../LocalAccount.js"
 import * as RemoteAccount from "../RemoteAccount.js"
@@ -50,7 +51,8 @@ export const make = (options: LA.LocalAccountOptions) =>
             ))
           child.stdin.on("error", () => {}) // a command that ignores its stdin may close it early
           if (stdin === undefined || stdin instanceof Uint8Array) child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin))
-          else stdin.pipe(child.stdin)
+          // If the readable fails, the command's input ends: it must not wait for more.
+          else NodeStream.pipeline(stdin, child.stdin, () => {})
           return { child, exit }
         }),
         ({ child }) =>

@@ -1,6 +1,7 @@
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import type { Readable } from "node:stream"
 import { Chunk, Duration, Effect, FiberRef, Option, Queue, Ref, Schedule, Stream } from "effect"
 import type * as RA from "../RemoteAccount.js"
 import { RemoteCommandError, RemoteCommandTimeout, RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
@@ -25,6 +26,9 @@ const stderrTailBytes = 8 * 1024
 const groupExitPoll = Schedule.spaced("50 millis")
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** Command options as the account uses them inside: stdin may also be a readable (tree copies pipe tar through). */
+type Input = Omit<RA.CommandOptions, "stdin"> & { readonly stdin?: string | Uint8Array | Readable }
 
 const encoder = new TextEncoder()
 
@@ -52,7 +56,7 @@ export const currentLabel: FiberRef.FiberRef<string | undefined> = FiberRef.unsa
  * The line every command is wrapped in: print our pid (the session and process-group leader), go to the working
  * directory, then `exec` the user's line so that pid stays the one that runs it.
  */
-const wrap = (line: string, cwd: string, options: RA.CommandOptions, label: string | undefined): string => {
+const wrap = (line: string, cwd: string, options: Input, label: string | undefined): string => {
   const env = Object.entries({ ...options.env, ...(label === undefined ? {} : { [labelVariable]: label }) })
     .map(([k, v]) => `${k}=${v}`)
   const envPart = env.length > 0 ? `env ${Shell.join(env)} ` : ""
@@ -102,7 +106,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
   const resolve = (path: string) => NodePath.posix.resolve(id.workdir, path)
 
   /** The wrapped line and stdin bytes of a command; an invalid env name is a defect of the caller. */
-  const prepare = (line: string, options: RA.CommandOptions) =>
+  const prepare = (line: string, options: Input) =>
     Effect.flatMap(FiberRef.get(currentLabel), (sessionLabel) => {
       const badName = Object.keys(options.env ?? {}).find((k) => !envName.test(k))
       if (badName !== undefined) {
@@ -231,7 +235,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
   const withTimeout = <A, E, R>(
     effect: Effect.Effect<A, E, R>,
     line: string,
-    options: RA.CommandOptions
+    options: Input
   ): Effect.Effect<A, E | RA.RemoteCommandTimeout, R> =>
     options.timeout === undefined ? effect : effect.pipe(
       Effect.timeoutFail({ duration: options.timeout, onTimeout: () => timeoutError(line, options.timeout!) })
@@ -240,7 +244,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
   const collect = (stream: Stream.Stream<Uint8Array, RemoteConnectionError>) =>
     Stream.runCollect(stream).pipe(Effect.map((c) => decode(concatBytes(c))))
 
-  const exec = (command: Shell.Command, options: RA.CommandOptions = {}): Effect.Effect<RA.ExecResult, RA.RemoteCommandTimeout | RemoteConnectionError> => {
+  const exec = (command: Shell.Command, options: Input = {}): Effect.Effect<RA.ExecResult, RA.RemoteCommandTimeout | RemoteConnectionError> => {
     const line = Shell.toLine(command)
     const run = Effect.scoped(Effect.gen(function*() {
       const { stdin, wrapped } = yield* prepare(line, options)
@@ -374,17 +378,22 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
 
   const statOf = (path: string, follow: boolean) => backend.stat(resolve(path), follow)
 
-  // Trees go as one tar stream where the backend prefers it, until tar turns out to be missing on either end.
-  let treesAsTar = backend.copiesTreesAsTar === true
+  // Trees go as one tar stream where the backend prefers it and both ends have GNU tar (asked at the first tree).
+  let treesAsTar: Effect.Effect<boolean, RemoteConnectionError> = Effect.succeed(false)
+  if (backend.copiesTreesAsTar === true) {
+    treesAsTar = Effect.suspend(() => {
+      const asked = TreeCopy.usable(tarRemote).pipe(
+        Effect.tap((ok) => ok ? Effect.void : Effect.logDebug("no GNU tar on one end: copying trees file by file")),
+        Effect.tap((ok) => Effect.sync(() => (treesAsTar = Effect.succeed(ok))))
+      )
+      return asked
+    })
+  }
   const tarRemote: TreeCopy.Remote = { hostname: id.hostname, exec: (c, o) => exec(c, o), startProcess: (c, o) => startProcess(c, o) }
-  const viaTar = (copy: Effect.Effect<boolean, RemoteFileError | RemoteConnectionError>, byFiles: Effect.Effect<void, RemoteFileError | RemoteConnectionError>) =>
-    treesAsTar
-      ? Effect.flatMap(copy, (copied) => {
-        if (copied) return Effect.void
-        treesAsTar = false
-        return Effect.zipRight(Effect.logDebug("tar is missing on one end: copying trees file by file"), byFiles)
-      })
-      : byFiles
+  const viaTar = (
+    copy: Effect.Effect<void, RemoteFileError | RemoteConnectionError>,
+    byFiles: Effect.Effect<void, RemoteFileError | RemoteConnectionError>
+  ) => Effect.flatMap(treesAsTar, (tar) => (tar ? copy : byFiles))
 
   /** Whether a local path is a directory, following links. */
   const localIsDir = (localPath: string) =>
@@ -461,7 +470,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       const info = yield* backend.stat(source, true)
       if (Option.isNone(info)) return yield* Effect.fail(fileError(source, "no such file or directory"))
       if (info.value.type !== "dir") return yield* copyPathFrom(source, localPath)
-      yield* viaTar(TreeCopy.fetch(tarRemote, source, localPath), copyPathFrom(source, localPath))
+      yield* viaTar(TreeCopy.receive(tarRemote, source, localPath), copyPathFrom(source, localPath))
     }).pipe(
       Effect.withSpan("RemoteAccount.copyFrom", { attributes: { host: id.hostname, path: remotePath } })
     )

@@ -1,6 +1,7 @@
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import * as NodeStream from "node:stream"
 import type { Scope } from "effect"
 import { Data, Deferred, Duration, Effect, Exit, FiberId, Option, Redacted, Schedule, Stream } from "effect"
 import ssh2 from "ssh2"
@@ -362,7 +363,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
               // Node error (with its stack trace) for every command.
               if (stdin === undefined) ch.eof()
               else if (stdin instanceof Uint8Array) ch.end(Buffer.from(stdin))
-              else stdin.pipe(ch) // ends the channel's input (EOF) when the readable ends
+              // EOF when the readable ends; if it fails, the channel closes: the command must not wait for more.
+              else NodeStream.pipeline(stdin, ch, (e) => e && ch.close())
               return ReadableStream.collectable<RemoteAccount.RawProcess, RemoteConnectionError>(
                 { stdout: stdout.stream, stderr: stderr.stream, exitCode: Deferred.await(closed) },
                 stdout,

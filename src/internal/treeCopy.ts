@@ -3,30 +3,58 @@
  * (or the other way round). Over ssh that is one channel and a few round trips for the whole tree, where SFTP
  * needs several per file; with a thousand small files it carries about 1.5× the files per second.
  *
- * Each copy answers `false` when tar is missing on either end, and the caller copies file by file instead.
+ * Only GNU tar on both ends: its flags make the result the same as a file-by-file copy's (below). Where either
+ * end has another tar or none, `usable` says so and the caller copies file by file.
  */
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
 import { PassThrough } from "node:stream"
 import type { Scope } from "effect"
-import { Deferred, Effect, Stream } from "effect"
+import { Deferred, Effect, Option, Stream } from "effect"
 import type * as RA from "../RemoteAccount.js"
 import { RemoteFileError } from "../RemoteAccount.js"
 import * as Shell from "../Shell.js"
 
-/** What a tree copy needs of an account. */
+/** What a tree copy needs of an account; `exec` also takes a readable as stdin. */
 export interface Remote {
   readonly hostname: string
-  readonly exec: RA.RemoteAccount["exec"]
+  readonly exec: (
+    command: Shell.Command,
+    options: Omit<RA.CommandOptions, "stdin"> & { readonly stdin?: Readable }
+  ) => Effect.Effect<RA.ExecResult, RA.RemoteCommandTimeout | RA.RemoteConnectionError>
   readonly startProcess: RA.RemoteAccount["startProcess"]
 }
 
-/** What a shell answers for a command it cannot find. */
-const commandNotFound = 127
+// Links are copied as what they point to and hard links as separate files, as file by file; a file that grows
+// while it is read (a live log) is sent as far as it got, which GNU tar reports with status 1.
+const create = ["-c", "-h", "--hard-dereference", "--warning=no-file-changed", "-f", "-"]
+// Exact modes (-p), owned by whoever extracts (-o), modified now (-m), and directories that already exist keep
+// their own mode and owner: a copy into /tmp must not change /tmp.
+const extract = ["-x", "-p", "-o", "-m", "--no-overwrite-dir", "-f", "-"]
+/** GNU tar's status for "some files changed while being read". */
+const changedWhileRead = 1
 
 /** How much of a tar's complaints an error carries. */
 const stderrTail = 2 * 1024
+
+const isGnuTar = (versionOutput: string) => versionOutput.includes("GNU tar")
+
+/** Whether this machine's tar is GNU tar. */
+const localUsable = Effect.async<boolean>((resume) => {
+  ChildProcess.execFile("tar", ["--version"], (error, stdout) => resume(Effect.succeed(error === null && isGnuTar(stdout))))
+})
+
+/** Whether both ends have GNU tar (an account asks once). */
+export const usable = (remote: Remote): Effect.Effect<boolean, RA.RemoteConnectionError> =>
+  Effect.zipWith(
+    localUsable,
+    remote.exec(["tar", "--version"], {}).pipe(
+      Effect.map((r) => r.exitCode === 0 && isGnuTar(r.stdout)),
+      Effect.catchTag("RemoteCommandTimeout", Effect.die) // no timeout was asked for
+    ),
+    (local, remoteGnu) => local && remoteGnu
+  )
 
 interface LocalTar {
   readonly stdin: Writable
@@ -34,34 +62,29 @@ interface LocalTar {
   readonly exited: Effect.Effect<{ readonly code: number; readonly stderr: string }>
 }
 
-/**
- * A local tar for the life of the scope (killed by its pid if still running when the scope closes); `undefined`
- * when this machine has no tar.
- */
-const spawnLocalTar = (args: ReadonlyArray<string>): Effect.Effect<LocalTar | undefined, never, Scope.Scope> =>
+/** A local tar for the life of the scope, killed by its pid if still running when the scope closes. */
+const spawnLocalTar = (host: string, args: ReadonlyArray<string>): Effect.Effect<LocalTar, RemoteFileError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<ChildProcess.ChildProcess | undefined>((resume) => {
+    Effect.async<{ child: ChildProcess.ChildProcess; tar: LocalTar }, RemoteFileError>((resume) => {
       const child = ChildProcess.spawn("tar", args, { stdio: ["pipe", "pipe", "pipe"] })
-      child.once("spawn", () => resume(Effect.succeed(child)))
-      // Only a failure to start arrives before "spawn"; a missing tar is the one we can work around.
-      child.once("error", () => resume(Effect.succeed(undefined)))
+      // Everything is wired before this callback returns: Node discards the unread output of a child that exits,
+      // and a small tree's tar can exit before anyone asks for its output. The PassThrough holds it (and pushes
+      // back on tar when full).
+      const stdout = child.stdout.pipe(new PassThrough())
+      let stderr = ""
+      child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString("utf8")).slice(-stderrTail)))
+      const exited = Deferred.unsafeMake<{ code: number; stderr: string }>(undefined as never)
+      child.once("close", (code) => Deferred.unsafeDone(exited, Effect.succeed({ code: code ?? 128, stderr: stderr.trim() })))
+      child.stdin.on("error", () => {}) // a tar that failed early closes its input; its exit status says why
+      child.once("spawn", () => resume(Effect.succeed({ child, tar: { stdin: child.stdin, stdout, exited: Deferred.await(exited) } })))
+      child.once("error", (e) =>
+        resume(Effect.fail(new RemoteFileError({ host, path: "tar", reason: `cannot run the local tar: ${e.message}` }))))
     }),
-    (child) =>
+    ({ child }) =>
       Effect.sync(() => {
-        if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       })
-  ).pipe(Effect.map((child) => {
-    if (child === undefined) return undefined
-    const exited = Deferred.unsafeMake<{ code: number; stderr: string }>(undefined as never)
-    let stderr = ""
-    child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString("utf8")).slice(-stderrTail)))
-    child.once("close", (code) => Deferred.unsafeDone(exited, Effect.succeed({ code: code ?? 128, stderr: stderr.trim() })))
-    child.stdin!.on("error", () => {}) // a tar that failed early closes its input; its exit status says why
-    // Read from the start: Node discards the unread output of a child that exits, and a small tree's tar exits
-    // before the channel it goes to is open. The PassThrough holds it (and pushes back on tar when full).
-    const stdout = child.stdout!.pipe(new PassThrough())
-    return { stdin: child.stdin!, stdout, exited: Deferred.await(exited) } satisfies LocalTar
-  }))
+  ).pipe(Effect.map(({ tar }) => tar))
 
 /** Writes a chunk, waiting while the writable is full; a writable that closed takes nothing more. */
 const writeChunk = (w: Writable, chunk: Uint8Array) =>
@@ -77,59 +100,58 @@ const writeChunk = (w: Writable, chunk: Uint8Array) =>
     w.once("close", done)
   })
 
-const tarFailed = (host: string, path: string, side: "local" | "remote", stderr: string) =>
-  new RemoteFileError({ host, path, reason: `${side} tar failed: ${stderr === "" ? "no message" : stderr}` })
+const failed = (host: string, path: string, where: "here" | "on the node", code: number, stderr: string) =>
+  new RemoteFileError({ host, path, reason: stderr === "" ? `tar ${where} exited with status ${code}` : stderr })
 
-/** The contents of a local directory into a remote one (created if missing). */
+const creatorOk = (code: number) => code === 0 || code === changedWhileRead
+
+/** The contents of a local directory into a remote one, created if missing (its parent must exist). */
 export const send = (
   remote: Remote,
   localDir: string,
   remoteDir: string
-): Effect.Effect<boolean, RemoteFileError | RA.RemoteConnectionError> =>
+): Effect.Effect<void, RemoteFileError | RA.RemoteConnectionError> =>
   Effect.scoped(Effect.gen(function*() {
-    // -h: a link is copied as what it points to, as the file-by-file copy does.
-    const local = yield* spawnLocalTar(["-c", "-h", "-f", "-", "-C", localDir, "."])
-    if (local === undefined) return false
+    const local = yield* spawnLocalTar(remote.hostname, [...create, "-C", localDir, "."])
     local.stdin.end()
     const dir = Shell.quote(remoteDir)
-    // -o: files belong to the remote user, whoever owned them here; -m: modified now, as a file-by-file copy is.
-    const ran = yield* remote.exec(`mkdir -p ${dir} && exec tar -x -o -m -f - -C ${dir}`, { stdin: local.stdout }).pipe(
-      Effect.catchTag("RemoteCommandTimeout", Effect.die) // no timeout was asked for
-    )
-    if (ran.exitCode === commandNotFound) return false
-    // A remote failure first: the local tar may be stuck writing to a reader that is gone (the scope kills it).
-    if (ran.exitCode !== 0) return yield* Effect.fail(tarFailed(remote.hostname, remoteDir, "remote", ran.stderr.trim()))
-    const { code, stderr } = yield* local.exited
-    if (code !== 0) return yield* Effect.fail(tarFailed(remote.hostname, localDir, "local", stderr))
-    return true
+    const ran = yield* remote.exec(`{ [ -d ${dir} ] || mkdir -- ${dir}; } && exec ${Shell.join(["tar", ...extract])} -C ${dir}`, {
+      stdin: local.stdout
+    }).pipe(Effect.catchTag("RemoteCommandTimeout", Effect.die)) // no timeout was asked for
+    if (ran.exitCode !== 0) {
+      // A local tar that died cut the archive short, and the remote's complaint about that is not the reason. One
+      // that is still running is stuck writing to a reader that is gone: the scope kills it.
+      const early = yield* Effect.timeout(local.exited, "200 millis").pipe(Effect.option)
+      if (Option.isSome(early) && !creatorOk(early.value.code)) {
+        return yield* Effect.fail(failed(remote.hostname, localDir, "here", early.value.code, early.value.stderr))
+      }
+      return yield* Effect.fail(failed(remote.hostname, remoteDir, "on the node", ran.exitCode, ran.stderr.trim()))
+    }
+    const sent = yield* local.exited
+    if (!creatorOk(sent.code)) return yield* Effect.fail(failed(remote.hostname, localDir, "here", sent.code, sent.stderr))
   }))
 
-/** The contents of a remote directory into a local one (created if missing). */
-export const fetch = (
+/** The contents of a remote directory into a local one, created (with its parents) if missing. */
+export const receive = (
   remote: Remote,
   remoteDir: string,
   localDir: string
-): Effect.Effect<boolean, RemoteFileError | RA.RemoteConnectionError> =>
+): Effect.Effect<void, RemoteFileError | RA.RemoteConnectionError> =>
   Effect.scoped(Effect.gen(function*() {
-    yield* Effect.promise(() => NodeFs.mkdir(localDir, { recursive: true }))
-    const local = yield* spawnLocalTar(["-x", "-o", "-m", "-f", "-", "-C", localDir])
-    if (local === undefined) return false
-    const sending = yield* remote.startProcess(`exec tar -c -h -f - -C ${Shell.quote(remoteDir)} .`)
+    yield* Effect.tryPromise({
+      try: () => NodeFs.mkdir(localDir, { recursive: true }), // as a file-by-file copy does here
+      catch: (e) => new RemoteFileError({ host: remote.hostname, path: localDir, reason: `cannot create the local directory: ${String(e)}` })
+    })
+    const local = yield* spawnLocalTar(remote.hostname, [...extract, "-C", localDir])
+    const sending = yield* remote.startProcess(`exec ${Shell.join(["tar", ...create])} -C ${Shell.quote(remoteDir)} .`)
     let accepted = true
     yield* Stream.runForEachWhile(sending.stdout, (chunk) => Effect.map(writeChunk(local.stdin, chunk), (ok) => (accepted = ok)))
     local.stdin.end()
-    if (!accepted) {
-      // The local tar gave up (a full disk, say): its reason, and the scope stops the remote one. One that ended
-      // happily before the remote's last padding has all there is: take the rest and go on.
-      const early = yield* local.exited
-      if (early.code !== 0) return yield* Effect.fail(tarFailed(remote.hostname, localDir, "local", early.stderr))
-      yield* Stream.runDrain(sending.stdout)
-    }
-    // The remote status first: a remote without tar sent nothing, and the local tar's complaint about that is noise.
-    const remoteCode = yield* sending.exitCode
-    if (remoteCode === commandNotFound) return false
-    if (remoteCode !== 0) return yield* Effect.fail(tarFailed(remote.hostname, remoteDir, "remote", (yield* sending.stderrTail).trim()))
-    const { code, stderr } = yield* local.exited
-    if (code !== 0) return yield* Effect.fail(tarFailed(remote.hostname, localDir, "local", stderr))
-    return true
+    const extracted = yield* local.exited
+    // The local tar gave up (a full disk, say): its reason; the scope stops the remote one.
+    if (extracted.code !== 0) return yield* Effect.fail(failed(remote.hostname, localDir, "here", extracted.code, extracted.stderr))
+    // One that ended happily before the remote's last padding has everything: take the rest and go on.
+    if (!accepted) yield* Stream.runDrain(sending.stdout)
+    const code = yield* sending.exitCode
+    if (!creatorOk(code)) return yield* Effect.fail(failed(remote.hostname, remoteDir, "on the node", code, (yield* sending.stderrTail).trim()))
   }))
