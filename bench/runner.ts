@@ -10,6 +10,7 @@ import * as NodeV8 from "node:v8"
 import * as NodeVm from "node:vm"
 import { Effect, Layer, Option, Stream } from "effect"
 import * as Cluster from "../src/Cluster.js"
+import { coreOf } from "../src/internal/cluster.js"
 import { PendingQueue } from "../src/internal/scheduler.js"
 import * as RemoteAccount from "../src/RemoteAccount.js"
 import * as Runner from "../src/Runner.js"
@@ -60,8 +61,9 @@ const main = Effect.gen(function*() {
   // Scheduling alone: the runner's queue and the cluster's allocation, with tests that finish in start order.
   const nodes = Array.from({ length: 1000 }, (_, i) => ({ name: `sim${i}`, index: i, account: simulatedAccount(i), nodeType: i % 10 === 0 ? "large" : undefined }))
   const cluster = yield* Cluster.make(nodes)
+  const pool = coreOf(cluster)!
   const specs: ReadonlyArray<Cluster.ClusterSpec> = [1, 3, 5, 20, [{ numNodes: 2, nodeType: "large" }, { numNodes: 3 }]]
-  // The runner's own scheduling step (PendingQueue.takeFirst over the pool's tryTake, giveBack when a test ends),
+  // The runner's own scheduling step (PendingQueue.takeFirst over the pool core's tryTake, giveBack when a test ends),
   // with tests that finish in start order.
   const schedule = Effect.sync(() => {
     const queue = new PendingQueue<number>((i) => specs[i % specs.length]!)
@@ -71,14 +73,14 @@ const main = Effect.gen(function*() {
     let scheduled = 0
     while (queue.size > 0) {
       for (;;) {
-        const next = queue.takeFirst(cluster.tryTake)
+        const next = queue.takeFirst(pool.tryTake)
         if (next === undefined) break
         running.push(next.taken)
         scheduled++
       }
-      cluster.giveBack(running.shift()!)
+      pool.giveBack(running.shift()!)
     }
-    for (const nodes of running) cluster.giveBack(nodes)
+    for (const nodes of running) pool.giveBack(nodes)
     return { scheduled, ms: Math.round(performance.now() - started) }
   })
   const cold = yield* schedule

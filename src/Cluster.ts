@@ -74,13 +74,6 @@ export interface Cluster {
   /** Whether the spec could be met now / ever (by the whole cluster). */
   readonly fitsNow: (spec: ClusterSpec) => Effect.Effect<boolean>
   readonly fitsEver: (spec: ClusterSpec) => boolean
-  /**
-   * Takes nodes now if the spec fits (undefined, and nothing taken, if not); the caller must `giveBack` them. The
-   * synchronous core the scheduler uses; tests and services use `alloc`, which ties the nodes to a scope.
-   */
-  readonly tryTake: (spec: ClusterSpec) => ReadonlyArray<ClusterNode> | undefined
-  /** Returns nodes `tryTake` handed out; returning one twice is harmless. */
-  readonly giveBack: (nodes: ReadonlyArray<ClusterNode>) => void
   /** Takes nodes for the life of the scope; an impossible request fails at once and changes nothing. */
   readonly alloc: (spec: ClusterSpec) => Effect.Effect<ReadonlyArray<ClusterNode>, InsufficientResources, Scope.Scope>
 }

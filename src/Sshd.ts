@@ -55,7 +55,10 @@ export interface SshdOptions {
   readonly authorizedKeys: ReadonlyArray<string>
   /** `HOME` of the commands it runs (`SetEnv`), so that the user's real `~/.bashrc` is not run. Default: `dir`. */
   readonly home?: string
-  /** More environment variables of the commands it runs (`SetEnv`; values without spaces). */
+  /**
+   * More environment variables of the commands it runs (`SetEnv`: sshd splits on whitespace and quotes, so values
+   * must have neither). `HOME` is always `home`'s.
+   */
   readonly env?: Readonly<Record<string, string>>
   /** Runs it inside this network namespace (`ip netns exec NAME`). */
   readonly netns?: string

@@ -4,7 +4,7 @@ import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Layer, Scope } from "effect"
 import * as Cluster from "../src/Cluster.js"
-import { parseClusterJson, parseSshConfig } from "../src/internal/cluster.js"
+import { coreOf, parseClusterJson, parseSshConfig } from "../src/internal/cluster.js"
 import { PendingQueue } from "../src/internal/scheduler.js"
 import * as selection from "../src/internal/selection.js"
 import * as Test from "../src/Test.js"
@@ -30,18 +30,19 @@ describe("Cluster allocation", () => {
       expect((yield* cluster.available)).toHaveLength(4)
     }))
 
-  it.effect("tryTake takes lowest-numbered nodes or nothing, and giveBack returns them", () =>
+  it.effect("the scheduler's core takes lowest-numbered nodes or nothing, and gives them back", () =>
     Effect.gen(function*() {
       const cluster = yield* Cluster.make(fakeNodes([undefined, "large", undefined, undefined]))
-      const first = cluster.tryTake(2)
+      const pool = coreOf(cluster)!
+      const first = pool.tryTake(2)
       expect(first?.map((n) => n.name)).toEqual(["n1", "n3"])
-      expect(cluster.tryTake([{ numNodes: 2, nodeType: "large" }])).toBeUndefined()
-      expect(cluster.tryTake(3)).toBeUndefined()
+      expect(pool.tryTake([{ numNodes: 2, nodeType: "large" }])).toBeUndefined()
+      expect(pool.tryTake(3)).toBeUndefined()
       expect((yield* cluster.available).map((n) => n.name)).toEqual(["n2", "n4"])
-      cluster.giveBack(first!)
-      cluster.giveBack(first!)
+      pool.giveBack(first!)
+      pool.giveBack(first!)
       expect((yield* cluster.available).map((n) => n.name)).toEqual(["n1", "n2", "n3", "n4"])
-      expect(cluster.tryTake(1)?.map((n) => n.name)).toEqual(["n1"])
+      expect(pool.tryTake(1)?.map((n) => n.name)).toEqual(["n1"])
     }))
 
   it.effect("fails an impossible request at once with what was asked and what there is, changing nothing", () =>

@@ -131,6 +131,26 @@ describe("Runner", () => {
       expect(isAlive(pid)).toBe(false)
     }))
 
+  it.live("a test the runner cannot set up fails with the reason, and the run goes on", () =>
+    Effect.gen(function*() {
+      // The first test puts a file where the second one's results directory has to go.
+      const cases = casesOf({
+        a: Test.make(() =>
+          Effect.flatMap(TestContext, (ctx) =>
+            Effect.sync(() => NodeFs.writeFileSync(NodePath.join(ctx.resultsDir, "..", "spec.RunnerSpec.b"), "in the way")))
+        ),
+        b: Test.make(() => Effect.void),
+        c: Test.make(() => Effect.void)
+      })
+      const session = yield* runOn(1, { cases, maxParallel: 1, resultsRoot: resultsRoot() })
+      expect(session.results.results.map((r) => [r.testId, r.status])).toEqual([
+        ["spec.RunnerSpec.a", "PASS"],
+        ["spec.RunnerSpec.b", "FAIL"],
+        ["spec.RunnerSpec.c", "PASS"]
+      ])
+      expect(session.results.results[1]!.summary).toMatch(/^the runner could not run the test: .*spec\.RunnerSpec\.b/)
+    }))
+
   it.live("--deflake turns a pass on retry into FLAKY; --exit-first stops scheduling after a failure", () =>
     Effect.gen(function*() {
       let tries = 0

@@ -96,6 +96,23 @@ export const fitsIn = (spec: C.ClusterSpec, nodes: ReadonlyArray<C.ClusterNode>)
 }
 
 /**
+ * The synchronous core of a pool, for the runner's scheduler only: not on `Cluster`, where a test could give back
+ * nodes another test holds.
+ * @internal
+ */
+export interface PoolCore {
+  /** Takes nodes now if the spec fits (undefined, and nothing taken, if not); the caller must give them back. */
+  readonly tryTake: (spec: C.ClusterSpec) => ReadonlyArray<C.ClusterNode> | undefined
+  /** Returns nodes `tryTake` handed out. */
+  readonly giveBack: (nodes: ReadonlyArray<C.ClusterNode>) => void
+}
+
+const cores = new WeakMap<C.Cluster, PoolCore>()
+
+/** The core of a pool made here; undefined for a Cluster built some other way. @internal */
+export const coreOf = (cluster: C.Cluster): PoolCore | undefined => cores.get(cluster)
+
+/**
  * A pool keeps its free nodes in one list per type, so checking and taking cost O(request), not O(cluster): the
  * scheduler tries every waiting spec after every finished test.
  * @internal
@@ -160,7 +177,7 @@ export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.C
         (chosen) => Effect.sync(() => giveBack(chosen))
       )
 
-    return {
+    const cluster: C.Cluster = {
       all: nodes,
       size: nodes.length,
       available: Effect.sync(availableNow),
@@ -168,10 +185,10 @@ export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.C
       maxUsed: Effect.sync(() => maxUsed),
       fitsNow: (spec) => Effect.sync(() => meets(needsOf(spec), countOf, freeCount)),
       fitsEver: (spec) => canMeet(normalize(spec), (t) => allCounts.get(t) ?? 0, nodes.length),
-      tryTake,
-      giveBack,
       alloc
-    } satisfies C.Cluster
+    }
+    cores.set(cluster, { tryTake, giveBack })
+    return cluster
   })
 
 const nodesOf = (accounts: ReadonlyArray<{ account: RemoteAccount; nodeType: string | undefined }>) =>

@@ -23,6 +23,7 @@ import * as Discovery from "../Discovery.js"
 import { Cluster } from "../Cluster.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import * as Report from "../Report.js"
+import * as ClusterPool from "./cluster.js"
 import * as Scheduler from "./scheduler.js"
 import * as Results from "../Results.js"
 import type * as R from "../Runner.js"
@@ -245,6 +246,25 @@ const runAttempt = (
     } satisfies Attempt
   })
 
+/** An attempt the runner itself could not carry out, as a failure of the test. */
+const brokenAttempt = (cause: Cause.Cause<unknown>, dir: string, nodes: ReadonlyArray<ClusterModule.ClusterNode>): Attempt => {
+  const now = Date.now()
+  const failure = describeCause(cause)
+  return {
+    status: "FAIL",
+    summary: `the runner could not run the test: ${failure.message}`,
+    failure,
+    data: undefined,
+    startTime: now,
+    stopTime: now,
+    resultsDir: dir,
+    nodes: nodes.map((n) => n.name),
+    nodesUsed: 0,
+    services: [],
+    faults: []
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The session
 // ---------------------------------------------------------------------------------------------------------
@@ -299,6 +319,10 @@ interface Job {
 export const run = (options: R.RunOptions) =>
   Effect.gen(function*() {
     const cluster = yield* Cluster
+    const pool = ClusterPool.coreOf(cluster)
+    if (pool === undefined) {
+      return yield* Effect.dieMessage("the runner needs a cluster made by ducktape-effect (Cluster.make or a Cluster source)")
+    }
     const { dir: sessionDir, id: sessionId } = yield* createSessionDir(options.resultsRoot ?? "results")
     const emit = options.onEvent ?? (() => Effect.void)
     const maxParallel = Math.max(1, options.maxParallel ?? 1)
@@ -386,18 +410,26 @@ export const run = (options: R.RunOptions) =>
     const abort = yield* Deferred.make<void>()
     let stopping: string | undefined
 
-    // Nodes are given back when the attempt's fiber ends, whatever ended it.
     const start = (job: Job, nodes: ReadonlyArray<ClusterModule.ClusterNode>) =>
       Effect.gen(function*() {
         const attemptNo = job.attempts.length + 1
-        yield* emit({ _tag: "TestStarted", testId: job.testCase.id, attempt: attemptNo, nodes: nodes.map((n) => n.name) })
         const dir = dirFor(job.testCase, job.run, attemptNo)
-        const fiber = yield* runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options }, abort).pipe(
-          Effect.tap((attempt) => Queue.offer(done, { job, attempt })),
-          Effect.ensuring(Effect.sync(() => cluster.giveBack(nodes))),
-          Effect.asVoid,
+        const attempt = Effect.zipRight(
+          // In the test's own fiber: a slow event handler must not hold up the scheduler, nor Ctrl-C.
+          emit({ _tag: "TestStarted", testId: job.testCase.id, attempt: attemptNo, nodes: nodes.map((n) => n.name) }),
+          runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options }, abort)
+        ).pipe(
+          // The runner's own failure (its results directory cannot be made, say) fails the test; it must never
+          // leave the loop waiting for a result that will not come.
+          Effect.catchAllCause((cause) => Effect.succeed(brokenAttempt(cause, dir, nodes)))
+        )
+        const fiber = yield* attempt.pipe(
           // A fork inherits the uninterruptible region of `fill`; the test itself must stay interruptible.
           Effect.interruptible,
+          // Nodes go back before the result is announced: the loop may schedule the next test on them at once.
+          Effect.ensuring(Effect.sync(() => pool.giveBack(nodes))),
+          Effect.tap((a) => Queue.offer(done, { job, attempt: a })),
+          Effect.asVoid,
           Effect.forkDaemon
         )
         running.set(job, fiber)
@@ -407,7 +439,7 @@ export const run = (options: R.RunOptions) =>
     // decision: 10,000 tests schedule in milliseconds); uninterruptible so that nodes taken always reach their fiber.
     const fill = Effect.gen(function*() {
       while (running.size < maxParallel) {
-        const next = pending.takeFirst(cluster.tryTake)
+        const next = pending.takeFirst(pool.tryTake)
         if (next === undefined) return
         yield* start(next.job, next.taken)
       }
