@@ -51,8 +51,9 @@ export interface SshAccountOptions {
   readonly maxChannelsPerConnection?: number
   /**
    * Connections opened (lazily, when channels run short) for parallel commands. Default 4. A running command, a
-   * `startProcess` and a log monitor's `tail` each hold a channel while they run: with the defaults, a node runs at
-   * most 16 at once and further commands wait for a channel. Raise this for nodes that run more long-lived processes.
+   * `startProcess` and a log monitor's `tail` each hold a channel while they run. When every channel has been busy
+   * for a second (long-lived processes are the likely holders), one more connection is opened, up to 64; past that,
+   * commands wait for a channel and the log says why.
    */
   readonly maxConnections?: number
   /** How often an idle connection is probed; after 4 unanswered probes it is declared lost. Default 5 seconds; 0 disables. */

@@ -460,6 +460,16 @@ const listening = (onConnection: (socket: Net.Socket) => void) =>
 
 layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("SshAccount", (it) => {
 
+  it.scoped("long-running processes that hold every channel do not starve other commands", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.SshdFixtureTag
+      // Room for 2 channels at first: 3 processes that run until the scope ends, then a short command.
+      const a = yield* SshdSupport.account(fixture, { maxConnections: 1, maxChannelsPerConnection: 2 })
+      const sleepers = yield* Effect.forEach([1, 2, 3], () => a.startProcess(["sleep", "600"]))
+      expect(yield* a.sshOutput(["echo", "still served"])).toBe("still served\n")
+      for (const p of sleepers) expect(yield* a.alive(p.pid)).toBe(true)
+    }), { timeout: 20_000 })
+
   it.scoped("trees still copy, file by file, where the remote has no tar", () =>
     Effect.gen(function*() {
       // A PATH where the remote shell finds no tar: the tar stream cannot start, SFTP needs no command.

@@ -33,6 +33,13 @@ const channelOpenRetry = Schedule.exponential("2 millis", 2).pipe(
   Schedule.jittered,
   Schedule.intersect(Schedule.recurs(40))
 )
+/**
+ * When every channel has been busy this long, long-lived channels (started processes, log tails) are the likely
+ * holders, and waiting for one to end could wait forever: another connection is opened instead.
+ */
+const growAfter = Duration.seconds(1)
+/** The most connections an account grows to, whatever `maxConnections` says (sshd runs a process per connection). */
+const connectionCeiling = 64
 /** How long closing one channel, or all connections, may take in a release. */
 const channelCloseTimeout = Duration.seconds(2)
 const connectionCloseTimeout = Duration.seconds(3)
@@ -163,13 +170,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
     )
 
     let everConnected = false
-    const slots: Array<Slot> = Array.from({ length: maxConnections }, (_, index) => ({
-      index,
-      client: undefined,
-      connecting: undefined,
-      sftp: undefined,
-      inUse: 0
-    }))
+    const newSlot = (index: number): Slot => ({ index, client: undefined, connecting: undefined, sftp: undefined, inUse: 0 })
+    const slots: Array<Slot> = Array.from({ length: maxConnections }, (_, index) => newSlot(index))
 
     const forget = (slot: Slot, client: Client) => {
       if (slot.client !== client) return
@@ -245,6 +247,28 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
 
     // -- channels ----------------------------------------------------------------------------------------
     const permits = yield* Effect.makeSemaphore(maxConnections * maxChannels)
+
+    /** One more connection's worth of channels, up to the ceiling; beyond it commands wait, and the log says why. */
+    const grow = Effect.suspend(() => {
+      if (slots.length >= Math.max(maxConnections, connectionCeiling)) {
+        return Effect.logWarning(
+          `all ${slots.length * maxChannels} channels to ${options.hostname} are held (each running process and log ` +
+            `monitor holds one): commands wait for one to end`
+        )
+      }
+      slots.push(newSlot(slots.length))
+      return Effect.zipRight(
+        permits.resize(slots.length * maxChannels),
+        Effect.logDebug(`every channel to ${options.hostname} busy for ${Duration.format(growAfter)}: opening connection ${slots.length}`)
+      )
+    })
+
+    /** A channel permit; when none frees up for a while, the pool grows rather than wait on long-lived channels. */
+    const takePermit: Effect.Effect<void> = permits.take(1).pipe(
+      Effect.timeout(growAfter),
+      Effect.asVoid,
+      Effect.catchTag("TimeoutException", () => Effect.zipRight(grow, takePermit))
+    )
 
     /** The slot for a new channel: an open connection with room (least busy first), then one being opened, then a new one. */
     const pick = (): Slot => {
@@ -338,7 +362,7 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
 
     const exec: RemoteAccount.Backend["exec"] = (line, stdin) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(permits.take(1)), () => {
+        Effect.flatMap(restore(takePermit), () => {
           // The permits guarantee a slot with room; which one is decided now, synchronously.
           const slot = pick()
           slot.inUse++
