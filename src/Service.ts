@@ -24,7 +24,7 @@ export interface LogSpec {
 export class ServiceError extends Schema.TaggedError<ServiceError>()("ServiceError", {
   service: Schema.String,
   node: Schema.optional(Schema.String),
-  phase: Schema.Literal("provision", "allocate", "start", "stop", "clean", "wait", "worker"),
+  phase: Schema.Literal("config", "provision", "allocate", "start", "stop", "clean", "wait", "worker"),
   reason: Schema.String
 }) {
   override get message(): string {
@@ -109,6 +109,13 @@ export interface Service<Config, R> {
     options?: StartOptions<Config>
   ) => Layer.Layer<RunningService<Config>, ServiceError | InsufficientResources, Exclude<R, Scope.Scope> | Cluster>
 }
+
+/**
+ * A config field without a default, e.g. `config: { broker: Service.required<Broker>("brokerOf(redis)") }`: a start
+ * whose config does not give it fails at once with a ServiceError naming the field (and the hint), before any node
+ * is taken.
+ */
+export const required: <A>(hint?: string) => A = internal.required
 
 /** Defines a service from its per-node steps. */
 export const make: <Config = {}, R = never>(definition: Definition<Config, R>) => Service<Config, R> =

@@ -72,6 +72,27 @@ describe("Service", () => {
         expect((yield* cluster.available).length).toBe(3)
       })))
 
+  it.live("a required config field left out fails the start at once, naming it, and takes no node", () =>
+    withCluster(1, (cluster) =>
+      Effect.gen(function*() {
+        let started = 0
+        const Client = Service.make<{ readonly server: string; readonly port: number; readonly retries: number }>({
+          name: "client",
+          config: { server: Service.required("the server's address"), port: Service.required(), retries: 3 },
+          startNode: () => Effect.sync(() => started++)
+        })
+        const error = yield* Effect.flip(Effect.scoped(Client.start({ config: { retries: 5 } })))
+        expect(error.message).toBe(
+          "client: config failed: config.server is required (the server's address); config.port is required: " +
+            "start it with { config: { server: …, port: … } }"
+        )
+        expect(started).toBe(0)
+        expect((yield* cluster.available).length).toBe(1)
+        const ok = yield* Effect.scoped(Effect.map(Client.start({ config: { server: "10.0.0.1", port: 80 } }), (c) => c.config))
+        expect(ok).toEqual({ server: "10.0.0.1", port: 80, retries: 3 })
+        expect(started).toBe(1)
+      })))
+
   it.live("interruption tears the service down and kills its processes", () =>
     withCluster(2, () =>
       Effect.gen(function*() {

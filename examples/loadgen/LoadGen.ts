@@ -51,12 +51,9 @@ const record = (service: Service.RunningService<unknown>) => (line: string) =>
     else if (msg !== null) state.messages.push(Number(msg[1]))
   })
 
-const brokerMissing = (service: { readonly id: string }) =>
-  Effect.fail(new Error(`${service.id} has no broker: start it with { config: { broker: brokerOf(redis) } }`))
-
 /** The producer's configuration. */
 export interface ProducerConfig {
-  readonly broker: Broker | undefined
+  readonly broker: Broker
   readonly messages: number
   /** Pause between messages, which sets the rate. */
   readonly interval: Duration.DurationInput
@@ -78,10 +75,9 @@ done | redis-cli -h "$1" -p "$2"`
 export const Producer = Service.background<ProducerConfig>({
   name: "producer",
   packages: ["redis-tools"],
-  config: { broker: undefined, messages: 200, interval: "5 millis" },
+  config: { broker: Service.required("brokerOf(redis)"), messages: 200, interval: "5 millis" },
   worker: (node, producer) => {
     const { broker, interval, messages } = producer.config
-    if (broker === undefined) return brokerMissing(producer)
     const pause = String(Duration.toMillis(Duration.decode(interval)) / 1000)
     const args = [broker.host, String(broker.port), broker.key, String(messages), pause]
     return node.account.sshCapture(["sh", "-c", producerScript, "producer", ...args]).pipe(Stream.runForEach(record(producer)))
@@ -90,17 +86,16 @@ export const Producer = Service.background<ProducerConfig>({
 
 /** The consumer's configuration. */
 export interface ConsumerConfig {
-  readonly broker: Broker | undefined
+  readonly broker: Broker
 }
 
 /** Pops messages until it is stopped. */
 export const Consumer = Service.background<ConsumerConfig>({
   name: "consumer",
   packages: ["redis-tools"],
-  config: { broker: undefined },
+  config: { broker: Service.required("brokerOf(redis)") },
   worker: (node, consumer) => {
     const broker = consumer.config.broker
-    if (broker === undefined) return brokerMissing(consumer)
     // -r -1: repeat forever; each reply prints the list's name, then the message.
     const command = ["redis-cli", "-h", broker.host, "-p", String(broker.port), "-r", "-1", "BLPOP", broker.key, "0"]
     return node.account.sshCapture(command).pipe(Stream.runForEach(record(consumer)))

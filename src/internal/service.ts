@@ -46,6 +46,18 @@ export const markForCollect = (value: boolean) => (service: { readonly id: strin
     Effect.map(Option.map((r) => r.collect.set(logName === undefined ? service.id : `${service.id}/${logName}`, value)))
   )
 
+/** The placeholder `Service.required` puts where a config field has no default. */
+class Required {
+  constructor(readonly hint: string | undefined) {}
+}
+
+/** @internal */
+export const required = <A>(hint?: string): A => new Required(hint) as A
+
+/** The fields of a config still holding `Service.required`'s placeholder. */
+const missingFields = (config: object): ReadonlyArray<{ readonly field: string; readonly hint: string | undefined }> =>
+  Object.entries(config).flatMap(([field, value]) => (value instanceof Required ? [{ field, hint: value.hint }] : []))
+
 interface NodeState {
   scope: Scope.CloseableScope | undefined
   /** Set once a start was attempted: such a node must be stopped and cleaned at teardown. */
@@ -66,6 +78,19 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
       const id = `${definition.name}-${order}`
       const spec = options.spec ?? (options.numNodes !== undefined ? options.numNodes : undefined) ??
         definition.spec ?? definition.numNodes ?? 1
+
+      const config = { ...definition.config, ...options.config } as Config
+      const missing = missingFields(config as object)
+      if (missing.length > 0) {
+        return yield* Effect.fail(
+          new ServiceError({
+            service: definition.name,
+            phase: "config",
+            reason: missing.map(({ field, hint }) => `config.${field} is required${hint === undefined ? "" : ` (${hint})`}`).join("; ") +
+              `: start it with { config: { ${missing.map((m) => `${m.field}: …`).join(", ")} } }`
+          })
+        )
+      }
 
       const nodes = yield* cluster.alloc(spec)
       const states = new Map<number, NodeState>(nodes.map((n) => [n.index, { scope: undefined, touched: false }]))
@@ -131,7 +156,7 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
       const service: S.RunningService<Config> = {
         name: definition.name,
         id,
-        config: { ...definition.config, ...options.config } as Config,
+        config,
         nodes,
         idx,
         node: (i) => {
