@@ -182,7 +182,10 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
     if (flags.collectOnly) {
       yield* Effect.sync(() => {
         process.stdout.write(`Collected ${cases.length} tests:\n`)
-        for (const c of cases) process.stdout.write(`  ${c.id}${c.ignored === undefined ? "" : `  (ignored: ${c.ignored})`}\n`)
+        for (const c of cases) {
+          const note = c.problem !== undefined ? `  (cannot run: ${c.problem})` : c.ignored !== undefined ? `  (ignored: ${c.ignored})` : ""
+          process.stdout.write(`  ${c.id}${note}\n`)
+        }
         for (const f of discovered.loadFailures) process.stdout.write(`  FAILED TO LOAD ${f.file}: ${f.error}\n`)
       })
       return discovered.loadFailures.length > 0 ? 1 : 0

@@ -59,8 +59,11 @@ export const junit: (session: SessionResults) => string = junit_.junit
 /** `report.html`: one self-contained page (inline CSS and JS, no network) with filters, details and fault timelines. */
 export const html: (session: SessionResults, options?: TextOptions) => string = html_.html
 
-/** `rerun-failed.yml`: `{ <sessionId>: [symbols of failed tests] }`, or undefined when nothing failed. */
-export const rerunSuite: (session: SessionResults) => string | undefined = internal.rerunSuite
+/**
+ * `rerun-failed.yml`: `{ <sessionId>: [symbols of failed tests] }`, or undefined when no test failed. Given the
+ * directory it will be written in, its paths are relative to that (as a suite file's paths are read).
+ */
+export const rerunSuite: (session: SessionResults, dir?: string) => string | undefined = internal.rerunSuite
 
 /**
  * Writes every report into `dir` (each to a temporary file, then renamed, so a crash never leaves half a

@@ -105,6 +105,11 @@ export interface TestCase {
   readonly description: string
   /** Why it is ignored, if it is. */
   readonly ignored: string | undefined
+  /**
+   * Why it cannot run as declared (a bad cluster spec or timeout, an id another case already has), if so: the
+   * runner reports it FAIL with this reason instead of running it.
+   */
+  readonly problem: string | undefined
   readonly body: Effect.Effect<unknown, unknown, TestServices>
 }
 

@@ -44,6 +44,9 @@ export const Able = Test.suite("Able", {
   "broken/empty.ducktape.ts": header + `export const x = 1\n`,
   "broken/fine.ducktape.ts": header + `export const Fine = Test.suite("Fine", { ok: Test.make(() => Effect.void) })\n`,
   "nothing/README.md": "no tests here\n",
+  // Two files whose module names are the same (a/b and a.b): their tests' ids are too.
+  "twins/a/b.ducktape.ts": header + `export const S = Test.suite("S", { t: Test.make(() => Effect.void) })\n`,
+  "twins/a.b.ducktape.ts": header + `export const S = Test.suite("S", { t: Test.make(() => Effect.fail("hidden?")) })\n`,
   "suites/main.yml": `# the main suite
 import: common.yml
 main:
@@ -120,6 +123,16 @@ describe("Discovery", () => {
       expect(found.loadFailures.map((f) => f.module)).toEqual(
         ["broken.empty", "broken.missing", "broken.syntax", "broken.throws"]
       )
+    }))
+
+  it.live("a test whose id another file's test already has is kept, marked, not dropped", () =>
+    Effect.gen(function*() {
+      const found = yield* discover(["twins/"])
+      expect(found.cases.map((c) => c.id)).toEqual(["twins.a.b.S.t", "twins.a.b.S.t"])
+      expect(found.cases[0]!.problem).toBeUndefined()
+      expect(found.cases[1]!.problem).toMatch(/its id is also the id of a test in twins\/a.*\.ducktape\.ts: rename/)
+      // The same file selected twice is one case, not a clash.
+      expect((yield* discover(["twins/a/b.ducktape.ts", "twins/a/b.ducktape.ts"])).cases).toHaveLength(1)
     }))
 
   it("derives module names from the path relative to the working directory", () => {

@@ -371,6 +371,13 @@ describe("rerunSuite", () => {
     expect(Yaml.parse(yml)).toEqual({ "2026-01-15--003": [hostileFail.symbol, plainFail.symbol, weird.symbol] })
   })
 
+  it("written into a directory, names its tests relative to that directory, as suite files are read", () => {
+    const fail = result({ module: "m", name: "t", status: "FAIL", symbol: `${NodePath.resolve("tests/m.ducktape.ts")}::t` })
+    const dir = NodePath.resolve("results", "2026-01-15--003")
+    const yml = Report.rerunSuite(session({ results: [fail] }), dir)!
+    expect(Yaml.parse(yml)).toEqual({ "2026-01-15--003": ["../../tests/m.ducktape.ts::t"] })
+  })
+
   it("is undefined when nothing failed", () => {
     expect(Report.rerunSuite(session({ results: [passed, flaky, ignored] }))).toBeUndefined()
   })
@@ -397,6 +404,15 @@ describe("merge", () => {
     expect(m.interrupted).toBe(true)
     expect(m.sessionId).toBe("s1+s2")
     expect(Either.isRight(Report.decodeJson(Report.json(m)))).toBe(true)
+  })
+
+  it("keeps every run of a --repeat session: a failed run is not hidden by a later pass", () => {
+    const run1: TestResult = { ...plainFail, resultsDir: `${plainFail.resultsDir}/1` }
+    const { failure: _failure, ...rest } = plainFail
+    const run2: TestResult = { ...rest, status: "PASS", summary: "Test Passed", resultsDir: `${plainFail.resultsDir}/2` }
+    const m = Report.merge([session({ sessionId: "s1", results: [run1, run2] })])
+    expect(m.results.map((r) => r.status)).toEqual(["FAIL", "PASS"])
+    expect(counts(m.results)).toMatchObject({ total: 2, failed: 1 })
   })
 })
 

@@ -151,6 +151,32 @@ describe("Runner", () => {
       expect(session.results.results[1]!.summary).toMatch(/^the runner could not run the test: .*spec\.RunnerSpec\.b/)
     }))
 
+  it.live("tests declared wrong fail with the reason while the rest of the run goes on", () =>
+    Effect.gen(function*() {
+      const long = (c: string) => c.repeat(211)
+      const cases = casesOf({
+        badSpec: Test.make({ cluster: -2 }, () => Effect.void),
+        badTimeout: Test.make({ timeout: "3 minuts" as never }, () => Effect.void),
+        // "a b" and "ab" escape to the same id: the second would hide the first's result.
+        clash: Test.make({ matrix: { s: ["a b", "ab"] } }, () => Effect.void),
+        noCases: Test.make({ matrix: { size: [] } }, () => Effect.void),
+        // Data JSON cannot hold as it is (a bigint) is still saved; ids too long for a directory name stay apart.
+        fine: Test.make({ matrix: { v: [long("a"), long("b")] } }, () => Effect.succeed({ n: 10n }))
+      })
+      const session = yield* runOn(1, { cases, resultsRoot: resultsRoot() })
+      const byName = (name: string) => session.results.results.filter((r) => r.name === name)
+      expect(byName("badSpec")[0]!.summary).toMatch(/cannot run as declared: its cluster is -2: give a whole number/)
+      expect(byName("badTimeout")[0]!.summary).toMatch(/its timeout "3 minuts" is not a duration/)
+      expect(byName("clash").map((r) => r.status).sort()).toEqual(["FAIL", "PASS"])
+      expect(byName("clash").find((r) => r.status === "FAIL")!.summary).toMatch(/same id as \{"s":"a b"\}/)
+      expect(byName("noCases")).toEqual([])
+      const fine = byName("fine")
+      expect(fine.map((r) => r.status)).toEqual(["PASS", "PASS"])
+      expect(new Set(fine.map((r) => r.resultsDir)).size).toBe(2)
+      expect(JSON.parse(NodeFs.readFileSync(NodePath.join(session.dir, fine[0]!.resultsDir, "data.json"), "utf8"))).toEqual({ n: "10" })
+      expect(NodeFs.existsSync(NodePath.join(session.dir, "report.html"))).toBe(true)
+    }))
+
   it.live("--deflake turns a pass on retry into FLAKY; --exit-first stops scheduling after a failure", () =>
     Effect.gen(function*() {
       let tries = 0

@@ -738,12 +738,22 @@ export const discover = Effect.fn("Discovery.discover")(function*(selection: D.S
   const globallySkipped = wholeFiles(excludes)
 
   const out: Array<Test.TestCase> = []
-  const seen = new Set<string>()
+  const seen = new Map<string, Test.TestCase>()
   const add = (cases: ReadonlyArray<Test.TestCase>, excluded: ReadonlySet<string>) => {
     for (const c of cases) {
-      if (excluded.has(c.id) || seen.has(c.id)) continue
-      seen.add(c.id)
-      out.push(c)
+      if (excluded.has(c.id)) continue
+      const twin = seen.get(c.id)
+      if (twin === undefined) {
+        seen.set(c.id, c)
+        out.push(c)
+      } else if (twin.file !== c.file || twin.suite !== c.suite || twin.name !== c.name) {
+        // Another declaration with the same id (dir/a/b.ducktape.ts and dir/a.b.ducktape.ts, say) would share its
+        // results: it fails instead, saying so. The same case selected twice is simply run once.
+        out.push({
+          ...c,
+          problem: `its id is also the id of a test in ${relative(twin.file, cwd)}: rename the file, suite or test`
+        })
+      }
     }
   }
 

@@ -47,9 +47,21 @@ export const yamlQuote = (s: string): string =>
   JSON.stringify(s.replace(/[\uD800-\uDFFF]/gu, "\uFFFD")).replace(/[\u007f-\u009f\u2028\u2029\ufeff]/g, (c) =>
     `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
-/** rerun-failed.yml, or undefined when no test failed. */
-export const rerunSuite = (session: Results.SessionResults): string | undefined => {
-  const symbols = failedSymbols(session.results)
+/**
+ * A symbol (`path::rest`, its path relative to the current directory) with its path made relative to `dir`: a
+ * suite file's paths are read relative to the file's own directory.
+ */
+const relativeTo = (dir: string) => (symbol: string): string => {
+  const at = symbol.indexOf("::")
+  const path = at < 0 ? symbol : symbol.slice(0, at)
+  const moved = NodePath.relative(dir, NodePath.resolve(path)) || "."
+  return moved + (at < 0 ? "" : symbol.slice(at))
+}
+
+/** rerun-failed.yml, or undefined when no test failed; written into `dir`, its paths are relative to that. */
+export const rerunSuite = (session: Results.SessionResults, dir?: string): string | undefined => {
+  const failed = failedSymbols(session.results)
+  const symbols = dir === undefined ? failed : failed.map(relativeTo(dir))
   if (symbols.length === 0) return undefined
   return [
     `# Tests that failed in session ${session.sessionId.replace(/[\r\n]/g, " ")}.`,
@@ -108,7 +120,7 @@ export const writeAll: (
     yield* Effect.tryPromise({ try: () => NodeFs.mkdir(dir, { recursive: true }), catch: writeError(dir) })
     const at = (name: string) => NodePath.join(dir, name)
     const rerunPath = at(fileNames.rerun)
-    const rerun = rerunSuite(session)
+    const rerun = rerunSuite(session, dir)
     const renderers: ReadonlyArray<readonly [string, () => string]> = [
       [at(fileNames.text), () => text(session, { rerunFile: displayPath(rerunPath) })],
       [at(fileNames.json), () => json(session)],
@@ -137,10 +149,12 @@ const distinct = (values: ReadonlyArray<string>) => [...new Set(values)]
 
 /** One session out of several shards' sessions. */
 export const merge = (sessions: ReadonlyArray<Results.SessionResults>): Results.SessionResults => {
-  const byId = new Map<string, Results.TestResult>()
-  for (const s of sessions) for (const r of s.results) byId.set(r.testId, r)
-  const results = [...byId.values()]
-  const ran = new Set(byId.keys())
+  // A test's runs under --repeat share its id but not their results directory: each is kept. Only true repeats
+  // (a load failure every shard reports, a test run again in a later shard) collapse, the later one winning.
+  const byRun = new Map<string, Results.TestResult>()
+  for (const s of sessions) for (const r of s.results) byRun.set(`${r.testId}\u0000${r.resultsDir}`, r)
+  const results = [...byRun.values()]
+  const ran = new Set(results.map((r) => r.testId))
   const starts = sessions.map((s) => s.startTime).filter(Number.isFinite)
   const stops = sessions.map((s) => s.stopTime).filter(Number.isFinite)
   const startTime = starts.length === 0 ? 0 : Math.min(...starts)

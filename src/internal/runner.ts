@@ -1,3 +1,4 @@
+import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -24,6 +25,7 @@ import { Cluster } from "../Cluster.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import * as Report from "../Report.js"
 import * as ClusterPool from "./cluster.js"
+import * as ReportFormat from "./reportFormat.js"
 import * as Scheduler from "./scheduler.js"
 import * as Results from "../Results.js"
 import type * as R from "../Runner.js"
@@ -220,7 +222,7 @@ const runAttempt = (
     const data = Exit.isSuccess(exit) ? exit.value : undefined
     if (data !== undefined) {
       yield* Effect.promise(() =>
-        NodeFsP.writeFile(NodePath.join(dir, "data.json"), JSON.stringify(data, null, 2) ?? "null").catch(() => undefined)
+        NodeFsP.writeFile(NodePath.join(dir, "data.json"), ReportFormat.stringify(data, 2) ?? "null").catch(() => undefined)
       )
     }
     return {
@@ -269,7 +271,12 @@ const brokenAttempt = (cause: Cause.Cause<unknown>, dir: string, nodes: Readonly
 // The session
 // ---------------------------------------------------------------------------------------------------------
 
-const safeDirName = (id: string) => id.replace(/[^A-Za-z0-9._=-]+/g, "_").slice(0, 200)
+/** A directory name for a test id; a long one is cut and given a hash of the whole id, so two never share. */
+const safeDirName = (id: string) => {
+  const safe = id.replace(/[^A-Za-z0-9._=-]+/g, "_")
+  if (safe.length <= 200) return safe
+  return `${safe.slice(0, 183)}-${NodeCrypto.createHash("sha256").update(id).digest("hex").slice(0, 16)}`
+}
 
 /** What every result of a test case says about which test it is. */
 const identityOf = (t: TestCase) => ({
@@ -364,7 +371,8 @@ export const run = (options: R.RunOptions) =>
         startTime: job.attempts[0]!.startTime,
         stopTime: last.stopTime,
         runTimeSeconds: (last.stopTime - job.attempts[0]!.startTime) / 1000,
-        ...(last.data === undefined ? {} : { data: last.data }),
+        // As JSON can hold it (bigints as strings, cycles marked): results are written as JSON as they come.
+        ...(last.data === undefined ? {} : { data: ReportFormat.jsonSafe(last.data) }),
         resultsDir: NodePath.relative(sessionDir, last.resultsDir),
         nodesAllocated: ClusterModule.specSize(job.testCase.spec),
         nodesUsed: last.nodesUsed,
@@ -396,7 +404,10 @@ export const run = (options: R.RunOptions) =>
     // Largest first; smaller tests fill the gaps a big one leaves.
     const pending = new Scheduler.PendingQueue<Job>((job) => job.testCase.spec)
     for (const c of cases) {
-      if (c.testCase.ignored !== undefined) {
+      if (c.testCase.problem !== undefined) {
+        const summary = `the test cannot run as declared: ${c.testCase.problem}`
+        yield* immediate(notRunResult(identityOf(c.testCase), "FAIL", summary, { tag: "InvalidTest", message: summary, detail: "" }))
+      } else if (c.testCase.ignored !== undefined) {
         yield* immediate(notRunResult(identityOf(c.testCase), "IGNORE", `ignored: ${c.testCase.ignored}`))
       } else if (!cluster.fitsEver(c.testCase.spec)) {
         const summary = `the test needs ${ClusterModule.describeSpec(c.testCase.spec)} but the whole cluster has ` +
