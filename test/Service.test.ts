@@ -145,8 +145,33 @@ describe("Service", () => {
           Effect.provideService(Service.ServiceRegistry, registry)
         )
         expect(NodeFs.existsSync(NodePath.join(dir, "ticker-3"))).toBe(false)
+        // A test that fails only in teardown (a stop that fails) collects every log too: they explain it.
+        const Stubborn = Service.make({
+          name: "stubborn",
+          logs: { out: { path: "stubborn.log", collectDefault: false } },
+          startNode: (node) => node.account.createFile("stubborn.log", "why the stop failed"),
+          stopNode: () => Effect.fail(new Error("will not stop"))
+        })
+        yield* Effect.scoped(Stubborn.start()).pipe(Effect.provideService(Service.ServiceRegistry, registry))
+        expect(registry.records.find((r) => r.id === "stubborn-1")!.problems.join()).toMatch(/will not stop/)
+        const [stubbornNode] = NodeFs.readdirSync(NodePath.join(dir, "stubborn-1"))
+        expect(NodeFs.readFileSync(NodePath.join(dir, "stubborn-1", stubbornNode!, "stubborn.log"), "utf8")).toBe("why the stop failed")
         NodeFs.rmSync(dir, { recursive: true, force: true })
       })))
+
+  it.live("a step that cannot be interrupted does not hold the teardown past its time limit", () =>
+    withCluster(1, () =>
+      Effect.gen(function*() {
+        const Slow = Service.make({
+          name: "slow",
+          stopTimeout: "1 second",
+          // A release that takes 30 s and cannot be interrupted (a stop script that blocks, say).
+          startNode: () => Effect.acquireRelease(Effect.void, () => Effect.sleep("30 seconds"))
+        })
+        const started = Date.now()
+        yield* Effect.scoped(Slow.start())
+        expect(Date.now() - started).toBeLessThan(15_000)
+      })), { timeout: 40_000 })
 
   it.live("restartNode bounces one node; the layer form tears down with its scope", () =>
     withCluster(2, () =>

@@ -7,7 +7,9 @@ import { Effect, Fiber } from "effect"
  * process just started — yet must not hang either.
  *
  * The work runs in its own fiber: inside a finalizer (uninterruptible) a plain `Effect.timeout` would wait for the
- * work anyway, and an interruptible region there would let a pending interruption cut the work short.
+ * work anyway, and an interruptible region there would let a pending interruption cut the work short. At the time
+ * limit the work is interrupted but not waited for (`disconnect`): a step that cannot be interrupted (a blocking
+ * release, an uninterruptible region in user code) must not hold the teardown past its limit.
  */
 export const bounded = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
@@ -16,7 +18,7 @@ export const bounded = <A, E, R, E2>(
 ): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptible(
     Effect.flatMap(
-      Effect.forkDaemon(Effect.timeoutFail(Effect.interruptible(effect), { duration, onTimeout })),
+      Effect.forkDaemon(Effect.timeoutFail(Effect.interruptible(Effect.disconnect(effect)), { duration, onTimeout })),
       Fiber.join
     )
   )

@@ -191,7 +191,9 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
             return
           }
           for (const node of [...touched].reverse()) yield* Effect.catchAll(stopNode(node), note)
-          if (Option.isSome(registry)) yield* collectLogs(registry.value, record, touched, Exit.isFailure(exit))
+          // A stop that failed fails the test (TeardownFailed): its logs are what explains it.
+          const failed = Exit.isFailure(exit) || record.problems.length > 0
+          if (Option.isSome(registry)) yield* collectLogs(registry.value, record, touched, failed)
           yield* Effect.forEach(touched, (n) => Effect.catchAll(cleanNode(n), note), { concurrency: "unbounded", discard: true })
           record.stoppedAt = Date.now()
         }).pipe(Effect.annotateLogs({ service: id }))
@@ -282,7 +284,9 @@ export const background = <Config, R>(definition: S.BackgroundDefinition<Config,
         yield* definition.stopNode?.(node, service) ?? Effect.void
         // A worker that already failed reports it here; an interrupted one is a normal stop.
         const exit = yield* Fiber.interrupt(fiber)
-        if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) yield* Effect.failCause(exit.cause)
+        if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+          yield* Effect.fail(new Error(`its worker had failed: ${reasonOf(exit.cause)}`))
+        }
       })
   })
 }
