@@ -110,7 +110,8 @@ export const clean = (
             const [, pid, label, ...cmd] = line.split(" ")
             const n = Number(pid)
             // Nodes that share one machine (localhost nodes, lab namespaces) see the same processes.
-            if (label === undefined || isLive(label) || seenPids.has(n)) continue
+            // Only real pids: `kill 0` / `kill -1` would reach a whole group or every process.
+            if (label === undefined || isLive(label) || seenPids.has(n) || !Number.isInteger(n) || n <= 1) continue
             seenPids.add(n)
             deadPids.push(n)
             found.push({ node: node.name, kind: "process", what: `pid ${n}: ${cmd.join(" ").trim()}`, label })

@@ -266,6 +266,25 @@ for (const [name, backendLayer] of Backends.all) {
         yield* gone(a, Number((yield* a.readFile(pidFile)).trim()))
       }))
 
+    // Local only, for now: over ssh a timeout can also land while the channel is still opening, and a command
+    // started then is not stopped (a known gap; what it leaves carries the session label, so `ducktape clean` and
+    // the next run's start remove it).
+    it.effect.skipIf(name === "ssh2")("a timeout that fires before the command reported its pid still stops the command", () =>
+      Effect.gen(function*() {
+        const a = yield* RemoteAccount
+        for (let i = 0; i < 5; i++) {
+          // A sleep whose command line no other process on the machine has.
+          const marker = `31.${process.pid}${i}`
+          const error = yield* Effect.flip(a.exec(["sleep", marker], { timeout: "1 millis" }))
+          expect(error._tag).toBe("RemoteCommandTimeout")
+          yield* Wait.waitUntil(Effect.map(a.pids(`sleep ${marker}`), (found) => found.length === 0), {
+            timeout: "5 seconds",
+            backoff: "50 millis",
+            errMsg: `sleep ${marker} was left running`
+          })
+        }
+      }))
+
     it.effect("finds processes by pattern and kills them", () =>
       Effect.gen(function*() {
         const a = yield* RemoteAccount

@@ -623,7 +623,8 @@ const resolveTarget = (kind: string, node: ClusterNode, target: F.ProcessTarget)
 
 /** Signals each pid; returns those it reached. A process that exited meanwhile is skipped. */
 const signalEach = (node: ClusterNode, signal: Signal, pids: ReadonlyArray<number>, group: boolean) => {
-  const targets = pids.map((p) => (group ? `-${p}` : String(p)))
+  // Never 0 or 1 (a pattern can match init): `kill -- -1` would reach every process on the node.
+  const targets = pids.filter((p) => Number.isInteger(p) && p > 1).map((p) => (group ? `-${p}` : String(p)))
   const line = `for p in ${targets.map(Shell.quote).join(" ")}; do kill -s ${signal} -- "$p" 2>/dev/null && echo "$p"; done; true`
   return Effect.map(run(node, line), (r) =>
     r.stdout.split("\n").filter((l) => /^-?\d+$/.test(l)).map((l) => Math.abs(Number(l))))

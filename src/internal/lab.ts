@@ -399,6 +399,8 @@ const isAlive = (pid: number): Effect.Effect<boolean> =>
 const signal = (pids: ReadonlyArray<number>, sig: NodeJS.Signals) =>
   Effect.sync(() => {
     for (const pid of pids) {
+      // 0, -1 and 1 would signal a whole group, every process, or init: never a lab process of ours.
+      if (!Number.isInteger(pid) || pid <= 1) continue
       try {
         process.kill(pid, sig)
       } catch {

@@ -22,6 +22,18 @@ const releaseTimeout = Duration.seconds(10)
 /** How much stderr an error message carries. */
 const stderrTailBytes = 8 * 1024
 
+/**
+ * `kill`'s argument for the process group led by `pid`. Only a real pid of ours: `kill -- -1` is every process the
+ * user may signal (as root, the whole machine) and `-0` the caller's own group, so anything else is refused.
+ */
+const groupOf = (pid: number): Effect.Effect<string> =>
+  Number.isInteger(pid) && pid > 1
+    ? Effect.succeed(`-${pid}`)
+    : Effect.dieMessage(`refusing to signal process group ${pid}: not the pid of a process this account started`)
+
+/** How long a command stopped before its pid line came is given to send it, and how often that is looked at. */
+const pidGrace = Duration.seconds(5)
+const pidPoll = Schedule.spaced("10 millis")
 /** How often a stopping process group is checked for exit. */
 const groupExitPoll = Schedule.spaced("50 millis")
 
@@ -124,9 +136,10 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
   const stopGroup = (pid: number, exitCode: Effect.Effect<number, RemoteConnectionError>, line: string) =>
     Effect.gen(function*() {
       yield* Effect.logDebug(`stopping process group ${pid} of ${JSON.stringify(line)}`)
-      yield* exec(["kill", "-s", "TERM", "--", `-${pid}`], {})
+      const group = yield* groupOf(pid)
+      yield* exec(["kill", "-s", "TERM", "--", group], {})
       const ended = yield* Release.bounded(exitCode, killGrace, () => "grace over").pipe(Effect.option)
-      if (Option.isNone(ended)) yield* exec(["kill", "-s", "KILL", "--", `-${pid}`], {})
+      if (Option.isNone(ended)) yield* exec(["kill", "-s", "KILL", "--", group], {})
     }).pipe((release) => Release.bounded(release, releaseTimeout, () => "release timed out"), Effect.ignore)
 
   const startProcess = (command: Shell.Command, options: RA.CommandOptions = {}) => {
@@ -165,7 +178,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       )
 
       const exitCode = raw.exitCode.pipe(Effect.tap(() => Ref.set(exited, true)))
-      const kill = (signal: RA.Signal = "TERM") => ssh(["kill", "-s", signal, "--", `-${pid}`], {})
+      const kill = (signal: RA.Signal = "TERM") => Effect.flatMap(groupOf(pid), (group) => ssh(["kill", "-s", signal, "--", group], {}))
 
       yield* Effect.addFinalizer(() =>
         Effect.flatMap(Ref.get(exited), (done) => (done ? Effect.void : stopGroup(pid, exitCode, line)))
@@ -197,13 +210,24 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       const exitCode = Effect.tap(raw.exitCode, () => {
         exited = true
       })
-      yield* Effect.addFinalizer(() => {
-        if (exited) return Effect.void
+      const pidSoFar = () => {
         const bytes = stdoutSoFar()
         const newline = bytes.indexOf(10)
-        // Without its pid line the process has not started its command yet: nothing of it can be signalled.
-        return newline < 0 ? Effect.void : stopGroup(Number.parseInt(decode(bytes.subarray(0, newline)), 10), exitCode, line)
-      })
+        return newline < 0 ? undefined : Number.parseInt(decode(bytes.subarray(0, newline)), 10)
+      }
+      // Stopped early (a timeout, an interruption) before the pid line came: the shell may have started the
+      // command all the same, its pid on the way. Wait for it a moment, and stop what it started.
+      const pidSoon = Effect.suspend(() => {
+        const pid = pidSoFar()
+        return pid !== undefined || exited ? Effect.succeed(pid) : Effect.fail("not yet")
+      }).pipe(
+        Effect.retry(pidPoll), // retry, not repeat: repeat would answer the schedule's count, not the pid
+        (wait) => Release.bounded(wait, pidGrace, () => undefined),
+        Effect.orElseSucceed(() => undefined)
+      )
+      yield* Effect.addFinalizer(() =>
+        exited ? Effect.void : Effect.flatMap(pidSoon, (pid) => (pid === undefined || exited ? Effect.void : stopGroup(pid, exitCode, line)))
+      )
       // stderr must not pause while stdout is collected, or a chatty command would block and stdout never end.
       pumps.stderr.unbound()
       const out = yield* pumps.stdout.collect
@@ -346,13 +370,14 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     )
   const killProcessGroup = (pid: number, options: { readonly grace?: Duration.DurationInput } = {}) =>
     Effect.gen(function*() {
-      yield* exec(["kill", "-s", "TERM", "--", `-${pid}`])
+      const group = yield* groupOf(pid)
+      yield* exec(["kill", "-s", "TERM", "--", group])
       const gone = yield* groupAlive(pid).pipe(
         Effect.repeat({ schedule: groupExitPoll, while: (alive) => alive }),
         Effect.map((alive) => !alive),
         Effect.timeoutTo({ duration: options.grace ?? "5 seconds", onSuccess: (g) => g, onTimeout: () => false })
       )
-      if (!gone) yield* exec(["kill", "-s", "KILL", "--", `-${pid}`])
+      if (!gone) yield* exec(["kill", "-s", "KILL", "--", group])
     })
 
   // A zombie has exited; `kill -0` still finds it until its parent reaps it, which for an orphan is init's call
@@ -364,13 +389,16 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       ),
       (r) => r.exitCode === 0
     )
-  const signal = (pid: number, sig: RA.Signal) => ssh(["kill", "-s", sig, String(pid)])
+  const signal = (pid: number, sig: RA.Signal) =>
+    Number.isInteger(pid) && pid > 1
+      ? ssh(["kill", "-s", sig, String(pid)])
+      : Effect.dieMessage(`refusing to signal ${pid}: give the pid of one process (not 0, 1 or a negative group)`)
   const killProcess = (pattern: string, options: { readonly clean?: boolean } = {}) =>
     Effect.gen(function*() {
       const found = yield* pids(pattern)
       const sig: RA.Signal = options.clean === false ? "KILL" : "TERM"
       // A process may exit between pgrep and kill; that is not an error.
-      yield* Effect.forEach(found, (p) => exec(["kill", "-s", sig, String(p)]), { discard: true })
+      yield* Effect.forEach(found.filter((p) => p > 1), (p) => exec(["kill", "-s", sig, String(p)]), { discard: true })
       return found
     })
 
