@@ -88,7 +88,7 @@ const runOptions = {
   noTeardown: Options.boolean("no-teardown").pipe(Options.withDescription("Leave services running after each test, for debugging (logs are still collected; the next run or `ducktape clean` removes them).")),
   failBadClusterUtilization: Options.boolean("fail-bad-cluster-utilization").pipe(Options.withDescription("Fail tests that used fewer nodes than they declared.")),
   debug: Options.boolean("debug").pipe(Options.withDescription("Echo every test's debug log to the terminal.")),
-  configFile: Options.text("config-file").pipe(Options.withDescription("A file of default flags (default ~/.ducktape/config; ./.ducktape/config is read too)."), Options.optional)
+  configFile: Options.text("config-file").pipe(Options.withDescription("A file of default flags, instead of ~/.ducktape/config; ./.ducktape/config is read first, the command line wins over both."), Options.optional)
 }
 
 type RunFlags = Command.Command.ParseConfig<typeof runOptions>
@@ -241,33 +241,65 @@ const readHistory = (path: string) =>
     return new Map(session.results.map((r) => [r.testId, r.runTimeSeconds]))
   })
 
-/** Flags from config files, for the flags the command line does not set. */
-const withConfigDefaults = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const explicit = argv.indexOf("--config-file")
-  const files = [
-    NodePath.resolve(".ducktape/config"),
-    explicit >= 0 && argv[explicit + 1] !== undefined ? argv[explicit + 1]! : NodePath.join(NodeOs.homedir(), ".ducktape/config")
-  ]
-  const given = new Set(argv.filter((a) => a.startsWith("--")))
-  const extra: Array<string> = []
-  for (const file of files) {
+/** Flags that may be given several times: a config's values add up, the command line's replace them. */
+const repeatable: ReadonlySet<string> = new Set(["--exclude"])
+/** Flags that choose the cluster: one of them given (anywhere later in the precedence) overrides the others. */
+const clusterFlags: ReadonlySet<string> = new Set(["--cluster", "--cluster-file", "--ssh-config"])
+
+/** A config file's (or the command line's) tokens as flags with their values; `--flag=value` is split. */
+const flagsOf = (tokens: ReadonlyArray<string>): Array<{ readonly flag: string; readonly value: string | undefined }> => {
+  const out: Array<{ flag: string; value: string | undefined }> = []
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!
+    if (!t.startsWith("--")) continue
+    const eq = t.indexOf("=")
+    if (eq > 0) out.push({ flag: t.slice(0, eq), value: t.slice(eq + 1) })
+    else out.push({ flag: t, value: tokens[i + 1] !== undefined && !tokens[i + 1]!.startsWith("--") ? tokens[++i] : undefined })
+  }
+  return out
+}
+
+/**
+ * Flags from config files for what the command line does not set, with ducktape's precedence: ./.ducktape/config,
+ * then ~/.ducktape/config (or --config-file, which must exist), then the command line; later wins.
+ */
+const withConfigDefaults = (argv: ReadonlyArray<string>): Either.Either<ReadonlyArray<string>, UsageError> => {
+  const explicitAt = argv.findIndex((a) => a === "--config-file" || a.startsWith("--config-file="))
+  const explicit = explicitAt < 0
+    ? undefined
+    : argv[explicitAt]!.includes("=") ? argv[explicitAt]!.slice("--config-file=".length) : argv[explicitAt + 1]
+  if (explicitAt >= 0 && (explicit === undefined || !NodeFs.existsSync(explicit))) {
+    return Either.left(new UsageError({
+      problem: explicit === undefined ? "--config-file: no file given" : `--config-file ${explicit}: no such file`,
+      fix: "give the path of a file of ducktape flags (one or more per line; # starts a comment)"
+    }))
+  }
+  const files = [NodePath.resolve(".ducktape/config"), explicit ?? NodePath.join(NodeOs.homedir(), ".ducktape/config")]
+  // Walk from the strongest source down; a flag the stronger source set is not taken from a weaker one.
+  const sources: Array<ReadonlyArray<{ readonly flag: string; readonly value: string | undefined }>> = [flagsOf(argv)]
+  for (const file of [...files].reverse()) {
     let text: string
     try {
       text = NodeFs.readFileSync(file, "utf8")
     } catch {
       continue
     }
-    const tokens = text.split("\n").filter((l) => !/^\s*(#|$)/.test(l)).join(" ").split(/\s+/).filter((t) => t !== "")
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i]!
-      if (!t.startsWith("--")) continue
-      const value = tokens[i + 1] !== undefined && !tokens[i + 1]!.startsWith("--") ? tokens[++i] : undefined
-      if (given.has(t)) continue
-      given.add(t)
-      extra.push(t, ...(value === undefined ? [] : [value]))
-    }
+    sources.push(flagsOf(text.split("\n").filter((l) => !/^\s*(#|$)/.test(l)).join(" ").split(/\s+/).filter((t) => t !== "")))
   }
-  return extra
+  const keyOf = (flag: string) => (clusterFlags.has(flag) ? "cluster" : flag)
+  const taken = new Set<string>()
+  const extra: Array<string> = []
+  for (const [i, flags] of sources.entries()) {
+    const fromHere = new Set<string>()
+    for (const { flag, value } of flags) {
+      if (flag === "--config-file" || taken.has(keyOf(flag))) continue // a stronger source set it
+      if (fromHere.has(flag) && !repeatable.has(flag)) continue // twice in one file: the first counts
+      fromHere.add(flag)
+      if (i > 0) extra.push(flag, ...(value === undefined ? [] : [value]))
+    }
+    for (const flag of fromHere) taken.add(keyOf(flag))
+  }
+  return Either.right(extra)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -363,7 +395,8 @@ export const main = (argv: ReadonlyArray<string>) => {
   // `ducktape examples [flags]` runs the bundled example suite with any of the run flags.
   const given = argv.slice(2)
   const args = given[0] === "examples" ? [examplesDir, ...given.slice(1)] : given
-  const withDefaults = [...argv.slice(0, 2), ...args, ...(["lab", "report", "clean"].includes(args[0] ?? "") ? [] : withConfigDefaults(args))]
-  return Command.run(command(args), { name: "ducktape", version })(withDefaults)
+  const defaults = ["lab", "report", "clean"].includes(args[0] ?? "") ? Either.right([]) : withConfigDefaults(args)
+  if (Either.isLeft(defaults)) return Effect.fail(defaults.left)
+  return Command.run(command(args), { name: "ducktape", version })([...argv.slice(0, 2), ...args, ...defaults.right])
 }
 

@@ -51,6 +51,36 @@ describe("ducktape CLI", () => {
     expect(out).toContain("mixed.ducktape.ts::Mixed.fails")
     const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "results/latest/report.json"), "utf8"))
     expect(report.results.find((r: { testId: string }) => r.testId === "mixed.Mixed.passes.n=2").data).toEqual({ doubled: 4 })
+    // The rerun file selects exactly what failed.
+    const rerun = await ducktape("results/latest/rerun-failed.yml", "--collect-only")
+    expect(rerun.out).toContain("mixed.Mixed.fails")
+    expect(rerun.out).not.toContain("mixed.Mixed.passes")
+  }, 90_000)
+
+  it("takes defaults from config files, the command line winning, and says when --config-file is missing", async () => {
+    const project = NodePath.join(dir, ".ducktape")
+    NodeFs.mkdirSync(project, { recursive: true })
+    try {
+      NodeFs.writeFileSync(NodePath.join(project, "config"), [
+        "# project defaults",
+        "--exclude mixed.ducktape.ts::Mixed.fails",
+        "--exclude mixed.ducktape.ts::Mixed.skipped",
+        "--cluster localhost:2",
+        "--results-root project-results"
+      ].join("\n"))
+      NodeFs.writeFileSync(NodePath.join(dir, "mine.conf"), "--results-root my-results\n")
+      // Both excludes apply; --config-file beats the project file; --cluster=… on the command line beats both.
+      const { code, out } = await ducktape("mixed.ducktape.ts", "--config-file", "mine.conf", "--cluster=localhost:1")
+      expect(out).toMatch(/passed:\s+2/)
+      expect(code).toBe(0)
+      expect(NodeFs.existsSync(NodePath.join(dir, "my-results", "latest", "report.json"))).toBe(true)
+      expect(NodeFs.existsSync(NodePath.join(dir, "project-results"))).toBe(false)
+      const missing = await ducktape("mixed.ducktape.ts", "--config-file", "nope.conf")
+      expect(missing.code).toBe(2)
+      expect(missing.out).toContain("--config-file nope.conf: no such file")
+    } finally {
+      NodeFs.rmSync(project, { recursive: true, force: true })
+    }
   }, 90_000)
 
   it("exits 0 when everything passed, and --collect-only lists without running", async () => {
