@@ -160,6 +160,7 @@ describe("Runner", () => {
         // "a b" and "ab" escape to the same id: the second would hide the first's result.
         clash: Test.make({ matrix: { s: ["a b", "ab"] } }, () => Effect.void),
         noCases: Test.make({ matrix: { size: [] } }, () => Effect.void),
+        typed: Test.make({ cluster: [{ numNodes: 1, nodeType: "large" }] }, () => Effect.void),
         // Data JSON cannot hold as it is (a bigint) is still saved; ids too long for a directory name stay apart.
         fine: Test.make({ matrix: { v: [long("a"), long("b")] } }, () => Effect.succeed({ n: 10n }))
       })
@@ -170,6 +171,11 @@ describe("Runner", () => {
       expect(byName("clash").map((r) => r.status).sort()).toEqual(["FAIL", "PASS"])
       expect(byName("clash").find((r) => r.status === "FAIL")!.summary).toMatch(/same id as \{"s":"a b"\}/)
       expect(byName("noCases")).toEqual([])
+      // No localhost size can give a typed node: the advice is a cluster file.
+      expect(byName("typed")[0]!.summary).toBe(
+        'the test needs 1 node (1 large) but the whole cluster has 1 node; run it on a cluster whose file gives ' +
+          'enough nodes "node_type": "large" (--cluster-file)'
+      )
       const fine = byName("fine")
       expect(fine.map((r) => r.status)).toEqual(["PASS", "PASS"])
       expect(new Set(fine.map((r) => r.resultsDir)).size).toBe(2)

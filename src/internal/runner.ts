@@ -410,8 +410,14 @@ export const run = (options: R.RunOptions) =>
       } else if (c.testCase.ignored !== undefined) {
         yield* immediate(notRunResult(identityOf(c.testCase), "IGNORE", `ignored: ${c.testCase.ignored}`))
       } else if (!cluster.fitsEver(c.testCase.spec)) {
-        const summary = `the test needs ${ClusterModule.describeSpec(c.testCase.spec)} but the whole cluster has ` +
-          `${cluster.size}; run it on a bigger cluster (e.g. --cluster localhost:${ClusterModule.specSize(c.testCase.spec)})`
+        const spec = c.testCase.spec
+        const types = [...new Set(ClusterModule.normalize(spec).flatMap((g) => (g.nodeType === undefined ? [] : [g.nodeType])))]
+        const have = `the whole cluster has ${ClusterModule.describeSpec(cluster.all.map((n) => ({ numNodes: 1, ...(n.nodeType === undefined ? {} : { nodeType: n.nodeType }) })))}`
+        const fix = types.length > 0
+          // Localhost nodes have no type: only a cluster file gives nodes one.
+          ? `run it on a cluster whose file gives enough nodes "node_type": ${types.map((t) => JSON.stringify(t)).join(" / ")} (--cluster-file)`
+          : `run it on a bigger cluster (e.g. --cluster localhost:${ClusterModule.specSize(spec)})`
+        const summary = `the test needs ${ClusterModule.describeSpec(spec)} but ${have}; ${fix}`
         yield* immediate(notRunResult(identityOf(c.testCase), "FAIL", summary, { tag: "Unschedulable", message: summary, detail: "" }))
       } else pending.push({ testCase: c.testCase, run: c.run, attempts: [] })
     }
