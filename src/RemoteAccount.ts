@@ -179,8 +179,15 @@ export interface RemoteProcess {
   /** The remote pid; also the process group and session of everything the command starts. */
   readonly pid: number
   readonly command: string
+  /**
+   * Output as it arrives. Up to 2 MiB is held unread; past that the process waits until it is read, so a command
+   * that writes much and whose output nobody reads should send it to a file (`> server.log`) or be drained.
+   */
   readonly stdout: Stream.Stream<Uint8Array, RemoteConnectionError>
-  /** Error output as it arrives; it is buffered, so reading it is optional. */
+  /**
+   * Error output as it arrives; it is buffered, so reading it is optional (unread, only the latest few MiB are
+   * kept, so a long run cannot fill the driver's memory).
+   */
   readonly stderr: Stream.Stream<Uint8Array, RemoteConnectionError>
   /** Waits for the exit status (128 + N for death by signal N). */
   readonly exitCode: Effect.Effect<number, RemoteConnectionError>

@@ -162,7 +162,8 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       // stderr is drained eagerly into a queue plus a tail buffer: nobody has to read it for the command to make
       // progress, and error messages can always show its end.
       const tail = yield* Ref.make("")
-      const stderrQueue = yield* Queue.unbounded<Uint8Array | null>()
+      // Sliding: unread error output keeps its latest chunks (up to ~8 MiB over ssh), never all of a long run's.
+      const stderrQueue = yield* Queue.sliding<Uint8Array | null>(256)
       yield* raw.stderr.pipe(
         Stream.runForEach((bytes) =>
           Ref.update(tail, (t) => (t + decode(bytes)).slice(-stderrTailBytes)).pipe(
