@@ -8,6 +8,7 @@ import { defaultName, defaultWorkdir, LabError } from "../Lab.js"
 import * as Shell from "../Shell.js"
 import type { SshdError } from "../Sshd.js"
 import * as Sshd from "../Sshd.js"
+import { signal } from "./localProcesses.js"
 import * as Release from "./release.js"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -395,19 +396,6 @@ const isAlive = (pid: number): Effect.Effect<boolean> =>
       () => false
     )
   )
-
-const signal = (pids: ReadonlyArray<number>, sig: NodeJS.Signals) =>
-  Effect.sync(() => {
-    for (const pid of pids) {
-      // 0, -1 and 1 would signal a whole group, every process, or init: never a lab process of ours.
-      if (!Number.isInteger(pid) || pid <= 1) continue
-      try {
-        process.kill(pid, sig)
-      } catch {
-        // already gone
-      }
-    }
-  })
 
 const survivorsOf = (pids: ReadonlyArray<number>) =>
   Effect.map(Effect.forEach(pids, (pid) => Effect.map(isAlive(pid), (alive) => (alive ? [pid] : []))), (r) => r.flat())

@@ -7,6 +7,7 @@ import { Deferred, Duration, Effect, Option, Schedule } from "effect"
 import type * as S from "../Sshd.js"
 import { SshdError } from "../Sshd.js"
 import * as Shell from "../Shell.js"
+import { signal } from "./localProcesses.js"
 import * as Release from "./release.js"
 
 // sshd re-execs itself by the path it was started with, so it must be absolute.
@@ -117,19 +118,6 @@ const sshdDescendants = (pid: number) =>
     }
     visit(pid)
     return found
-  })
-
-const signal = (pids: ReadonlyArray<number>, sig: NodeJS.Signals) =>
-  Effect.sync(() => {
-    for (const pid of pids) {
-      // 0, -1 and 1 would signal a whole group, every process, or init: never a server of ours.
-      if (!Number.isInteger(pid) || pid <= 1) continue
-      try {
-        process.kill(pid, sig)
-      } catch {
-        // already gone
-      }
-    }
   })
 
 const allGone = (pids: ReadonlyArray<number>) =>
