@@ -212,16 +212,21 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
       debug: flags.debug,
       argv,
       version,
-      onEvent: progress.onEvent
+      onEvent: progress.onEvent,
+      // Printed when the reports are written: after Ctrl-C too, when nothing after `run` happens.
+      onConcluded: (concluded) =>
+        Effect.zipRight(
+          progress.close,
+          Effect.sync(() => {
+            process.stdout.write("\n" + Report.text(concluded.results, { rerunFile: NodePath.join(concluded.dir, "rerun-failed.yml") }))
+            process.stdout.write(`\nresults: ${concluded.dir}\n`)
+          })
+        )
     }).pipe(
       Effect.provide(layer),
       Effect.mapError((e) => new UsageError({ problem: e.message, fix: fixFor(e) })),
       Effect.ensuring(progress.close)
     )
-    yield* Effect.sync(() => {
-      process.stdout.write("\n" + Report.text(session.results, { rerunFile: NodePath.join(session.dir, "rerun-failed.yml") }))
-      process.stdout.write(`\nresults: ${session.dir}\n`)
-    })
     return Results.exitCode(session.results)
   })
 

@@ -47,6 +47,11 @@ export interface RunOptions {
   /** The command line, for the report's rerun hint. */
   readonly argv?: ReadonlyArray<string>
   readonly onEvent?: (event: RunEvent) => Effect.Effect<void>
+  /**
+   * Called once the reports are written, also when the run was interrupted (Ctrl-C) — the one place to show the
+   * results then, since `run` itself does not return.
+   */
+  readonly onConcluded?: (session: Session) => Effect.Effect<void>
   /** The framework version written into reports. */
   readonly version?: string
 }

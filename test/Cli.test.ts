@@ -34,6 +34,11 @@ export const Mixed = Test.suite("Mixed", {
 import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
 export const ok = Test.make(() => Effect.void)
 `)
+  NodeFs.writeFileSync(NodePath.join(dir, "slow.ducktape.ts"), `import { Effect } from "effect"
+import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+export const quick = Test.make(() => Effect.void)
+export const slow = Test.make(() => Effect.sleep("60 seconds"))
+`)
   NodeFs.writeFileSync(NodePath.join(dir, "broken.ducktape.ts"), "export const x = (\n")
   NodeFs.writeFileSync(NodePath.join(dir, "cluster.json"), JSON.stringify({ nodes: [{ ssh_config: { host: "a", port: "22" } }] }))
 })
@@ -55,6 +60,25 @@ describe("ducktape CLI", () => {
     const rerun = await ducktape("results/latest/rerun-failed.yml", "--collect-only")
     expect(rerun.out).toContain("mixed.Mixed.fails")
     expect(rerun.out).not.toContain("mixed.Mixed.passes")
+  }, 90_000)
+
+  it("Ctrl-C still prints the summary and where the results are", async () => {
+    const child = ChildProcess.spawn(process.execPath, [NodePath.join(repo, "bin/ducktape.js"), "slow.ducktape.ts", "--cluster", "localhost:1"], { cwd: dir })
+    let out = ""
+    const interruptOnce = (b: Buffer) => {
+      out += b
+      if (out.includes("START slow.slow")) {
+        child.stdout.off("data", interruptOnce)
+        child.stdout.on("data", (more) => (out += more))
+        child.kill("SIGINT")
+      }
+    }
+    child.stdout.on("data", interruptOnce)
+    child.stderr.on("data", (b) => (out += b))
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
+    expect(code).toBe(130)
+    expect(out).toMatch(/passed:\s+1/)
+    expect(out).toMatch(/results: .*results/)
   }, 90_000)
 
   it("takes defaults from config files, the command line winning, and says when --config-file is missing", async () => {

@@ -520,6 +520,7 @@ export const run = (options: R.RunOptions) =>
             Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
           )
           concluded = session
+          if (options.onConcluded !== undefined) yield* options.onConcluded({ results: session, dir: sessionDir })
         })
       )
     )
