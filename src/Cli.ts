@@ -85,7 +85,7 @@ const runOptions = {
   sample: Options.integer("sample").pipe(Options.withDescription("Run a random sample of N of the selected tests."), Options.optional),
   parameters: Options.text("parameters").pipe(Options.withDescription("JSON object: run every selected test with exactly these parameters."), Options.optional),
   globals: Options.text("globals").pipe(Options.withDescription("JSON object, or a path to a JSON file, readable by tests as TestContext.globals."), Options.optional),
-  noTeardown: Options.boolean("no-teardown").pipe(Options.withDescription("Leave services running after each test, for debugging (logs are still collected; the next run or `ducktape clean` removes them).")),
+  noTeardown: Options.boolean("no-teardown").pipe(Options.withDescription("Leave services running after each test, for debugging; their nodes stay taken, so later tests that no longer fit are not run (logs are still collected; the next run or `ducktape clean` removes what was left).")),
   failBadClusterUtilization: Options.boolean("fail-bad-cluster-utilization").pipe(Options.withDescription("Fail tests that used fewer nodes than they declared.")),
   debug: Options.boolean("debug").pipe(Options.withDescription("Echo every test's debug log to the terminal.")),
   configFile: Options.text("config-file").pipe(Options.withDescription("A file of default flags, instead of ~/.ducktape/config; ./.ducktape/config is read first, the command line wins over both."), Options.optional)

@@ -183,6 +183,21 @@ describe("Runner", () => {
       expect(NodeFs.existsSync(NodePath.join(session.dir, "report.html"))).toBe(true)
     }))
 
+  it.live("--no-teardown keeps a test's nodes, so tests that no longer fit are listed as not run, with why", () =>
+    Effect.gen(function*() {
+      const reasons: Array<string> = []
+      const cases = casesOf({ first: Test.make(() => Effect.void), second: Test.make(() => Effect.void) })
+      const session = yield* runOn(1, {
+        cases,
+        noTeardown: true,
+        resultsRoot: resultsRoot(),
+        onEvent: (e) => Effect.sync(() => e._tag === "Stopping" && reasons.push(e.reason))
+      })
+      expect(session.results.results.map((r) => [r.name, r.status])).toEqual([["first", "PASS"]])
+      expect(session.results.notRun).toEqual(["spec.RunnerSpec.second"])
+      expect(reasons.join()).toMatch(/--no-teardown keeps each test's nodes .* 1 test\(s\) did not fit/)
+    }))
+
   it.live("--deflake turns a pass on retry into FLAKY; --exit-first stops scheduling after a failure", () =>
     Effect.gen(function*() {
       let tries = 0

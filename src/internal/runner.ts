@@ -444,7 +444,9 @@ export const run = (options: R.RunOptions) =>
           // A fork inherits the uninterruptible region of `fill`; the test itself must stay interruptible.
           Effect.interruptible,
           // Nodes go back before the result is announced: the loop may schedule the next test on them at once.
-          Effect.ensuring(Effect.sync(() => pool.giveBack(nodes))),
+          // Under --no-teardown they stay taken: what the test left running there must not be cleaned away by the
+          // next test's services.
+          Effect.ensuring(Effect.sync(() => options.noTeardown === true ? undefined : pool.giveBack(nodes))),
           Effect.tap((a) => Queue.offer(done, { job, attempt: a })),
           Effect.asVoid,
           Effect.forkDaemon
@@ -465,7 +467,14 @@ export const run = (options: R.RunOptions) =>
     const loop = Effect.gen(function*() {
       while (pending.size > 0 || running.size > 0) {
         if (stopping === undefined) yield* fill
-        if (running.size === 0) break
+        if (running.size === 0) {
+          if (pending.size > 0 && stopping === undefined && options.noTeardown === true) {
+            stopping = `--no-teardown keeps each test's nodes for what it left running: ${pending.size} test(s) ` +
+              `did not fit on the rest; run them on their own or on a bigger cluster`
+            yield* emit({ _tag: "Stopping", reason: stopping })
+          }
+          break
+        }
         const { attempt, job } = yield* Queue.take(done)
         running.delete(job)
         const attempts = [...job.attempts, attempt]
