@@ -26,8 +26,9 @@ const stderrTailBytes = 8 * 1024
  * `kill`'s argument for the process group led by `pid`. Only a real pid of ours: `kill -- -1` is every process the
  * user may signal (as root, the whole machine) and `-0` the caller's own group, so anything else is refused.
  */
+const isProcessId = (pid: number) => Number.isInteger(pid) && pid > 1
 const groupOf = (pid: number): Effect.Effect<string> =>
-  Number.isInteger(pid) && pid > 1
+  isProcessId(pid)
     ? Effect.succeed(`-${pid}`)
     : Effect.dieMessage(`refusing to signal process group ${pid}: not the pid of a process this account started`)
 
@@ -134,7 +135,8 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
 
   /** The release of a process still running when its scope closes: its group is stopped, TERM then KILL. */
   const stopGroup = (pid: number, exitCode: Effect.Effect<number, RemoteConnectionError>, line: string) =>
-    Effect.gen(function*() {
+    // A release must not die: a pid line that was not a pid (the command's own output, say) is only reported.
+    !isProcessId(pid) ? Effect.logWarning(`cannot stop ${JSON.stringify(line)}: its pid line said ${JSON.stringify(String(pid))}`) : Effect.gen(function*() {
       yield* Effect.logDebug(`stopping process group ${pid} of ${JSON.stringify(line)}`)
       const group = yield* groupOf(pid)
       yield* exec(["kill", "-s", "TERM", "--", group], {})
@@ -391,7 +393,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       (r) => r.exitCode === 0
     )
   const signal = (pid: number, sig: RA.Signal) =>
-    Number.isInteger(pid) && pid > 1
+    isProcessId(pid)
       ? ssh(["kill", "-s", sig, String(pid)])
       : Effect.dieMessage(`refusing to signal ${pid}: give the pid of one process (not 0, 1 or a negative group)`)
   const killProcess = (pattern: string, options: { readonly clean?: boolean } = {}) =>
@@ -399,7 +401,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       const found = yield* pids(pattern)
       const sig: RA.Signal = options.clean === false ? "KILL" : "TERM"
       // A process may exit between pgrep and kill; that is not an error.
-      yield* Effect.forEach(found.filter((p) => p > 1), (p) => exec(["kill", "-s", sig, String(p)]), { discard: true })
+      yield* Effect.forEach(found.filter(isProcessId), (p) => exec(["kill", "-s", sig, String(p)]), { discard: true })
       return found
     })
 
