@@ -9,6 +9,7 @@ import * as Runner from "../src/Runner.js"
 import * as Service from "../src/Service.js"
 import * as Test from "../src/Test.js"
 import { TestContext } from "../src/TestContext.js"
+import * as Wait from "../src/Wait.js"
 
 const where = (name: string, suite = "RunnerSpec") => ({ module: "spec", file: "/nowhere/spec.ducktape.ts", suite, name })
 const casesOf = (tests: Record<string, Test.Test<any>>) =>
@@ -197,6 +198,37 @@ describe("Runner", () => {
       expect(session.results.notRun).toEqual(["spec.RunnerSpec.second"])
       expect(reasons.join()).toMatch(/--no-teardown keeps each test's nodes .* 1 test\(s\) did not fit/)
     }))
+
+  it.live("reports are rewritten while a session runs, so a run killed outright still leaves them", () =>
+    Effect.gen(function*() {
+      const cases = casesOf({
+        // Long enough for the first rewrite (every 5 s at most, after a test ends).
+        slow: Test.make(() => Effect.sleep("5500 millis")),
+        // Reads the session's report.json as it stands while it runs.
+        reader: Test.make(() =>
+          Effect.flatMap(TestContext, (ctx) => {
+            const report = NodePath.join(ctx.resultsDir, "..", "report.json")
+            return Wait.waitUntil(Effect.sync(() => NodeFs.existsSync(report)), { timeout: "10 seconds", backoff: "50 millis" }).pipe(
+              Effect.map(() => JSON.parse(NodeFs.readFileSync(report, "utf8")))
+            )
+          })
+        )
+      })
+      const session = yield* runOn(1, { cases, maxParallel: 1, resultsRoot: resultsRoot() })
+      const seen = session.results.results.find((r) => r.name === "reader")!.data as {
+        results: Array<{ testId: string; status: string }>
+        notRun: Array<string>
+        interrupted: boolean
+      }
+      // Mid-run: what finished, the rest as not run, and the session not (yet) complete.
+      expect(seen.results.map((r) => [r.testId, r.status])).toEqual([["spec.RunnerSpec.slow", "PASS"]])
+      expect(seen.notRun).toEqual(["spec.RunnerSpec.reader"])
+      expect(seen.interrupted).toBe(true)
+      // The final reports replace it.
+      const final = JSON.parse(NodeFs.readFileSync(NodePath.join(session.dir, "report.json"), "utf8"))
+      expect(final.results).toHaveLength(2)
+      expect(final.interrupted).toBe(false)
+    }), { timeout: 30_000 })
 
   it.live("--deflake turns a pass on retry into FLAKY; --exit-first stops scheduling after a failure", () =>
     Effect.gen(function*() {

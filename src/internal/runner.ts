@@ -37,6 +37,11 @@ import { TestContext } from "../TestContext.js"
 import * as Faults from "./faultLog.js"
 
 const defaultTestTimeout = Duration.minutes(30)
+/**
+ * How often reports are rewritten while a session runs, so that a run killed outright (SIGKILL, a CI job's hard
+ * timeout) still leaves reports of what finished.
+ */
+const progressReportInterval = 5_000
 
 /** A test ran out of time; its services were torn down before this was reported. */
 export class TestTimeout extends Schema.TaggedError<TestTimeout>()("TestTimeout", {
@@ -464,6 +469,46 @@ export const run = (options: R.RunOptions) =>
       }
     }).pipe(Effect.uninterruptible)
 
+    /**
+     * The session as it stands. Before the end, tests still running or waiting are listed as not run and the
+     * session as interrupted: that is what the reports must say if the driver is killed before it can rewrite them.
+     */
+    const snapshot = (final: boolean) =>
+      Effect.map(Ref.get(results), (rs): Results.SessionResults => {
+        const stopTime = Date.now()
+        const waiting = pending.all().map((j) => j.testCase.id)
+        const inFlight = final ? [] : [...running.keys()].map((j) => j.testCase.id)
+        return {
+          sessionId,
+          frameworkVersion: options.version ?? "0.0.0",
+          startTime,
+          stopTime,
+          runTimeSeconds: (stopTime - startTime) / 1000,
+          clusterNumNodes: cluster.size,
+          parallelism: maxParallel,
+          argv: options.argv ?? [],
+          interrupted: !final || interrupted || stopping !== undefined,
+          notRun: [...new Set([...inFlight, ...waiting])],
+          // Reports list tests in the order they were selected, not the order parallel runs happened to end.
+          results: [...rs].sort((a, b) => (selectionOrder.get(a.testId) ?? -1) - (selectionOrder.get(b.testId) ?? -1))
+        }
+      })
+
+    // Rewrites the reports in the background, at most every few seconds and one rewrite at a time.
+    let lastRewrite = Date.now()
+    let rewriting: Fiber.RuntimeFiber<void> | undefined
+    const rewriteReports = Effect.suspend(() => {
+      if (Date.now() - lastRewrite < progressReportInterval) return Effect.void
+      if (rewriting !== undefined && rewriting.unsafePoll() === null) return Effect.void
+      lastRewrite = Date.now()
+      return snapshot(false).pipe(
+        Effect.flatMap((session) => Effect.forkDaemon(Effect.ignore(Report.writeAll(sessionDir, session)))),
+        Effect.map((fiber) => {
+          rewriting = fiber
+        })
+      )
+    })
+
     const loop = Effect.gen(function*() {
       while (pending.size > 0 || running.size > 0) {
         if (stopping === undefined) yield* fill
@@ -481,6 +526,7 @@ export const run = (options: R.RunOptions) =>
         const next: Job = { ...job, attempts }
         const retry = attempt.status === "FAIL" && attempts.length < deflake && stopping === undefined
         yield* finish(next, retry)
+        yield* rewriteReports
         if (retry) pending.unshift(next)
         if (attempt.status === "FAIL" && !retry && options.exitFirst === true && stopping === undefined) {
           stopping = "--exit-first: a test failed"
@@ -508,22 +554,9 @@ export const run = (options: R.RunOptions) =>
       ),
       Effect.ensuring(
         Effect.gen(function*() {
-          const rs = yield* Ref.get(results)
-          const stopTime = Date.now()
-          const session: Results.SessionResults = {
-            sessionId,
-            frameworkVersion: options.version ?? "0.0.0",
-            startTime,
-            stopTime,
-            runTimeSeconds: (stopTime - startTime) / 1000,
-            clusterNumNodes: cluster.size,
-            parallelism: maxParallel,
-            argv: options.argv ?? [],
-            interrupted: interrupted || stopping !== undefined,
-            notRun: [...new Set(pending.all().map((j) => j.testCase.id))],
-            // Reports list tests in the order they were selected, not the order parallel runs happened to end.
-            results: [...rs].sort((a, b) => (selectionOrder.get(a.testId) ?? -1) - (selectionOrder.get(b.testId) ?? -1))
-          }
+          const session = yield* snapshot(true)
+          // A rewrite still in flight must not land after (and over) the final reports.
+          if (rewriting !== undefined) yield* Fiber.await(rewriting)
           yield* Effect.promise(() => new Promise<void>((resolve) => jsonl.end(() => resolve())))
           yield* Report.writeAll(sessionDir, session).pipe(
             Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
