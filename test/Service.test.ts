@@ -145,6 +145,23 @@ describe("Service", () => {
           Effect.provideService(Service.ServiceRegistry, registry)
         )
         expect(NodeFs.existsSync(NodePath.join(dir, "ticker-3"))).toBe(false)
+        // Two logs with one file name both arrive, each under its own name.
+        const Twins = Service.make({
+          name: "twins",
+          logs: { app: { path: "app/out.log", collectDefault: true }, db: { path: "db/out.log", collectDefault: true } },
+          startNode: (node) =>
+            Effect.all([
+              node.account.mkdirs("app"),
+              node.account.mkdirs("db"),
+              node.account.createFile("app/out.log", "from app"),
+              node.account.createFile("db/out.log", "from db")
+            ])
+        })
+        yield* Effect.scoped(Twins.start()).pipe(Effect.provideService(Service.ServiceRegistry, registry))
+        const [twinsNode] = NodeFs.readdirSync(NodePath.join(dir, "twins-1"))
+        const twinsDir = NodePath.join(dir, "twins-1", twinsNode!)
+        expect(NodeFs.readdirSync(twinsDir).sort()).toEqual(["app.out.log", "db.out.log"])
+        expect(NodeFs.readFileSync(NodePath.join(twinsDir, "db.out.log"), "utf8")).toBe("from db")
         // A test that fails only in teardown (a stop that fails) collects every log too: they explain it.
         const Stubborn = Service.make({
           name: "stubborn",

@@ -238,10 +238,17 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
         .map((k) => registry.collect.get(k))
         .find((v) => v !== undefined)
     const wanted = logs.filter(([name, spec]) => failed || (override(name) ?? spec.collectDefault === true))
+    // A log keeps its file name, unless another one collected has the same (logs/out.log, data/out.log): then
+    // its name in `logs` goes first, so neither overwrites the other.
+    const shared = (base: string) => wanted.filter(([, other]) => NodePath.posix.basename(other.path) === base).length > 1
+    const fileName = (name: string, path: string) => {
+      const base = NodePath.posix.basename(path)
+      return shared(base) ? `${name}.${base}` : base
+    }
     return Effect.forEach(
       nodes.flatMap((node) => wanted.map(([name, spec]) => ({ node, name, spec }))),
       ({ node, name, spec }) =>
-        node.account.copyFrom(spec.path, NodePath.join(registry.logsDir, record.id, node.name, NodePath.posix.basename(spec.path))).pipe(
+        node.account.copyFrom(spec.path, NodePath.join(registry.logsDir, record.id, node.name, fileName(name, spec.path))).pipe(
           Effect.catchAll((e) =>
             Effect.sync(() => record.notes.push(`log ${name} (${spec.path}) not collected from ${node.name}: ${e.message}`))
           )
