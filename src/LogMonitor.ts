@@ -18,14 +18,17 @@ export class LogMonitorTimeout extends Schema.TaggedError<LogMonitorTimeout>()("
   timeout: Schema.String,
   /** What the file said last, for the failure message. */
   lastLines: Schema.Array(Schema.String),
-  errMsg: Schema.optional(Schema.String)
+  errMsg: Schema.optional(Schema.String),
+  /** Why the file could not be read while waiting (a lost connection, say), if it could not. */
+  readProblem: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     const seen = this.lastLines.length === 0
-      ? "nothing was written to it"
+      ? this.readProblem === undefined ? "nothing was written to it" : "nothing was read from it"
       : `its last lines were:\n  ${this.lastLines.join("\n  ")}`
+    const problem = this.readProblem === undefined ? "" : `\n  reading it failed: ${this.readProblem}`
     return `${this.errMsg ?? "log line did not appear"}: ${this.pattern} not seen in ${this.host}:${this.path} ` +
-      `within ${this.timeout}; ${seen}`
+      `within ${this.timeout}; ${seen}${problem}`
   }
 }
 

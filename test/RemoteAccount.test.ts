@@ -479,6 +479,24 @@ const listening = (onConnection: (socket: Net.Socket) => void) =>
 
 layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("SshAccount", (it) => {
 
+  it.scoped("waiting for a log line on a node that went away says so, and keeps to its time limit", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.start
+      // Quick keepalives: a server killed outright is noticed by their silence.
+      const a = yield* SshdSupport.account(fixture, { connectTimeout: "1 second", keepaliveInterval: "200 millis" })
+      const monitor = yield* a.monitorLog("server.log")
+      // Long enough for the tail's own release to give up on the dead node (10 s) and the monitor to re-open.
+      const waiting = yield* Effect.fork(Effect.flip(monitor.waitUntil("ready", { timeout: "13 seconds" })))
+      yield* Effect.sleep("300 millis")
+      const started = Date.now()
+      yield* fixture.sshd.stop
+      const error = yield* Fiber.join(waiting)
+      expect(error._tag).toBe("LogMonitorTimeout")
+      expect(error.message).toMatch(/nothing was read from it\n  reading it failed: .*(refused|closed|dropped)/)
+      // The time limit, plus at most the 2 s it gives its tail to stop.
+      expect(Date.now() - started).toBeLessThan(18_000)
+    }), { timeout: 40_000 })
+
   it.scoped("long-running processes that hold every channel do not starve other commands", () =>
     Effect.gen(function*() {
       const fixture = yield* SshdSupport.SshdFixtureTag

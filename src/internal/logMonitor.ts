@@ -3,9 +3,13 @@ import type * as LM from "../LogMonitor.js"
 import { LogMonitorTimeout } from "../LogMonitor.js"
 import type * as RA from "../RemoteAccount.js"
 import * as Shell from "../Shell.js"
+import * as Release from "./release.js"
 
 /** How many of the file's last lines a timeout error shows. */
 const lastLinesKept = 20
+
+/** How long a waitUntil that did not match waits for its tail to stop before it returns. */
+const readerStopWait = Duration.seconds(2)
 
 /** Re-opening the tail after a lost connection: quick at first, then slower. */
 const reopenBackoff = Schedule.exponential("100 millis", 2).pipe(Schedule.union(Schedule.spaced("5 seconds")))
@@ -22,11 +26,12 @@ export const make = (account: RA.RemoteAccount, path: string): Effect.Effect<LM.
     const tail = (from: number) =>
       account.sshCapture(`exec tail -s 0.05 -F -c +${from + 1} -- ${Shell.quote(absolute)} 2>/dev/null`)
 
-    const linesFrom = (backoff: Schedule.Schedule<unknown, unknown>) => {
+    const linesFrom = (backoff: Schedule.Schedule<unknown, unknown>, onProblem: (problem: string) => void = () => {}) => {
       // After a lost connection the tail re-opens where the consumed lines end.
       let consumed = offset
       return Stream.suspend(() => tail(consumed)).pipe(
         Stream.tap((line) => Effect.sync(() => (consumed += Buffer.byteLength(line) + 1))),
+        Stream.tapError((e) => Effect.sync(() => onProblem(e.message))),
         Stream.retry(Schedule.whileInput(backoff, (e: RA.CommandError) => e._tag === "RemoteConnectionError"))
       )
     }
@@ -42,10 +47,12 @@ export const make = (account: RA.RemoteAccount, path: string): Effect.Effect<LM.
           ? options.backoff
           : Schedule.spaced(options.backoff)
         const found: Array<string> = []
+        // The latest reason the tail failed (it is re-opened after a lost connection): a timeout says it.
+        let readProblem: string | undefined
         const done = yield* Deferred.make<ReadonlyArray<string>>()
         // The tail runs in its own fiber so that a match returns at once: stopping the remote tail costs a round
         // trip plus the tail's exit (~10 ms), which the caller should not wait for when the line is already here.
-        const reader = yield* linesFrom(backoff).pipe(
+        const reader = yield* linesFrom(backoff, (problem) => (readProblem = problem)).pipe(
           Stream.tap((line) =>
             Effect.sync(() => {
               recent.push(line)
@@ -71,12 +78,16 @@ export const make = (account: RA.RemoteAccount, path: string): Effect.Effect<LM.
                 pattern: String(pattern),
                 timeout: Duration.format(Duration.decode(options.timeout)),
                 lastLines: [...recent],
-                ...(options.errMsg === undefined ? {} : { errMsg: options.errMsg })
+                ...(options.errMsg === undefined ? {} : { errMsg: options.errMsg }),
+                ...(readProblem === undefined ? {} : { readProblem })
               })
           }),
-          // On a match the tail is stopped in the background; on a timeout, failure or interruption we wait for it.
+          // On a match the tail is stopped in the background. Otherwise we wait for it to stop — but over a dead
+          // connection that can take seconds the caller's time limit did not grant, so not for long.
           Effect.onExit((exit) =>
-            Exit.isSuccess(exit) ? Effect.asVoid(Effect.forkDaemon(Fiber.interrupt(reader))) : Fiber.interrupt(reader)
+            Exit.isSuccess(exit)
+              ? Effect.asVoid(Effect.forkDaemon(Fiber.interrupt(reader)))
+              : Effect.ignore(Release.bounded(Fiber.interrupt(reader), readerStopWait, () => "still stopping"))
           )
         )
       }).pipe(Effect.withSpan("LogMonitor.waitUntil", { attributes: { host: account.hostname, path: absolute } }))
