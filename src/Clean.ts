@@ -16,6 +16,7 @@ import * as NodePath from "node:path"
 import { Effect } from "effect"
 import type { ClusterNode } from "./Cluster.js"
 import { sessionLabelVariable } from "./RemoteAccount.js"
+import { isProcessId } from "./internal/pid.js"
 import * as Shell from "./Shell.js"
 
 /** Something a dead session left behind (and that `clean` removed, unless it was a dry run). */
@@ -110,8 +111,7 @@ export const clean = (
             const [, pid, label, ...cmd] = line.split(" ")
             const n = Number(pid)
             // Nodes that share one machine (localhost nodes, lab namespaces) see the same processes.
-            // Only real pids: `kill 0` / `kill -1` would reach a whole group or every process.
-            if (label === undefined || isLive(label) || seenPids.has(n) || !Number.isInteger(n) || n <= 1) continue
+            if (label === undefined || isLive(label) || seenPids.has(n) || !isProcessId(n)) continue
             seenPids.add(n)
             deadPids.push(n)
             found.push({ node: node.name, kind: "process", what: `pid ${n}: ${cmd.join(" ").trim()}`, label })

@@ -269,11 +269,10 @@ const flagsOf = (tokens: ReadonlyArray<string>): Array<{ readonly flag: string; 
  * then ~/.ducktape/config (or --config-file, which must exist), then the command line; later wins.
  */
 const withConfigDefaults = (argv: ReadonlyArray<string>): Either.Either<ReadonlyArray<string>, UsageError> => {
-  const explicitAt = argv.findIndex((a) => a === "--config-file" || a.startsWith("--config-file="))
-  const explicit = explicitAt < 0
-    ? undefined
-    : argv[explicitAt]!.includes("=") ? argv[explicitAt]!.slice("--config-file=".length) : argv[explicitAt + 1]
-  if (explicitAt >= 0 && (explicit === undefined || !NodeFs.existsSync(explicit))) {
+  const given = flagsOf(argv)
+  const explicitFlag = given.find((f) => f.flag === "--config-file")
+  const explicit = explicitFlag?.value
+  if (explicitFlag !== undefined && (explicit === undefined || !NodeFs.existsSync(explicit))) {
     return Either.left(new UsageError({
       problem: explicit === undefined ? "--config-file: no file given" : `--config-file ${explicit}: no such file`,
       fix: "give the path of a file of ducktape flags (one or more per line; # starts a comment)"
@@ -281,7 +280,7 @@ const withConfigDefaults = (argv: ReadonlyArray<string>): Either.Either<Readonly
   }
   const files = [NodePath.resolve(".ducktape/config"), explicit ?? NodePath.join(NodeOs.homedir(), ".ducktape/config")]
   // Walk from the strongest source down; a flag the stronger source set is not taken from a weaker one.
-  const sources: Array<ReadonlyArray<{ readonly flag: string; readonly value: string | undefined }>> = [flagsOf(argv)]
+  const sources: Array<ReadonlyArray<{ readonly flag: string; readonly value: string | undefined }>> = [given]
   for (const file of [...files].reverse()) {
     let text: string
     try {

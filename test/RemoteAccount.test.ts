@@ -39,6 +39,13 @@ const gone = (a: RemoteAccount, pid: number) =>
     errMsg: `process ${pid} is still alive`
   })
 
+/** Runs `n` commands at once (each sleeps, then echoes its number) and checks every one answered, in order. */
+const expectAllAtOnce = (a: RemoteAccount, n: number, sleep: string) =>
+  Effect.map(
+    Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => a.sshOutput(`sleep ${sleep}; echo ${i}`), { concurrency: "unbounded" }),
+    (outputs) => expect(outputs).toEqual(Array.from({ length: n }, (_, i) => `${i}\n`))
+  )
+
 /** A file of random bytes. */
 const randomFile = (path: string, size: number) =>
   Effect.promise(async () => {
@@ -185,13 +192,7 @@ for (const [name, backendLayer] of Backends.all) {
 
     it.effect("runs 40 commands at once (more than sshd's MaxSessions) and all succeed", () =>
       Effect.gen(function*() {
-        const a = yield* RemoteAccount
-        const outputs = yield* Effect.forEach(
-          Array.from({ length: 40 }, (_, i) => i),
-          (i) => a.sshOutput(`sleep 0.2; echo ${i}`),
-          { concurrency: "unbounded" }
-        )
-        expect(outputs).toEqual(Array.from({ length: 40 }, (_, i) => `${i}\n`))
+        yield* expectAllAtOnce(yield* RemoteAccount, 40, "0.2")
       }))
 
     it.effect("kills the remote process group when sshCapture is interrupted", () =>
@@ -611,12 +612,7 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       const fixture = yield* SshdSupport.SshdFixtureTag
       // 16 channels on one connection, where sshd allows 10: the extra opens fail ("open failed") until slots free.
       const greedy = yield* SshdSupport.account(fixture, { maxConnections: 1, maxChannelsPerConnection: 16 })
-      const outputs = yield* Effect.forEach(
-        Array.from({ length: 40 }, (_, i) => i),
-        (i) => greedy.sshOutput(`sleep 0.1; echo ${i}`),
-        { concurrency: "unbounded" }
-      )
-      expect(outputs).toEqual(Array.from({ length: 40 }, (_, i) => `${i}\n`))
+      yield* expectAllAtOnce(greedy, 40, "0.1")
     }))
 
   it.effect("after sshd restarts, the next command reconnects and works", () =>

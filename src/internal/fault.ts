@@ -9,6 +9,7 @@ import type { CommandError, RemoteAccount, Signal } from "../RemoteAccount.js"
 import type { RunningService, ServiceError } from "../Service.js"
 import * as Shell from "../Shell.js"
 import { recordApplied } from "./faultLog.js"
+import { isProcessId } from "./pid.js"
 import { currentLabel } from "./remoteAccount.js"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -607,7 +608,7 @@ const describeTarget = (target: F.ProcessTarget, group: boolean) =>
 
 const resolveTarget = (kind: string, node: ClusterNode, target: F.ProcessTarget): Effect.Effect<ReadonlyArray<number>, FaultError> => {
   if (typeof target === "number") {
-    return Number.isInteger(target) && target > 1
+    return isProcessId(target)
       ? Effect.succeed([target])
       : Effect.fail(fault(kind, node.name, `${target} is not a process id`, "pass a pid (e.g. a RemoteProcess's `pid`) or a pattern"))
   }
@@ -624,7 +625,7 @@ const resolveTarget = (kind: string, node: ClusterNode, target: F.ProcessTarget)
 /** Signals each pid; returns those it reached. A process that exited meanwhile is skipped. */
 const signalEach = (node: ClusterNode, signal: Signal, pids: ReadonlyArray<number>, group: boolean) => {
   // Never 0 or 1 (a pattern can match init): `kill -- -1` would reach every process on the node.
-  const targets = pids.filter((p) => Number.isInteger(p) && p > 1).map((p) => (group ? `-${p}` : String(p)))
+  const targets = pids.filter(isProcessId).map((p) => (group ? `-${p}` : String(p)))
   const line = `for p in ${targets.map(Shell.quote).join(" ")}; do kill -s ${signal} -- "$p" 2>/dev/null && echo "$p"; done; true`
   return Effect.map(run(node, line), (r) =>
     r.stdout.split("\n").filter((l) => /^-?\d+$/.test(l)).map((l) => Math.abs(Number(l))))

@@ -7,6 +7,7 @@ import type * as RA from "../RemoteAccount.js"
 import { RemoteCommandError, RemoteCommandTimeout, RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
 import * as Shell from "../Shell.js"
 import * as logMonitor from "./logMonitor.js"
+import { isProcessId } from "./pid.js"
 import * as Release from "./release.js"
 import * as ReadableStream from "./readableStream.js"
 import * as TreeCopy from "./treeCopy.js"
@@ -22,11 +23,7 @@ const releaseTimeout = Duration.seconds(10)
 /** How much stderr an error message carries. */
 const stderrTailBytes = 8 * 1024
 
-/**
- * `kill`'s argument for the process group led by `pid`. Only a real pid of ours: `kill -- -1` is every process the
- * user may signal (as root, the whole machine) and `-0` the caller's own group, so anything else is refused.
- */
-const isProcessId = (pid: number) => Number.isInteger(pid) && pid > 1
+/** `kill`'s argument for the process group led by `pid`; anything but a real pid is refused (see isProcessId). */
 const groupOf = (pid: number): Effect.Effect<string> =>
   isProcessId(pid)
     ? Effect.succeed(`-${pid}`)
@@ -410,16 +407,13 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
   const statOf = (path: string, follow: boolean) => backend.stat(resolve(path), follow)
 
   // Trees go as one tar stream where the backend prefers it and both ends have GNU tar (asked at the first tree).
-  let treesAsTar: Effect.Effect<boolean, RemoteConnectionError> = Effect.succeed(false)
-  if (backend.copiesTreesAsTar === true) {
-    treesAsTar = Effect.suspend(() => {
-      const asked = TreeCopy.usable(tarRemote).pipe(
-        Effect.tap((ok) => ok ? Effect.void : Effect.logDebug("no GNU tar on one end: copying trees file by file")),
-        Effect.tap((ok) => Effect.sync(() => (treesAsTar = Effect.succeed(ok))))
-      )
-      return asked
-    })
-  }
+  let tarUsable: boolean | undefined = backend.copiesTreesAsTar === true ? undefined : false
+  const treesAsTar: Effect.Effect<boolean, RemoteConnectionError> = Effect.suspend(() =>
+    tarUsable !== undefined ? Effect.succeed(tarUsable) : TreeCopy.usable(tarRemote).pipe(
+      Effect.tap((ok) => ok ? Effect.void : Effect.logDebug("no GNU tar on one end: copying trees file by file")),
+      Effect.tap((ok) => Effect.sync(() => (tarUsable = ok)))
+    )
+  )
   const tarRemote: TreeCopy.Remote = { hostname: id.hostname, exec: (c, o) => exec(c, o), startProcess: (c, o) => startProcess(c, o) }
   const viaTar = (
     copy: Effect.Effect<void, RemoteFileError | RemoteConnectionError>,
@@ -474,11 +468,21 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       Effect.withSpan("RemoteAccount.copyTo", { attributes: { host: id.hostname, path: remotePath } })
     )
 
-  const copyPathFrom = (source: string, localPath: string): Effect.Effect<void, RemoteFileError | RemoteConnectionError> =>
+  /** A remote path's stat, following links; a missing path is a RemoteFileError. */
+  const statExisting = (source: string) =>
+    Effect.flatMap(backend.stat(source, true), Option.match({
+      onNone: () => Effect.fail(fileError(source, "no such file or directory")),
+      onSome: Effect.succeed
+    }))
+
+  /** Copies a remote file or tree whose stat is already known, file by file. */
+  const copyStatedFrom = (
+    source: string,
+    info: RA.FileInfo,
+    localPath: string
+  ): Effect.Effect<void, RemoteFileError | RemoteConnectionError> =>
     Effect.gen(function*() {
-      const info = yield* backend.stat(source, true)
-      if (Option.isNone(info)) return yield* Effect.fail(fileError(source, "no such file or directory"))
-      if (info.value.type === "dir") {
+      if (info.type === "dir") {
         yield* Effect.promise(() => NodeFs.mkdir(localPath, { recursive: true }))
         const entries = yield* backend.readDir(source)
         yield* Effect.forEach(
@@ -490,18 +494,19 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
         yield* Effect.promise(() => NodeFs.mkdir(NodePath.dirname(localPath), { recursive: true }))
         yield* backend.download(source, localPath)
         // The mode travels with the file, as it does on the way up (SFTP downloads create files 0666 & ~umask).
-        const mode = info.value.mode
-        yield* Effect.tryPromise({ try: () => NodeFs.chmod(localPath, mode), catch: () => fileError(localPath, `cannot set mode of local ${localPath}`) })
+        yield* Effect.tryPromise({ try: () => NodeFs.chmod(localPath, info.mode), catch: () => fileError(localPath, `cannot set mode of local ${localPath}`) })
       }
     })
+
+  const copyPathFrom = (source: string, localPath: string): Effect.Effect<void, RemoteFileError | RemoteConnectionError> =>
+    Effect.flatMap(statExisting(source), (info) => copyStatedFrom(source, info, localPath))
 
   const copyFrom = (remotePath: string, localPath: string): Effect.Effect<void, RemoteFileError | RemoteConnectionError> =>
     Effect.gen(function*() {
       const source = resolve(remotePath)
-      const info = yield* backend.stat(source, true)
-      if (Option.isNone(info)) return yield* Effect.fail(fileError(source, "no such file or directory"))
-      if (info.value.type !== "dir") return yield* copyPathFrom(source, localPath)
-      yield* viaTar(TreeCopy.receive(tarRemote, source, localPath), copyPathFrom(source, localPath))
+      const info = yield* statExisting(source)
+      const byFiles = copyStatedFrom(source, info, localPath)
+      yield* info.type === "dir" ? viaTar(TreeCopy.receive(tarRemote, source, localPath), byFiles) : byFiles
     }).pipe(
       Effect.withSpan("RemoteAccount.copyFrom", { attributes: { host: id.hostname, path: remotePath } })
     )
