@@ -177,7 +177,21 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
       const history = Option.isSome(flags.historicalReport) ? yield* readHistory(flags.historicalReport.value) : new Map<string, number>()
       cases = selection.shard(cases, flags.subsets, flags.subset, history)
     }
-    if (Option.isSome(flags.sample)) cases = selection.sample(cases, flags.sample.value)
+    if (cases.length === 0 && discovered.loadFailures.length === 0) {
+      // ducktape would end this shard with "No tests to run!"; an empty shard that passes would hide a CI mistake.
+      return yield* fail(
+        `shard ${flags.subset} of ${flags.subsets} has no tests: the selection has only ${discovered.cases.length}`,
+        `use --subsets ${discovered.cases.length} or fewer`
+      )
+    }
+    if (Option.isSome(flags.sample)) {
+      const n = flags.sample.value
+      if (n < 1) return yield* fail(`--sample ${n} would run nothing`, "pass --sample 1 or more, or leave it out to run every selected test")
+      if (n > cases.length) {
+        yield* Effect.sync(() => process.stderr.write(`--sample ${n} is more than the ${cases.length} selected tests: running all of them\n`))
+      }
+      cases = selection.sample(cases, n)
+    }
 
     if (flags.collectOnly) {
       yield* Effect.sync(() => {

@@ -125,6 +125,12 @@ describe("ducktape CLI", () => {
     const badTimeout = await ducktape("passing.ducktape.ts", "--test-timeout", "soon")
     expect(badTimeout.code).toBe(2)
     expect(badTimeout.out).toContain('--test-timeout "soon" is not a duration')
-    expect(missing.out + badCluster.out + badTimeout.out).not.toMatch(/\n\s+at .*\.ts:\d+/) // no stack traces
+    const emptyShard = await ducktape("passing.ducktape.ts", "--subsets", "2", "--subset", "1")
+    expect(emptyShard.code).toBe(2)
+    expect(emptyShard.out).toMatch(/shard 1 of 2 has no tests: the selection has only 1\n\s+fix: use --subsets 1 or fewer/)
+    const sampleNone = await ducktape("passing.ducktape.ts", "--sample", "0")
+    expect(sampleNone.code).toBe(2)
+    expect(sampleNone.out).toContain("--sample 0 would run nothing")
+    expect(missing.out + badCluster.out + badTimeout.out + emptyShard.out + sampleNone.out).not.toMatch(/\n\s+at .*\.ts:\d+/) // no stack traces
   }, 90_000)
 })

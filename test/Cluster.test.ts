@@ -152,6 +152,9 @@ describe("scheduling helpers", () => {
     const light = selection.shard(all, 2, 1, durations)
     expect(heavy.map((c) => c.id)).toEqual([all[0]!.id])
     expect(light).toHaveLength(9)
+    // Durations of 0 s (a report of instant tests) still spread the tests over every shard.
+    const instant = new Map(all.map((c) => [c.id, 0]))
+    expect([0, 1, 2].map((i) => selection.shard(all, 3, i, instant).length)).toEqual([4, 3, 3])
     expect(selection.sample(all, 3)).toHaveLength(3)
     expect(selection.sample(all, 30)).toHaveLength(10)
   })

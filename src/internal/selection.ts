@@ -14,11 +14,17 @@ export const shard = (
   const known = [...durations.values()]
   const average = known.reduce((a, b) => a + b, 0) / known.length
   const load = Array.from({ length: count }, () => 0)
+  const size = Array.from({ length: count }, () => 0)
   const owner = new Map<TestCase, number>()
   const byDuration = [...cases].sort((a, b) => (durations.get(b.id) ?? average) - (durations.get(a.id) ?? average))
   for (const c of byDuration) {
-    const target = load.indexOf(Math.min(...load))
+    // Equal loads (e.g. tests recorded as taking 0 s) go to the shard with fewest tests, so no shard is left empty.
+    let target = 0
+    for (let i = 1; i < count; i++) {
+      if (load[i]! < load[target]! || (load[i] === load[target] && size[i]! < size[target]!)) target = i
+    }
     load[target]! += durations.get(c.id) ?? average
+    size[target]!++
     owner.set(c, target)
   }
   // Keep the run order natural within the shard.
