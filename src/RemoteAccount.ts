@@ -127,8 +127,10 @@ export interface Backend {
   readonly identity: Identity
   /**
    * Runs a shell line with `/bin/sh` semantics as the leader of a new session (so its pid is also its process
-   * group). Closing the scope releases the channel; killing is the caller's business (done by `make`). stdin:
-   * bytes, or a readable piped in (a failing one ends the command rather than leave it waiting); closed after.
+   * group). Stopping the command is the caller's business (done by `make`, whose lines print their pid first);
+   * closing the scope releases the channel, and stops the group of a command still running then — its caller was
+   * interrupted before it could (while the command started). stdin: bytes, or a readable piped in (a failing one
+   * ends the command rather than leave it waiting); closed after.
    */
   readonly exec: (line: string, stdin?: Uint8Array | Readable) => Effect.Effect<RawProcess, RemoteConnectionError, Scope.Scope>
   readonly upload: (localPath: string, remotePath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>

@@ -2,13 +2,16 @@ import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodeStream from "node:stream"
-import { Deferred, Effect, Option } from "effect"
+import { Deferred, Duration, Effect, Option } from "effect"
 import type * as LA from "../LocalAccount.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import { RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
+import { signalGroup } from "./localProcesses.js"
 import * as ReadableStream from "./readableStream.js"
 
 const signalNumbers = NodeOs.constants.signals as Record<string, number>
+/** How long a command its caller never stopped is given between TERM and KILL. */
+const orphanKillGrace = Duration.seconds(2)
 
 /** @internal */
 export const make = (options: LA.LocalAccountOptions) =>
@@ -55,11 +58,21 @@ export const make = (options: LA.LocalAccountOptions) =>
           else NodeStream.pipeline(stdin, child.stdin, () => {})
           return { child, exit }
         }),
-        ({ child }) =>
-          Effect.sync(() => {
-            child.stdout.destroy()
-            child.stderr.destroy()
-          })
+        ({ child, exit }) =>
+          Effect.flatMap(Deferred.isDone(exit), (done) =>
+            // Still running: its caller was interrupted before it could stop it (its own release runs first).
+            done ? Effect.void : Effect.zipRight(
+              signalGroup(child.pid ?? 0, "SIGTERM"),
+              Deferred.await(exit).pipe(
+                Effect.timeout(orphanKillGrace),
+                Effect.catchAll(() => signalGroup(child.pid ?? 0, "SIGKILL"))
+              )
+            )).pipe(
+              Effect.ensuring(Effect.sync(() => {
+                child.stdout.destroy()
+                child.stderr.destroy()
+              }))
+            )
       ).pipe(Effect.map(({ child, exit }) => {
         const stdout = ReadableStream.pump(child.stdout, spawnError)
         const stderr = ReadableStream.pump(child.stderr, spawnError)

@@ -17,3 +17,14 @@ export const signal = (pids: ReadonlyArray<number>, sig: NodeJS.Signals): Effect
       }
     }
   })
+
+/** Signals the process group led by `pid` on this machine, if there is one (and `pid` is a real pid). */
+export const signalGroup = (pid: number, sig: NodeJS.Signals): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (!isProcessId(pid)) return
+    try {
+      process.kill(-pid, sig)
+    } catch {
+      // already gone
+    }
+  })

@@ -4,3 +4,18 @@
  * @internal
  */
 export const isProcessId = (pid: number): boolean => Number.isInteger(pid) && pid > 1
+
+/**
+ * How every line RemoteAccount hands a backend begins: the shell prints its own pid (the session and
+ * process-group leader) before anything else. A backend that loses its caller before the caller could read that
+ * line (an interruption while the command started) reads it itself, to stop what it started.
+ * @internal
+ */
+export const pidLinePrefix = "echo $$; "
+
+/** The pid a first line reports, if it is exactly one. */
+export const pidOfLine = (line: string): number | undefined => {
+  if (!/^\d+$/.test(line)) return undefined
+  const pid = Number(line)
+  return isProcessId(pid) ? pid : undefined
+}

@@ -7,7 +7,7 @@ import type * as RA from "../RemoteAccount.js"
 import { RemoteCommandError, RemoteCommandTimeout, RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
 import * as Shell from "../Shell.js"
 import * as logMonitor from "./logMonitor.js"
-import { isProcessId } from "./pid.js"
+import { isProcessId, pidLinePrefix } from "./pid.js"
 import * as Release from "./release.js"
 import * as ReadableStream from "./readableStream.js"
 import * as TreeCopy from "./treeCopy.js"
@@ -71,7 +71,7 @@ const wrap = (line: string, cwd: string, options: Input, label: string | undefin
     .map(([k, v]) => `${k}=${v}`)
   const envPart = env.length > 0 ? `env ${Shell.join(env)} ` : ""
   const redirect = options.mergeStderr === true ? " 2>&1" : ""
-  return `echo $$; cd ${Shell.quote(cwd)} && exec ${envPart}/bin/sh -c ${Shell.quote(line)}${redirect}`
+  return `${pidLinePrefix}cd ${Shell.quote(cwd)} && exec ${envPart}/bin/sh -c ${Shell.quote(line)}${redirect}`
 }
 
 /** Splits the first line (our pid) off a byte stream, returning it and the rest of the stream. */

@@ -10,7 +10,18 @@ import * as RemoteAccount from "../RemoteAccount.js"
 import { RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
 import type * as SA from "../SshAccount.js"
 import * as KnownHosts from "./knownHosts.js"
+import { pidLinePrefix, pidOfLine } from "./pid.js"
 import * as ReadableStream from "./readableStream.js"
+import * as Release from "./release.js"
+
+/** A channel whose command runs: how it ends, its output, and the pid its first line reported. */
+interface Opened {
+  readonly channel: ClientChannel
+  readonly closed: Deferred.Deferred<number, RemoteConnectionError>
+  readonly stdout: ReadableStream.Pump<RemoteConnectionError>
+  readonly stderr: ReadableStream.Pump<RemoteConnectionError>
+  readonly pid: Deferred.Deferred<number | undefined>
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Tunables
@@ -43,6 +54,13 @@ const connectionCeiling = 64
 /** How long closing one channel, or all connections, may take in a release. */
 const channelCloseTimeout = Duration.seconds(2)
 const connectionCloseTimeout = Duration.seconds(3)
+/**
+ * A command whose caller was interrupted before it could see the command's pid (while the channel opened, say):
+ * how long the backend waits for the pid line to stop the command itself, and how long TERM is given before KILL.
+ */
+const orphanPidWait = Duration.seconds(5)
+const orphanKillGrace = Duration.seconds(2)
+const orphanStopTimeout = Duration.seconds(10)
 const defaultConnectTimeout = Duration.seconds(10)
 const defaultKeepalive = Duration.seconds(5)
 const keepaliveCountMax = 4
@@ -286,17 +304,18 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       return best!
     }
 
-    const execOnce = (slot: Slot, line: string) =>
+    /**
+     * Opens a channel running `line`. `onOpen` sees every channel that opens, even one whose caller was interrupted
+     * meanwhile (`abandoned`): its command has started, and someone must stop it.
+     */
+    const execOnce = (slot: Slot, line: string, onOpen: (channel: ClientChannel, abandoned: boolean) => void) =>
       Effect.flatMap(clientOf(slot), (client) =>
         Effect.async<ClientChannel, ChannelRefused | NotConnected | RemoteConnectionError>((resume) => {
           let abandoned = false
           try {
             client.exec(line, (err, channel) => {
-              if (abandoned) {
-                // Interrupted while opening: the command may have started; its channel at least must not leak.
-                if (err === undefined) channel.close()
-                return
-              }
+              if (err === undefined) onOpen(channel, abandoned)
+              if (abandoned) return
               if (err === undefined) return resume(Effect.succeed(channel))
               const message = errorText(err)
               if (message.includes("Channel open failure")) {
@@ -321,8 +340,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
     const retriable = (e: ChannelRefused | NotConnected | RemoteConnectionError) =>
       e._tag === "ChannelRefused" || e._tag === "NotConnected"
 
-    const openChannel = (slot: Slot, line: string) => {
-      const once = execOnce(slot, line)
+    const openChannel = (slot: Slot, line: string, onOpen: (channel: ClientChannel, abandoned: boolean) => void) => {
+      const once = execOnce(slot, line, onOpen)
       return once.pipe(
         // The retry is set up only after a failure: most opens succeed at once, and every microsecond counts here.
         Effect.catchAll((e) => (retriable(e) ? Effect.retry(once, { schedule: channelOpenRetry, while: retriable }) : Effect.fail(e))),
@@ -360,29 +379,79 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       })
     }
 
+    /** A command run to its end by the backend itself (stopping an orphan), its exit status ignored. */
+    const runQuietly = (line: string) => Effect.scoped(Effect.flatMap(exec(line), (raw) => raw.exitCode)).pipe(Effect.ignore)
+
+    /**
+     * Stops a command whose caller never got to stop it: it was interrupted before it saw the process (while the
+     * channel opened, or just after). A command without a pty outlives its channel, so its process group is
+     * signalled by the pid its first line reports — TERM, then KILL — and only then is the channel closed.
+     */
+    const stopOrphan = (opened: Opened) =>
+      Effect.gen(function*() {
+        const pid = yield* Deferred.await(opened.pid).pipe(Effect.timeout(orphanPidWait), Effect.orElseSucceed(() => undefined))
+        if (pid === undefined || (yield* Deferred.isDone(opened.closed))) return
+        yield* Effect.logDebug(`stopping process group ${pid}: its caller was interrupted while it started`)
+        yield* runQuietly(`kill -s TERM -- -${pid}`)
+        const ended = yield* Deferred.await(opened.closed).pipe(Effect.timeout(orphanKillGrace), Effect.option)
+        if (Option.isNone(ended)) yield* runQuietly(`kill -s KILL -- -${pid}`)
+      }).pipe((stop) => Release.bounded(stop, orphanStopTimeout, () => "gave up"), Effect.ignore)
+
+    /** A channel as soon as it opened: its exit watched, its output read eagerly, its pid line (if any) noted. */
+    const opened = (channel: ClientChannel, line: string): Opened => {
+      const closed = Deferred.unsafeMake<number, RemoteConnectionError>(FiberId.none)
+      watch(channel, closed)
+      const lost = (e: unknown) => connectionError("closed", errorText(e))
+      const stdout = ReadableStream.pump(channel, lost)
+      const stderr = ReadableStream.pump(channel.stderr, lost)
+      const pid = Deferred.unsafeMake<number | undefined>(FiberId.none)
+      if (line.startsWith(pidLinePrefix)) {
+        // A listener of its own: the pid line must be found even after the caller took it from `stdout`.
+        let head = ""
+        const onData = (chunk: Buffer) => {
+          head += chunk.toString("latin1")
+          const newline = head.indexOf("\n")
+          if (newline < 0 && head.length < 32) return
+          channel.removeListener("data", onData)
+          Deferred.unsafeDone(pid, Exit.succeed(newline < 0 ? undefined : pidOfLine(head.slice(0, newline))))
+        }
+        channel.on("data", onData)
+      }
+      channel.once("close", () => Deferred.unsafeDone(pid, Exit.succeed(undefined)))
+      return { channel, closed, stdout, stderr, pid }
+    }
+
     const exec: RemoteAccount.Backend["exec"] = (line, stdin) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(restore(takePermit), () => {
           // The permits guarantee a slot with room; which one is decided now, synchronously.
           const slot = pick()
           slot.inUse++
-          let channel: ClientChannel | undefined
-          const closed = Deferred.unsafeMake<number, RemoteConnectionError>(FiberId.none)
-          // One finalizer for channel and slot: the slot is given back only once sshd has freed its session.
-          const release = Effect.suspend(() => channel === undefined ? Effect.void : releaseChannel(channel, closed)).pipe(
+          let open: Opened | undefined
+          // The caller learns of the command only when this returns, and may be interrupted first: a command still
+          // running at release without its caller having stopped it (its own release runs before this one) is an
+          // orphan. The slot is given back only once sshd has freed its session.
+          const release = Effect.suspend(() =>
+            open === undefined ? Effect.void : Effect.zipRight(
+              Effect.flatMap(Deferred.isDone(open.closed), (done) => (done ? Effect.void : stopOrphan(open!))),
+              releaseChannel(open.channel, open.closed)
+            )
+          ).pipe(
             Effect.ensuring(Effect.suspend(() => {
               slot.inUse--
               return permits.release(1)
             }))
           )
+          const onOpen = (channel: ClientChannel, abandoned: boolean) => {
+            const o = opened(channel, line)
+            // Abandoned: the release has run already; this channel is nobody's but ours.
+            if (abandoned) Effect.runFork(Effect.zipRight(stopOrphan(o), releaseChannel(o.channel, o.closed)))
+            else open = o
+          }
           return Effect.zipRight(
             Effect.addFinalizer(() => release),
-            Effect.map(restore(openChannel(slot, line)), (ch) => {
-              channel = ch
-              watch(ch, closed)
-              const lost = (e: unknown) => connectionError("closed", errorText(e))
-              const stdout = ReadableStream.pump(ch, lost)
-              const stderr = ReadableStream.pump(ch.stderr, lost)
+            Effect.map(restore(openChannel(slot, line, onOpen)), (ch) => {
+              const { stderr, stdout } = open!
               // Without input, EOF alone: ending the Writable too would make ssh2's own end-on-destroy build a
               // Node error (with its stack trace) for every command.
               if (stdin === undefined) ch.eof()
@@ -390,7 +459,7 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
               // EOF when the readable ends; if it fails, the channel closes: the command must not wait for more.
               else NodeStream.pipeline(stdin, ch, (e) => e && ch.close())
               return ReadableStream.collectable<RemoteAccount.RawProcess, RemoteConnectionError>(
-                { stdout: stdout.stream, stderr: stderr.stream, exitCode: Deferred.await(closed) },
+                { stdout: stdout.stream, stderr: stderr.stream, exitCode: Deferred.await(open!.closed) },
                 stdout,
                 stderr
               )
