@@ -42,13 +42,26 @@ export interface WaitForLineOptions {
   readonly count?: number
 }
 
+/** How a monitor reads. */
+export interface LogMonitorOptions {
+  /**
+   * How long `lines` keeps re-opening the file after the connection to its node was lost, without reading a line,
+   * before it fails with the connection error. Long enough for a node that reboots; not forever, for a node that
+   * is gone. Default: 2 minutes. (`waitUntil` is bounded by its own timeout.)
+   */
+  readonly reconnectFor?: Duration.DurationInput
+}
+
 /** A remote file watched from the offset it had when the monitor was made. */
 export interface LogMonitor {
   readonly host: string
   readonly path: string
   /** The byte offset lines are read from. */
   readonly offset: number
-  /** Lines written after `offset`, as they are written. Never ends by itself. */
+  /**
+   * Lines written after `offset`, as they are written. Never ends by itself; over a lost connection it re-opens
+   * where it left off, and fails only once the node has been unreachable for `reconnectFor`.
+   */
   readonly lines: Stream.Stream<string, CommandError>
   /** Waits until `pattern` (a substring or RegExp) appears `count` times after `offset`; returns the matches. */
   readonly waitUntil: (

@@ -10,7 +10,7 @@ import type { Readable } from "node:stream"
 import type { Duration, Option, Scope, Stream } from "effect"
 import { Context, Effect, Schema } from "effect"
 import * as internal from "./internal/remoteAccount.js"
-import type { LogMonitor } from "./LogMonitor.js"
+import type { LogMonitor, LogMonitorOptions } from "./LogMonitor.js"
 import type { Command } from "./Shell.js"
 
 export type { Command } from "./Shell.js"
@@ -253,7 +253,7 @@ export interface RemoteAccount extends Identity {
   readonly isDir: (path: string) => Effect.Effect<boolean, RemoteFileError | RemoteConnectionError>
   readonly isLink: (path: string) => Effect.Effect<boolean, RemoteFileError | RemoteConnectionError>
   /** Starts watching a file from its current end; see `LogMonitor`. */
-  readonly monitorLog: (path: string) => Effect.Effect<LogMonitor, CommandError>
+  readonly monitorLog: (path: string, options?: LogMonitorOptions) => Effect.Effect<LogMonitor, CommandError>
   /** An absolute path for a path relative to the node's workdir. */
   readonly resolve: (path: string) => string
   /** `user@host`, for messages. */

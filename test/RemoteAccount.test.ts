@@ -494,6 +494,9 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       const monitor = yield* a.monitorLog("server.log")
       // Long enough for the tail's own release to give up on the dead node (10 s) and the monitor to re-open.
       const waiting = yield* Effect.fork(Effect.flip(monitor.waitUntil("ready", { timeout: "13 seconds" })))
+      // Its line stream, too, gives up on a node that stays away (here after 1 s, rather than the default 2 minutes).
+      const following = yield* Effect.flatMap(a.monitorLog("server.log", { reconnectFor: "1 second" }), (m) =>
+        Effect.fork(Effect.flip(Stream.runDrain(m.lines))))
       yield* Effect.sleep("300 millis")
       const started = Date.now()
       yield* fixture.sshd.stop
@@ -502,6 +505,10 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       expect(error.message).toMatch(/nothing was read from it\n  reading it failed: .*(refused|closed|dropped)/)
       // The time limit, plus at most the 2 s it gives its tail to stop.
       expect(Date.now() - started).toBeLessThan(18_000)
+      const lost = yield* Fiber.join(following)
+      expect(lost._tag).toBe("RemoteConnectionError")
+      // 1 s of re-opening, each attempt itself reconnecting for up to 15 s, plus the dead tail's release (10 s).
+      expect(Date.now() - started).toBeLessThan(30_000)
     }), { timeout: 40_000 })
 
   it.scoped("long-running processes that hold every channel do not starve other commands", () =>

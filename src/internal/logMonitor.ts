@@ -14,8 +14,15 @@ const readerStopWait = Duration.seconds(2)
 /** Re-opening the tail after a lost connection: quick at first, then slower. */
 const reopenBackoff = Schedule.exponential("100 millis", 2).pipe(Schedule.union(Schedule.spaced("5 seconds")))
 
+/** How long `lines` re-opens over a lost connection before it fails (see LogMonitorOptions). */
+const defaultReconnectFor = Duration.minutes(2)
+
 /** @internal */
-export const make = (account: RA.RemoteAccount, path: string): Effect.Effect<LM.LogMonitor, RA.CommandError> =>
+export const make = (
+  account: RA.RemoteAccount,
+  path: string,
+  options: LM.LogMonitorOptions = {}
+): Effect.Effect<LM.LogMonitor, RA.CommandError> =>
   Effect.gen(function*() {
     const absolute = account.resolve(path)
     // The current end of the file; a file that does not exist yet is watched from its first byte.
@@ -92,5 +99,7 @@ export const make = (account: RA.RemoteAccount, path: string): Effect.Effect<LM.
         )
       }).pipe(Effect.withSpan("LogMonitor.waitUntil", { attributes: { host: account.hostname, path: absolute } }))
 
-    return { host: account.hostname, path: absolute, offset, lines: linesFrom(reopenBackoff), waitUntil }
+    // A stream's retry starts its schedule afresh once a line comes through: the limit is on one outage.
+    const lines = linesFrom(Schedule.upTo(reopenBackoff, options.reconnectFor ?? defaultReconnectFor))
+    return { host: account.hostname, path: absolute, offset, lines, waitUntil }
   })

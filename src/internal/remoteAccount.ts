@@ -549,7 +549,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     isFile: (path) => Effect.map(statOf(path, true), (i) => Option.isSome(i) && i.value.type === "file"),
     isDir: (path) => Effect.map(statOf(path, true), (i) => Option.isSome(i) && i.value.type === "dir"),
     isLink: (path) => Effect.map(statOf(path, false), (i) => Option.isSome(i) && i.value.type === "link"),
-    monitorLog: (path) => logMonitor.make(account, path)
+    monitorLog: (path, options) => logMonitor.make(account, path, options)
   }
   return account
 }
