@@ -12,11 +12,15 @@ export class WaitTimeout extends Schema.TaggedError<WaitTimeout>()("WaitTimeout"
   description: Schema.String,
   timeout: Schema.String,
   attempts: Schema.Number,
-  lastError: Schema.optional(Schema.String)
+  lastError: Schema.optional(Schema.String),
+  /** The backoff Schedule ended before the timeout: the checks stopped early, not the clock. */
+  scheduleEnded: Schema.optional(Schema.Boolean)
 }) {
   override get message(): string {
-    return `${this.description} (gave up after ${this.timeout}, ${this.attempts} checks)` +
-      (this.lastError === undefined ? "" : `; last error: ${this.lastError}`)
+    const why = this.scheduleEnded === true
+      ? `gave up after ${this.attempts} checks, when its backoff schedule ended (before the ${this.timeout} timeout)`
+      : `gave up after ${this.timeout}, ${this.attempts} checks`
+    return `${this.description} (${why})` + (this.lastError === undefined ? "" : `; last error: ${this.lastError}`)
   }
 }
 
@@ -58,12 +62,12 @@ export const waitUntil = <E, R>(
       ? options.backoff
       : Schedule.spaced(options.backoff ?? defaultBackoff)
     const untilTrue = Schedule.recurUntil((ok: boolean) => ok)
-    const ok = yield* check.pipe(
+    const outcome = yield* check.pipe(
       Effect.repeat(Schedule.intersect(untilTrue, pause).pipe(Schedule.map(([b]) => b))),
-      Effect.map((b) => b === true),
-      Effect.timeoutTo({ duration: options.timeout, onSuccess: (b) => b, onTimeout: () => false })
+      Effect.map((b): "ok" | "schedule ended" => (b === true ? "ok" : "schedule ended")),
+      Effect.timeoutTo({ duration: options.timeout, onSuccess: (o) => o, onTimeout: () => "timed out" as const })
     )
-    if (ok) return
+    if (outcome === "ok") return
     const msg = options.errMsg
     const last = yield* Ref.get(lastError)
     return yield* Effect.fail(
@@ -71,7 +75,8 @@ export const waitUntil = <E, R>(
         description: typeof msg === "function" ? msg() : msg ?? "condition did not become true",
         timeout: Duration.format(Duration.decode(options.timeout)),
         attempts: yield* Ref.get(attempts),
-        ...(Option.isSome(last) ? { lastError: last.value } : {})
+        ...(Option.isSome(last) ? { lastError: last.value } : {}),
+        ...(outcome === "schedule ended" ? { scheduleEnded: true } : {})
       })
     )
   })

@@ -116,4 +116,17 @@ describe("waitUntil", () => {
       expect(error.lastError).toBe("connection refused")
       expect(error.message).toContain("last error: connection refused")
     }))
+
+  it.effect("a backoff Schedule that ends before the timeout gives up then, and says so", () =>
+    Effect.gen(function*() {
+      const { condition } = yield* trueOnCheck(Number.POSITIVE_INFINITY)
+      const fiber = yield* Effect.fork(
+        Effect.flip(Wait.waitUntil(condition, { timeout: "1 minute", backoff: Schedule.spaced("1 second").pipe(Schedule.compose(Schedule.recurs(2))) }))
+      )
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Fiber.join(fiber)
+      expect(error._tag).toBe("WaitTimeout")
+      expect(error.attempts).toBe(3)
+      expect(error.message).toContain("gave up after 3 checks, when its backoff schedule ended (before the 1m timeout)")
+    }))
 })
