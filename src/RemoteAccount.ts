@@ -218,12 +218,12 @@ export interface RemoteAccount extends Identity {
    * interrupting the stream kills the remote process group.
    */
   readonly sshCapture: (command: Command, options?: CommandOptions) => Stream.Stream<string, CommandError>
-  /** Pids of processes whose full command line matches the pattern (`pgrep -f`), excluding our own probe. */
   /**
    * Starts a long-running command detached from the connection (its own session, stdin from /dev/null, output
    * appended to `logFile` or discarded) and returns its pid, which is also its process group; `pidFile` is
    * written by the same remote command, so a `stopNode` reading it always finds the daemon. Stop it with
-   * `killProcessGroup`. Prefer `startProcess` when the process should live exactly as long as a scope.
+   * `killProcessGroup`. Interrupted while it starts, it stops the daemon again: nobody would learn its pid.
+   * Prefer `startProcess` when the process should live exactly as long as a scope.
    */
   readonly spawnDaemon: (
     command: Command,
@@ -231,6 +231,7 @@ export interface RemoteAccount extends Identity {
   ) => Effect.Effect<number, CommandError>
   /** Stops a process group: TERM, then KILL after `grace` (default 5 seconds) if anything of it is left. */
   readonly killProcessGroup: (pid: number, options?: { readonly grace?: Duration.DurationInput }) => Effect.Effect<void, CommandError>
+  /** Pids of processes whose full command line matches the pattern (`pgrep -f`), excluding our own probe. */
   readonly pids: (pattern: string) => Effect.Effect<ReadonlyArray<number>, CommandError>
   readonly alive: (pid: number) => Effect.Effect<boolean, RemoteCommandTimeout | RemoteConnectionError>
   readonly signal: (pid: number, signal: Signal) => Effect.Effect<void, CommandError>

@@ -292,6 +292,27 @@ for (const [name, backendLayer] of Backends.all) {
         }
       }))
 
+    it.effect("spawnDaemon: the daemon outlives the call, its pid file names it, its group stops it; an interrupted start leaves nothing", () =>
+      Effect.gen(function*() {
+        const a = yield* RemoteAccount
+        const dir = yield* scratch(a)
+        const marker = `33.${process.pid}`
+        const pid = yield* a.spawnDaemon(["sleep", marker], { pidFile: NodePath.posix.join(dir, "daemon.pid") })
+        expect(yield* a.alive(pid)).toBe(true)
+        expect((yield* a.readFile(NodePath.posix.join(dir, "daemon.pid"))).trim()).toBe(String(pid))
+        yield* a.killProcessGroup(pid, { grace: "2 seconds" })
+        yield* gone(a, pid)
+        for (let i = 0; i < 3; i++) {
+          const started = `34.${process.pid}${i}`
+          yield* a.spawnDaemon(["sleep", started]).pipe(Effect.timeout("1 millis"), Effect.ignore)
+          yield* Wait.waitUntil(Effect.map(a.pids(`sleep ${started}`), (found) => found.length === 0), {
+            timeout: "5 seconds",
+            backoff: "50 millis",
+            errMsg: `sleep ${started} was left running`
+          })
+        }
+      }))
+
     it.effect("finds processes by pattern and kills them", () =>
       Effect.gen(function*() {
         const a = yield* RemoteAccount

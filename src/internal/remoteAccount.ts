@@ -356,9 +356,17 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     // setsid: the daemon leads its own session and process group, so it outlives this channel and can be stopped
     // as a group; `$!` is its pid because a background job of a non-interactive shell is no group leader.
     const line = `setsid /bin/sh -c ${Shell.quote(Shell.toLine(command))} >> ${Shell.quote(log)} 2>&1 < /dev/null & echo $!${record}`
-    // Interrupted half-way, the daemon would run on with a pid nobody learnt: finish (within a bound) first.
-    return Release.bounded(sshOutput(line, options), daemonStartTimeout, () => timeoutError(line, daemonStartTimeout)).pipe(
-      Effect.map((out) => Number.parseInt(out.trim(), 10))
+    // Interrupted half-way, the daemon would run on with a pid nobody learnt: finish (within a bound), and if the
+    // caller was interrupted meanwhile, stop the daemon again — an interrupted start leaves nothing running.
+    return Effect.uninterruptibleMask((restore) =>
+      Release.bounded(sshOutput(line, options), daemonStartTimeout, () => timeoutError(line, daemonStartTimeout)).pipe(
+        Effect.map((out) => Number.parseInt(out.trim(), 10)),
+        Effect.flatMap((pid) =>
+          restore(Effect.succeed(pid)).pipe(
+            Effect.onInterrupt(() => isProcessId(pid) ? Effect.ignore(killProcessGroup(pid, { grace: "2 seconds" })) : Effect.void)
+          )
+        )
+      )
     )
   }
 
