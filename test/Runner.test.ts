@@ -132,6 +132,23 @@ describe("Runner", () => {
       expect(isAlive(pid)).toBe(false)
     }))
 
+  it.live("a test that blocks past its timeout (so it cannot be interrupted) still fails for it", () =>
+    Effect.gen(function*() {
+      const cases = casesOf({
+        blocks: Test.make({ timeout: "1 second" }, () =>
+          Effect.sync(() => {
+            const end = Date.now() + 1_500
+            while (Date.now() < end) {
+              // busy: never yields to the event loop
+            }
+          }))
+      })
+      const session = yield* runOn(1, { cases, resultsRoot: resultsRoot() })
+      const result = session.results.results[0]!
+      expect(result.status).toBe("FAIL")
+      expect(result.summary).toMatch(/ran for 1\.\d+s, past its timeout of 1s: it did not yield/)
+    }))
+
   it.live("a test the runner cannot set up fails with the reason, and the run goes on", () =>
     Effect.gen(function*() {
       // The first test puts a file where the second one's results directory has to go.

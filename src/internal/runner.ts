@@ -185,8 +185,10 @@ const runAttempt = (
       cluster: sub
     }
     const timeout = testCase.timeout ?? session.options.testTimeout ?? defaultTestTimeout
+    let bodyTime = 0
     const exit = yield* testCase.body.pipe(
       Effect.tap(() => Effect.logInfo("test body finished; tearing down")),
+      Effect.ensuring(Effect.sync(() => (bodyTime = Date.now() - startTime))),
       // An interrupted run stops the body (the race interrupts it) but still records it.
       (body) => Effect.raceFirst(body, Effect.zipRight(Deferred.await(abort), Effect.fail(new RunInterrupted()))),
       Effect.timeoutFail({
@@ -212,6 +214,17 @@ const runAttempt = (
     const nodesUsed = yield* sub.maxUsed
     let status: "PASS" | "FAIL" = Exit.isSuccess(exit) ? "PASS" : "FAIL"
     let failure = Exit.isFailure(exit) ? describeCause(exit.cause) : undefined
+    if (status === "PASS" && bodyTime > Duration.toMillis(Duration.decode(timeout))) {
+      // A timeout interrupts a test where it waits; code that never waits (a busy loop, a synchronous call)
+      // cannot be interrupted, and ran to its end. It still broke its time limit.
+      status = "FAIL"
+      failure = {
+        tag: "TestTimeout",
+        message: `the test ran for ${(bodyTime / 1000).toFixed(1)}s, past its timeout of ${Duration.format(Duration.decode(timeout))}: ` +
+          `it did not yield while it ran (blocking code), so it could not be stopped in time, and it held up every test beside it`,
+        detail: ""
+      }
+    }
     if (status === "PASS" && problems.length > 0) {
       status = "FAIL"
       failure = { tag: "TeardownFailed", message: `the test passed but teardown failed: ${problems.join("; ")}`, detail: problems.join("\n") }
