@@ -39,6 +39,13 @@ import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, 
 export const quick = Test.make(() => Effect.void)
 export const slow = Test.make(() => Effect.sleep("60 seconds"))
 `)
+  NodeFs.writeFileSync(NodePath.join(dir, "uncaught.ducktape.ts"), `import { Effect } from "effect"
+import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+export const throws = Test.make(() =>
+  Effect.zipRight(Effect.sync(() => setTimeout(() => { throw new Error("boom from a timer") }, 50)), Effect.sleep("5 seconds")))
+export const rejects = Test.make(() =>
+  Effect.zipRight(Effect.sync(() => { void Promise.reject(new Error("nobody awaited me")) }), Effect.sleep("5 seconds")))
+`)
   NodeFs.writeFileSync(NodePath.join(dir, "broken.ducktape.ts"), "export const x = (\n")
   NodeFs.writeFileSync(NodePath.join(dir, "cluster.json"), JSON.stringify({ nodes: [{ ssh_config: { host: "a", port: "22" } }] }))
 })
@@ -60,6 +67,20 @@ describe("ducktape CLI", () => {
     const rerun = await ducktape("results/latest/rerun-failed.yml", "--collect-only")
     expect(rerun.out).toContain("mixed.Mixed.fails")
     expect(rerun.out).not.toContain("mixed.Mixed.passes")
+  }, 90_000)
+
+  it("an exception thrown outside any Effect fails the tests running, not the whole run", async () => {
+    // One at a time, so each exception is pinned on its own test; then a passing test runs on.
+    const { code, out } = await ducktape("uncaught.ducktape.ts", "passing.ducktape.ts", "--cluster", "localhost:1", "--results-root", "uncaught-results")
+    expect(code).toBe(1)
+    expect(out).toMatch(/passed:\s+1/)
+    expect(out).toMatch(/failed:\s+2/)
+    const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "uncaught-results/latest/report.json"), "utf8"))
+    const summary = (id: string) => report.results.find((r: { testId: string }) => r.testId === id).summary
+    expect(summary("uncaught.throws")).toContain("an uncaught exception while this test ran: Error: boom from a timer")
+    expect(summary("uncaught.rejects")).toContain("Error: nobody awaited me")
+    // Each failed at once, not after its 5 s sleep.
+    expect(report.results.find((r: { testId: string }) => r.testId === "uncaught.throws").runTimeSeconds).toBeLessThan(4)
   }, 90_000)
 
   it("Ctrl-C still prints the summary and where the results are", async () => {

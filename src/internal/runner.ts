@@ -61,6 +61,30 @@ export class RunInterrupted extends Schema.TaggedError<RunInterrupted>()("RunInt
   }
 }
 
+/**
+ * An exception no code caught (thrown in a timer or event callback, a promise rejected with nobody waiting) while
+ * this test ran. All tests share one process, so which test threw it cannot be told: every test running then
+ * fails with it, rather than the whole run dying without reports.
+ */
+export class UncaughtError extends Schema.TaggedError<UncaughtError>()("UncaughtError", {
+  error: Schema.String,
+  stack: Schema.String
+}) {
+  override get message(): string {
+    return `an uncaught exception while this test ran: ${this.error} (thrown outside any Effect — a callback or an ` +
+      `unawaited promise; every test running at that moment fails with it, as the process cannot tell whose it was)`
+  }
+}
+
+/** Tests currently running, told of an uncaught exception in the process (see UncaughtError). */
+type UncaughtListener = (error: UncaughtError) => void
+
+const uncaughtErrorOf = (e: unknown): UncaughtError =>
+  new UncaughtError({
+    error: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
+    stack: e instanceof Error && e.stack !== undefined ? e.stack : ""
+  })
+
 // ---------------------------------------------------------------------------------------------------------
 // Session directory
 // ---------------------------------------------------------------------------------------------------------
@@ -163,7 +187,8 @@ const runAttempt = (
   dir: string,
   attempt: number,
   session: { readonly id: string; readonly options: R.RunOptions },
-  abort: Deferred.Deferred<void>
+  abort: Deferred.Deferred<void>,
+  uncaughtListeners: Set<UncaughtListener>
 ) =>
   Effect.gen(function*() {
     yield* Effect.promise(() => NodeFsP.mkdir(dir, { recursive: true }))
@@ -186,11 +211,20 @@ const runAttempt = (
     }
     const timeout = testCase.timeout ?? session.options.testTimeout ?? defaultTestTimeout
     let bodyTime = 0
+    // One uncaught exception while the test runs, its teardown included, fails it; one during the body stops it.
+    let uncaught: UncaughtError | undefined
+    const uncaughtInBody = yield* Deferred.make<never, UncaughtError>()
+    const listener: UncaughtListener = (e) => {
+      uncaught ??= e
+      Deferred.unsafeDone(uncaughtInBody, Exit.fail(e))
+    }
+    uncaughtListeners.add(listener)
     const exit = yield* testCase.body.pipe(
       Effect.tap(() => Effect.logInfo("test body finished; tearing down")),
       Effect.ensuring(Effect.sync(() => (bodyTime = Date.now() - startTime))),
       // An interrupted run stops the body (the race interrupts it) but still records it.
       (body) => Effect.raceFirst(body, Effect.zipRight(Deferred.await(abort), Effect.fail(new RunInterrupted()))),
+      (body) => Effect.raceFirst(body, Deferred.await(uncaughtInBody)),
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () => new TestTimeout({ testId: testCase.id, timeout: Duration.format(Duration.decode(timeout)) })
@@ -206,7 +240,8 @@ const runAttempt = (
       Effect.annotateLogs({ test: testCase.id }),
       Logger.withMinimumLogLevel(LogLevel.Debug),
       Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
-      Effect.exit
+      Effect.exit,
+      Effect.ensuring(Effect.sync(() => uncaughtListeners.delete(listener)))
     )
     yield* close
     const stopTime = Date.now()
@@ -214,6 +249,10 @@ const runAttempt = (
     const nodesUsed = yield* sub.maxUsed
     let status: "PASS" | "FAIL" = Exit.isSuccess(exit) ? "PASS" : "FAIL"
     let failure = Exit.isFailure(exit) ? describeCause(exit.cause) : undefined
+    if (status === "PASS" && uncaught !== undefined) {
+      status = "FAIL"
+      failure = { tag: "UncaughtError", message: uncaught.message, detail: uncaught.stack }
+    }
     if (status === "PASS" && bodyTime > Duration.toMillis(Duration.decode(timeout))) {
       // A timeout interrupts a test where it waits; code that never waits (a busy loop, a synchronous call)
       // cannot be interrupted, and ran to its end. It still broke its time limit.
@@ -445,6 +484,15 @@ export const run = (options: R.RunOptions) =>
     const abort = yield* Deferred.make<void>()
     let stopping: string | undefined
 
+    // An exception thrown outside any Effect would end the process, and the run with it, without a report. For the
+    // life of the run it fails the tests running instead (see UncaughtError); with none running, it is logged.
+    const uncaughtListeners = new Set<UncaughtListener>()
+    const onUncaught = (e: unknown) => {
+      const error = uncaughtErrorOf(e)
+      if (uncaughtListeners.size === 0) Effect.runFork(Effect.logError(`${error.message}\n${error.stack}`))
+      for (const listener of uncaughtListeners) listener(error)
+    }
+
     const start = (job: Job, nodes: ReadonlyArray<ClusterModule.ClusterNode>) =>
       Effect.gen(function*() {
         const attemptNo = job.attempts.length + 1
@@ -452,7 +500,7 @@ export const run = (options: R.RunOptions) =>
         const attempt = Effect.zipRight(
           // In the test's own fiber: a slow event handler must not hold up the scheduler, nor Ctrl-C.
           emit({ _tag: "TestStarted", testId: job.testCase.id, attempt: attemptNo, nodes: nodes.map((n) => n.name) }),
-          runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options }, abort)
+          runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options }, abort, uncaughtListeners)
         ).pipe(
           // The runner's own failure (its results directory cannot be made, say) fails the test; it must never
           // leave the loop waiting for a result that will not come.
@@ -552,6 +600,19 @@ export const run = (options: R.RunOptions) =>
     let interrupted = false
     let concluded: Results.SessionResults | undefined
     const label = Clean.labelFor(sessionId)
+    const catchingUncaught = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          process.on("uncaughtException", onUncaught)
+          process.on("unhandledRejection", onUncaught)
+        }),
+        () => effect,
+        () =>
+          Effect.sync(() => {
+            process.off("uncaughtException", onUncaught)
+            process.off("unhandledRejection", onUncaught)
+          })
+      )
     yield* loop.pipe(
       RemoteAccount.withSessionLabel(label),
       Effect.onInterrupt(() =>
@@ -577,7 +638,8 @@ export const run = (options: R.RunOptions) =>
           concluded = session
           if (options.onConcluded !== undefined) yield* options.onConcluded({ results: session, dir: sessionDir })
         })
-      )
+      ),
+      catchingUncaught
     )
     // The finalizer above always ran: a session that got here was concluded.
     return { results: concluded!, dir: sessionDir } satisfies R.Session
