@@ -40,8 +40,15 @@ export interface SshAccountOptions {
   readonly hostKey?: string
   /** Verify the host key (the default). `false` accepts any key: only for throw-away hosts. */
   readonly strictHostKeyChecking?: boolean
-  /** The address others reach this node at. Default: `sshHostname`. */
+  /** The address others reach this node at. Default: `sshHostname` (but see `askExternallyRoutableIp`). */
   readonly externallyRoutableIp?: string
+  /**
+   * Learn the address others reach this node at from the node itself: for nodes reached through a port forwarded
+   * to the driver's loopback (`vagrant ssh-config`), whose `sshHostname` is 127.0.0.1 for every node. It is eth1's
+   * IPv4 address if the node has one (Vagrant's private network, as ducktape read it), else its last global IPv4
+   * address outside container bridges, else `sshHostname`. Ignored when `externallyRoutableIp` is given.
+   */
+  readonly askExternallyRoutableIp?: boolean
   /**
    * The node's scratch directory (default cwd of commands, base of relative paths). Default: the remote `$HOME`,
    * as the login shell reports it. It is not created here.

@@ -105,6 +105,11 @@ describe("cluster sources", () => {
       ["worker3", "10.1.1.1", "vagrant", 22]
     ])
     expect(nodes[0]!.strictHostKeyChecking).toBe(false)
+    // A routable HostName is the node's address; a loopback one (a forwarded port) is asked of the node.
+    expect(nodes[0]!.externallyRoutableIp).toBe("192.168.56.11")
+    expect(nodes[0]!.askExternallyRoutableIp).toBe(false)
+    const forwarded = Either.getOrThrow(parseSshConfig("/cfg/ssh_config", "Host default\n  HostName 127.0.0.1\n  Port 2222\n"))
+    expect([forwarded[0]!.externallyRoutableIp, forwarded[0]!.askExternallyRoutableIp]).toEqual([undefined, true])
     const bad = Either.getLeft(parseSshConfig("/cfg/ssh_config", "Host a\n  Port many\n"))
     expect(bad._tag === "Some" && bad.value.message).toMatch(/Host a: Port "many" is not a number/)
     const match = Either.getLeft(parseSshConfig("/cfg/ssh_config", "Match host x\n"))

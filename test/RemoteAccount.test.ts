@@ -4,10 +4,12 @@
  */
 import * as Crypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
 import * as Net from "node:net"
 import * as NodePath from "node:path"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Ref, Stream } from "effect"
+import * as Cluster from "../src/Cluster.js"
 import { RemoteAccount } from "../src/RemoteAccount.js"
 import * as Shell from "../src/Shell.js"
 import * as Sshd from "../src/Sshd.js"
@@ -531,6 +533,28 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       // 1 s of re-opening, each attempt itself reconnecting for up to 15 s, plus the dead tail's release (10 s).
       expect(Date.now() - started).toBeLessThan(30_000)
     }), { timeout: 40_000 })
+
+  it.scoped("a node reached through a loopback port (vagrant ssh-config) says where others reach it", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.SshdFixtureTag
+      const o = fixture.accountOptions
+      const file = NodePath.join(fixture.dir, "vagrant-ssh-config")
+      yield* Effect.promise(() =>
+        NodeFs.writeFile(file, `Host default\n  HostName 127.0.0.1\n  Port ${o.port}\n  User ${o.user}\n  IdentityFile ${o.identityFile}\n  UserKnownHostsFile ${o.knownHosts}\n`)
+      )
+      // The default workdir, /tmp/ducktape, is made by the health check when missing (commands start in it, so
+      // making it must not); removed again if this test made it.
+      const hadWorkdir = yield* Effect.promise(() => NodeFs.stat("/tmp/ducktape").then(() => true, () => false))
+      if (!hadWorkdir) yield* Effect.addFinalizer(() => Effect.promise(() => NodeFs.rm("/tmp/ducktape", { recursive: true, force: true })))
+      const node = yield* Effect.map(Cluster.Cluster, (c) => c.all[0]!).pipe(Effect.provide(Cluster.fromSshConfig(file)))
+      // This machine's own addresses (the sshd runs here): eth1's, else the last global IPv4 one, else loopback.
+      const global = Object.entries(NodeOs.networkInterfaces())
+        .filter(([name]) => !/^(docker|br-|virbr|veth|cni|flannel|cali|lxc)/.test(name))
+        .flatMap(([name, addresses]) => (addresses ?? []).filter((a) => a.family === "IPv4" && !a.internal).map((a) => ({ name, address: a.address })))
+      const expected = global.find((a) => a.name === "eth1")?.address ?? global.at(-1)?.address ?? "127.0.0.1"
+      expect(node.account.externallyRoutableIp).toBe(expected)
+      expect(node.account.sshHostname).toBe("127.0.0.1")
+    }))
 
   it.scoped("long-running processes that hold every channel do not starve other commands", () =>
     Effect.gen(function*() {

@@ -255,9 +255,14 @@ interface SshNodeConfig {
   readonly strictHostKeyChecking: boolean | undefined
   readonly knownHostsFile: string | undefined
   readonly externallyRoutableIp: string | undefined
+  /** Reached through a port forwarded to the driver's loopback: the node itself says where others reach it. */
+  readonly askExternallyRoutableIp: boolean
   readonly nodeType: string | undefined
   readonly workdir: string | undefined
 }
+
+/** A loopback host name: every node behind one would claim the same address. */
+const isLoopback = (hostname: string) => /^127\./.test(hostname) || hostname === "localhost" || hostname === "::1"
 
 /** Where a node's scratch lives when the cluster definition does not say. */
 const defaultSshWorkdir = "/tmp/ducktape"
@@ -295,7 +300,11 @@ const connectNodes = (source: string, configs: ReadonlyArray<SshNodeConfig>, opt
           ...(c.connectTimeoutSeconds === undefined ? {} : { connectTimeout: `${c.connectTimeoutSeconds} seconds` }),
           strictHostKeyChecking: c.strictHostKeyChecking ?? options.strictHostKeyChecking ?? true,
           ...(c.knownHostsFile === undefined ? {} : { knownHosts: c.knownHostsFile }),
-          externallyRoutableIp: c.externallyRoutableIp ?? c.hostname,
+          ...(c.externallyRoutableIp !== undefined
+            ? { externallyRoutableIp: c.externallyRoutableIp }
+            : c.askExternallyRoutableIp
+            ? { askExternallyRoutableIp: true }
+            : { externallyRoutableIp: c.hostname }),
           workdir: c.workdir ?? defaultSshWorkdir
         }).pipe(
           Effect.tap((account) =>
@@ -398,6 +407,7 @@ export const parseClusterJson = (path: string, text: string): Either.Either<Read
     strictHostKeyChecking: boolOf(n.ssh_config.stricthostkeychecking),
     knownHostsFile: resolveFrom(base, n.ssh_config.userknownhostsfile ?? file.known_hosts),
     externallyRoutableIp: n.externally_routable_ip ?? undefined,
+    askExternallyRoutableIp: n.externally_routable_ip == null && isLoopback(n.ssh_config.hostname ?? "localhost"),
     nodeType: n.node_type ?? undefined,
     workdir: n.workdir ?? file.workdir
   })))
@@ -492,7 +502,9 @@ export const parseSshConfig = (path: string, text: string): Either.Either<Readon
       connectTimeoutSeconds: timeout === undefined ? undefined : Number(timeout),
       strictHostKeyChecking: strict === undefined ? undefined : strict.toLowerCase() !== "no",
       knownHostsFile: resolveFrom(base, get("userknownhostsfile")?.split(/\s+/)[0]),
-      externallyRoutableIp: hostname,
+      // `vagrant ssh-config` names 127.0.0.1 and a forwarded port for every VM.
+      externallyRoutableIp: isLoopback(hostname) ? undefined : hostname,
+      askExternallyRoutableIp: isLoopback(hostname),
       nodeType: undefined,
       workdir: undefined
     })

@@ -551,8 +551,9 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     copyTo,
     copyFrom,
     copyBetween,
-    mkdirs: (path) => ssh(["mkdir", "-p", "--", resolve(path)]),
-    remove: (path, options = {}) => ssh(["rm", options.force === true ? "-rf" : "-r", "--", resolve(path)]),
+    // From `/`: commands start in the workdir, which may be the very directory being made (or removed).
+    mkdirs: (path) => ssh(["mkdir", "-p", "--", resolve(path)], { cwd: "/" }),
+    remove: (path, options = {}) => ssh(["rm", options.force === true ? "-rf" : "-r", "--", resolve(path)], { cwd: "/" }),
     exists: (path) => Effect.map(statOf(path, false), Option.isSome),
     isFile: (path) => Effect.map(statOf(path, true), (i) => Option.isSome(i) && i.value.type === "file"),
     isDir: (path) => Effect.map(statOf(path, true), (i) => Option.isSome(i) && i.value.type === "dir"),

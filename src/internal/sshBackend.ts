@@ -591,7 +591,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       sshHostname: host,
       user,
       port,
-      externallyRoutableIp: options.externallyRoutableIp ?? host,
+      externallyRoutableIp: options.externallyRoutableIp ??
+        (options.askExternallyRoutableIp === true ? (yield* ownAddress(exec)) ?? host : host),
       os: "linux",
       workdir
     }
@@ -680,6 +681,27 @@ const remoteHome = (
         ? Effect.succeed(home)
         : Effect.fail(connectionError("other", `cannot learn the remote $HOME (exit ${code}); set workdir`))
     )
+  )
+
+/**
+ * The node's own idea of its address (see SshAccountOptions.askExternallyRoutableIp): eth1's IPv4 address, else the
+ * last global IPv4 address not on a container or VM bridge; undefined if it has none or cannot say.
+ */
+const ownAddress = (exec: RemoteAccount.Backend["exec"]) =>
+  Effect.scoped(
+    Effect.flatMap(
+      exec(
+        `PATH="$PATH:/usr/sbin:/sbin"; { ip -o -4 addr show dev eth1 scope global 2>/dev/null | awk '{ print $4 }' | head -1 | grep .; } || ` +
+          `ip -o -4 addr show scope global 2>/dev/null | awk '$2 !~ /^(docker|br-|virbr|veth|cni|flannel|cali|lxc)/ { print $4 }' | tail -1`
+      ),
+      (p) => Stream.runFold(Stream.decodeText(p.stdout), "", (acc, s) => acc + s)
+    )
+  ).pipe(
+    Effect.map((out) => {
+      const address = out.trim().split("/")[0] ?? ""
+      return /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? address : undefined
+    }),
+    Effect.orElseSucceed(() => undefined)
   )
 
 /** Maps a connection failure from ssh2 or the socket to a reason. */
