@@ -10,14 +10,16 @@
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
 // Module by module, not the package index: the index loads all of @effect/cli (~0.3 s more at every start).
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Duration, Effect, Either, Option, Schema } from "effect"
+import { Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Clean from "./Clean.js"
 import * as Cluster from "./Cluster.js"
 import * as Discovery from "./Discovery.js"
+import * as ClusterPool from "./internal/cluster.js"
 import * as Lab from "./Lab.js"
 import { makeProgress } from "./internal/progress.js"
 import * as selection from "./internal/selection.js"
@@ -68,7 +70,7 @@ const runOptions = {
   collectOnly: Options.boolean("collect-only").pipe(Options.withDescription("List the selected tests and exit.")),
   collectNumNodes: Options.boolean("collect-num-nodes").pipe(Options.withDescription("Print how many nodes the selected tests need in total, and exit.")),
   cluster: Options.text("cluster").pipe(
-    Options.withDescription("The built-in cluster, localhost:N: N nodes on this machine, each with its own loopback address (default localhost:8)."),
+    Options.withDescription("The built-in cluster, localhost:N: N nodes on this machine, each with its own loopback address (default localhost:8); or a module of yours (./my-cluster.ts) whose default export is a Layer providing Cluster."),
     Options.optional
   ),
   clusterFile: Options.text("cluster-file").pipe(Options.withDescription("A ducktape cluster.json of ssh nodes (e.g. one written by `ducktape lab up`)."), Options.optional),
@@ -135,17 +137,53 @@ const isLabClusterFile = (path: string): boolean => {
   }
 }
 
+/**
+ * A cluster of the user's own making (Docker containers, cloud VMs…), like ducktape's `--cluster MOD.CLASS`: a module
+ * whose default export (or `cluster` export) is a Layer providing Cluster, its nodes given to `Cluster.make`.
+ */
+const moduleCluster = (path: string) =>
+  Effect.gen(function*() {
+    const absolute = NodePath.resolve(path)
+    const usage = "export default a Layer providing Cluster, e.g. Layer.scoped(Cluster.Cluster, Effect.flatMap(makeNodes, Cluster.make))"
+    if (!NodeFs.existsSync(absolute)) return yield* fail(`--cluster ${path}: no such file`, `check the path (relative to ${process.cwd()})`)
+    const module = yield* Effect.tryPromise({
+      try: () => import(/* @vite-ignore */ NodeUrl.pathToFileURL(absolute).href) as Promise<Record<string, unknown>>,
+      catch: (e) => new UsageError({ problem: `--cluster ${path}: cannot import it: ${e instanceof Error ? e.message : String(e)}`, fix: "fix the module" })
+    })
+    const exported = module["default"] ?? module["cluster"]
+    if (!Layer.isLayer(exported)) return yield* fail(`--cluster ${path}: it exports no Layer (as default or \`cluster\`)`, usage)
+    const provided = Effect.flatMap(Effect.serviceOption(Cluster.Cluster), (cluster) =>
+      Option.isNone(cluster)
+        ? fail(`--cluster ${path}: its Layer does not provide Cluster`, usage)
+        : ClusterPool.coreOf(cluster.value) === undefined
+        ? fail(`--cluster ${path}: its Cluster was not made by Cluster.make`, "give your nodes to Cluster.make: the runner allocates them through it")
+        : Effect.succeed(cluster.value))
+    return Layer.effect(Cluster.Cluster, provided).pipe(
+      Layer.provide(exported as Layer.Layer<unknown, unknown>),
+      Layer.catchAll((e) =>
+        Layer.fail(e instanceof UsageError ? e : new UsageError({ problem: `--cluster ${path}: its Layer failed: ${messageOf(e)}`, fix: "" }))
+      )
+    )
+  })
+
+const messageOf = (e: unknown) =>
+  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" ? e.message : String(e)
+
+/** A cluster as the run needs it: its errors explain themselves. */
+type ClusterLayer = Layer.Layer<Cluster.Cluster, { readonly _tag: string; readonly message: string }>
+
 /** The cluster Layer the flags ask for. */
 const clusterLayer = (flags: Pick<RunFlags, "cluster" | "clusterFile" | "sshConfig">, keepLocalhost = false) =>
-  Effect.gen(function*() {
+  Effect.gen(function*(): Effect.fn.Return<ClusterLayer, UsageError> {
     const chosen = [flags.cluster, flags.clusterFile, flags.sshConfig].filter(Option.isSome).length
     if (chosen > 1) return yield* fail("--cluster, --cluster-file and --ssh-config exclude each other", "pass only one of them")
     if (Option.isSome(flags.clusterFile)) return Cluster.fromFile(flags.clusterFile.value)
     if (Option.isSome(flags.sshConfig)) return Cluster.fromSshConfig(flags.sshConfig.value)
     const spec = Option.getOrElse(flags.cluster, () => "localhost:8")
+    if (/\.[cm]?[jt]s$/.test(spec)) return yield* moduleCluster(spec)
     const m = /^localhost(?::(\d+))?$/.exec(spec)
     if (m === null) {
-      return yield* fail(`--cluster ${JSON.stringify(spec)} is not a cluster this tool knows`, "use --cluster localhost:N, or --cluster-file FILE / --ssh-config FILE for ssh nodes")
+      return yield* fail(`--cluster ${JSON.stringify(spec)} is not a cluster this tool knows`, "use --cluster localhost:N or --cluster ./my-cluster.ts (a module), or --cluster-file FILE / --ssh-config FILE for ssh nodes")
     }
     return Cluster.localhost({ numNodes: m[1] === undefined ? 8 : Number(m[1]), keep: keepLocalhost })
   })

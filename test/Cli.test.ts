@@ -46,6 +46,16 @@ export const throws = Test.make(() =>
 export const rejects = Test.make(() =>
   Effect.zipRight(Effect.sync(() => { void Promise.reject(new Error("nobody awaited me")) }), Effect.sleep("5 seconds")))
 `)
+  // A cluster of the user's own making: two local nodes with names of its choosing.
+  NodeFs.writeFileSync(NodePath.join(dir, "my-cluster.ts"), `import * as NodePath from "node:path"
+import { Effect, Layer } from "effect"
+import { Cluster, LocalAccount } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+const node = (name: string) =>
+  LocalAccount.make({ hostname: name, workdir: NodePath.join(process.cwd(), "my-nodes", name) })
+export default Layer.scoped(Cluster.Cluster, Effect.flatMap(Effect.all([node("custom-a"), node("custom-b")]), (accounts) =>
+  Cluster.make(accounts.map((account, index) => ({ name: account.hostname, index, account, nodeType: undefined })))))
+`)
+  NodeFs.writeFileSync(NodePath.join(dir, "not-a-cluster.ts"), "export const answer = 42\n")
   NodeFs.writeFileSync(NodePath.join(dir, "broken.ducktape.ts"), "export const x = (\n")
   NodeFs.writeFileSync(NodePath.join(dir, "cluster.json"), JSON.stringify({ nodes: [{ ssh_config: { host: "a", port: "22" } }] }))
 })
@@ -81,6 +91,20 @@ describe("ducktape CLI", () => {
     expect(summary("uncaught.rejects")).toContain("Error: nobody awaited me")
     // Each failed at once, not after its 5 s sleep.
     expect(report.results.find((r: { testId: string }) => r.testId === "uncaught.throws").runTimeSeconds).toBeLessThan(4)
+  }, 90_000)
+
+  it("runs on a cluster module of the user's (--cluster ./my-cluster.ts), and says what a bad one lacks", async () => {
+    const { code, out } = await ducktape("passing.ducktape.ts", "--cluster", "./my-cluster.ts", "--results-root", "module-results")
+    expect(out).toMatch(/passed:\s+1/)
+    expect(code).toBe(0)
+    const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "module-results/latest/report.json"), "utf8"))
+    expect(["custom-a", "custom-b"]).toContain(report.results[0].nodes[0])
+    const notOne = await ducktape("passing.ducktape.ts", "--cluster", "./not-a-cluster.ts")
+    expect(notOne.code).toBe(2)
+    expect(notOne.out).toMatch(/--cluster \.\/not-a-cluster\.ts: it exports no Layer \(as default or `cluster`\)\n\s+fix: export default a Layer providing Cluster/)
+    const missing = await ducktape("passing.ducktape.ts", "--cluster", "./nope.ts")
+    expect(missing.code).toBe(2)
+    expect(missing.out).toContain("--cluster ./nope.ts: no such file")
   }, 90_000)
 
   it("Ctrl-C still prints the summary and where the results are", async () => {
