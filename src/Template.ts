@@ -36,22 +36,25 @@ type Token = [string, string, number, number, Array<Token>?]
 
 const isMissing = (v: unknown) => v === undefined || v === null
 
-/** Finds `name` (dotted) through the context stack, innermost first, as mustache does. */
-const lookup = (stack: ReadonlyArray<unknown>, name: string): { found: boolean; value: unknown } => {
-  if (name === ".") return { found: true, value: stack[stack.length - 1] }
+/**
+ * Finds `name` (dotted) through the context stack, innermost first, as mustache does. `found`: it has a value to
+ * print; `present`: the view names it, perhaps as null (enough for a section, which null simply skips).
+ */
+const lookup = (stack: ReadonlyArray<unknown>, name: string): { found: boolean; present: boolean; value: unknown } => {
+  if (name === ".") return { found: true, present: true, value: stack[stack.length - 1] }
   const [head, ...rest] = name.split(".")
   for (let i = stack.length - 1; i >= 0; i--) {
     const ctx = stack[i]
     if (ctx !== null && typeof ctx === "object" && head! in ctx) {
       let value: unknown = (ctx as Record<string, unknown>)[head!]
       for (const key of rest) {
-        if (value === null || typeof value !== "object" || !(key in value)) return { found: false, value: undefined }
+        if (value === null || typeof value !== "object" || !(key in value)) return { found: false, present: false, value: undefined }
         value = (value as Record<string, unknown>)[key]
       }
-      return { found: !isMissing(value), value }
+      return { found: !isMissing(value), present: true, value }
     }
   }
-  return { found: false, value: undefined }
+  return { found: false, present: false, value: undefined }
 }
 
 /** Names the template uses that the view does not provide (in order of first use). */
@@ -61,12 +64,13 @@ const missingNames = (tokens: ReadonlyArray<Token>, stack: ReadonlyArray<unknown
     if (type === "name" || type === "&") {
       if (!lookup(stack, name).found) out.add(name)
     } else if (type === "#") {
-      const { found, value } = lookup(stack, name)
-      if (!found) {
+      const { present, value } = lookup(stack, name)
+      if (!present) {
         out.add(name)
         continue
       }
       const inner = token[4] ?? []
+      if (isMissing(value)) continue
       if (Array.isArray(value)) for (const item of value) missingNames(inner, [...stack, item], out)
       else if (typeof value === "object") missingNames(inner, [...stack, value], out)
       else if (value) missingNames(inner, stack, out)

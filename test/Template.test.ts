@@ -25,6 +25,9 @@ describe("Template", () => {
     expect(Template.renderString("{{^tls}}plain{{/tls}}", {})).toEqual(Either.right("plain"))
     // Falsy values that are present are fine.
     expect(Template.renderString("{{n}}{{#off}}x{{/off}}", { n: 0, off: false })).toEqual(Either.right("0"))
+    // An optional setting given as null (a config field left unset) skips its section; printed, it is missing.
+    expect(Template.renderString("a{{#tls}}tls={{tls.port}}{{/tls}}", { tls: null })).toEqual(Either.right("a"))
+    expect(missing("port={{port}}", { port: null })).toMatch(/"port"/)
   })
 
   it.effect("looks next to the asking module first, then ./templates, and names every place it looked", () =>
