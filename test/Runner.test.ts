@@ -101,6 +101,11 @@ describe("Runner", () => {
         expect(NodeFs.existsSync(NodePath.join(session.dir, f))).toBe(true)
       }
       expect(NodeFs.readlinkSync(NodePath.join(root, "latest"))).toBe(NodePath.basename(session.dir))
+      // The run's own log sits with its results: every start and end, timestamped.
+      const log = NodeFs.readFileSync(NodePath.join(session.dir, "session.log"), "utf8")
+      expect(log).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] session .*: running 8 tests/)
+      expect(log).toMatch(/\] START spec\.RunnerSpec\.big on worker\d,worker\d,worker\d\n/)
+      expect(log).toMatch(/\] FAIL   spec\.RunnerSpec\.broken \([\d.]+s\): .*it broke/)
       expect(session.results.results.map((r) => r.testId).filter((id) => id.includes("small"))).toEqual(
         ["spec.RunnerSpec.small.i=1", "spec.RunnerSpec.small.i=2", "spec.RunnerSpec.small.i=3"].filter((id) =>
           session.results.results.some((r) => r.testId === id)

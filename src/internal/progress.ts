@@ -9,7 +9,7 @@ const reset = "\x1b[0m"
  * Live progress: on a terminal a status line (running tests, counts, elapsed) redrawn in place under the lines
  * of finished tests; elsewhere (CI logs, pipes) plain lines only.
  */
-export const makeProgress = (out: NodeJS.WriteStream) => {
+export const makeProgress = (out: { write(text: string): unknown; readonly isTTY?: boolean; readonly columns?: number }) => {
   const tty = out.isTTY === true
   const running = new Map<string, number>()
   const counts = { PASS: 0, FAIL: 0, FLAKY: 0, IGNORE: 0 }

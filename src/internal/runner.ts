@@ -25,6 +25,7 @@ import { Cluster } from "../Cluster.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import * as Report from "../Report.js"
 import * as ClusterPool from "./cluster.js"
+import { makeProgress } from "./progress.js"
 import * as ReportFormat from "./reportFormat.js"
 import * as Scheduler from "./scheduler.js"
 import * as Results from "../Results.js"
@@ -388,7 +389,14 @@ export const run = (options: R.RunOptions) =>
       return yield* Effect.dieMessage("the runner needs a cluster made by ducktape-effect (Cluster.make or a Cluster source)")
     }
     const { dir: sessionDir, id: sessionId } = yield* createSessionDir(options.resultsRoot ?? "results")
-    const emit = options.onEvent ?? (() => Effect.void)
+    // The run's own log, kept with its results (CI keeps the directory, not always the terminal): the progress
+    // lines, timestamped.
+    const sessionLog = NodeFs.createWriteStream(NodePath.join(sessionDir, "session.log"), { flags: "a" })
+    sessionLog.on("error", () => {})
+    const logged = makeProgress({
+      write: (text: string) => sessionLog.write(text.replace(/^(?=.)/gm, () => `[${new Date().toISOString()}] `))
+    })
+    const emit = (event: R.RunEvent) => Effect.zipRight(logged.onEvent(event), options.onEvent?.(event) ?? Effect.void)
     const maxParallel = Math.max(1, options.maxParallel ?? 1)
     const deflake = Math.max(1, options.deflake ?? 1)
     const startTime = Date.now()
@@ -632,6 +640,7 @@ export const run = (options: R.RunOptions) =>
           // A rewrite still in flight must not land after (and over) the final reports.
           if (rewriting !== undefined) yield* Fiber.await(rewriting)
           yield* Effect.promise(() => new Promise<void>((resolve) => jsonl.end(() => resolve())))
+          yield* Effect.promise(() => new Promise<void>((resolve) => sessionLog.end(() => resolve())))
           yield* Report.writeAll(sessionDir, session).pipe(
             Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
           )
