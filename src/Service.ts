@@ -92,6 +92,12 @@ export interface Definition<Config, R> {
 export interface StartOptions<Config> {
   readonly numNodes?: number
   readonly spec?: ClusterSpec
+  /**
+   * Run on these nodes instead of taking new ones from the cluster — nodes the test already holds, e.g. another
+   * service's (`{ nodes: zk.nodes }`, an agent beside each server; ducktape's skip_nodes_allocation). They are not
+   * given back when this service stops: their owner does that.
+   */
+  readonly nodes?: ReadonlyArray<ClusterNode>
   readonly config?: Partial<Config>
   /** Skip cleaning leftovers before start. */
   readonly skipCleanBeforeStart?: boolean

@@ -93,6 +93,30 @@ describe("Service", () => {
         expect(started).toBe(1)
       })))
 
+  it.live("a service started on another's nodes shares them: no nodes taken, none given back early", () =>
+    withCluster(3, (cluster) =>
+      Effect.gen(function*() {
+        const Agent = Service.make({
+          name: "agent",
+          startNode: (node) => Effect.asVoid(node.account.startProcess(["sleep", "600"])),
+          cleanNode: (node) => node.account.remove("agent", { force: true })
+        })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const ticker = yield* Ticker.start()
+          yield* Effect.scoped(Effect.gen(function*() {
+            const agent = yield* Agent.start({ nodes: ticker.nodes })
+            expect(agent.nodes.map((n) => n.name)).toEqual(ticker.nodes.map((n) => n.name))
+            expect((yield* cluster.available).length).toBe(1)
+          }))
+          // The agent stopped; the ticker's nodes are still its own, and it still runs on them.
+          expect((yield* cluster.available).length).toBe(1)
+          for (const n of ticker.nodes) expect(yield* n.account.alive(yield* pidOf(n))).toBe(true)
+          const none = yield* Effect.flip(Agent.start({ nodes: [] }))
+          expect(none.message).toContain("was given no nodes")
+        }))
+        expect((yield* cluster.available).length).toBe(3)
+      })))
+
   it.live("interruption tears the service down and kills its processes", () =>
     withCluster(2, () =>
       Effect.gen(function*() {

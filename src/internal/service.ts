@@ -92,7 +92,10 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
         )
       }
 
-      const nodes = yield* cluster.alloc(spec)
+      if (options.nodes !== undefined && options.nodes.length === 0) {
+        return yield* Effect.fail(new ServiceError({ service: definition.name, phase: "config", reason: "start({ nodes }) was given no nodes" }))
+      }
+      const nodes = options.nodes ?? (yield* cluster.alloc(spec))
       const states = new Map<number, NodeState>(nodes.map((n) => [n.index, { scope: undefined, touched: false }]))
       const stateOf = (node: ClusterNode) => states.get(node.index)!
       const idx = (node: ClusterNode) => nodes.findIndex((n) => n.index === node.index) + 1 || -1
