@@ -12,6 +12,7 @@ import { Context, Effect, Schema } from "effect"
 import * as internal from "./internal/remoteAccount.js"
 import type { LogMonitor, LogMonitorOptions } from "./LogMonitor.js"
 import type { Command } from "./Shell.js"
+import type { WaitTimeout } from "./Wait.js"
 
 export type { Command } from "./Shell.js"
 
@@ -203,6 +204,15 @@ export interface RemoteProcess {
 export type Signal = "TERM" | "KILL" | "INT" | "HUP" | "STOP" | "CONT" | "QUIT" | "USR1" | "USR2"
 
 /** The account of one node. */
+/** How to wait for an HTTP service (see RemoteAccount.waitForHttp). */
+export interface WaitForHttpOptions {
+  /** Default `/`. */
+  readonly path?: string
+  /** Default 60 seconds. */
+  readonly timeout?: Duration.DurationInput
+  readonly headers?: Readonly<Record<string, string>>
+}
+
 export interface RemoteAccount extends Identity {
   readonly backend: Backend
   /** Starts a command as a scoped process; closing the scope kills its process group if it still runs. */
@@ -255,6 +265,12 @@ export interface RemoteAccount extends Identity {
   readonly isLink: (path: string) => Effect.Effect<boolean, RemoteFileError | RemoteConnectionError>
   /** Starts watching a file from its current end; see `LogMonitor`. */
   readonly monitorLog: (path: string, options?: LogMonitorOptions) => Effect.Effect<LogMonitor, CommandError>
+  /**
+   * Waits until an HTTP service on this node answers (a 2xx status) at `http://<externallyRoutableIp>:<port><path>`,
+   * asked from the driver as a client of the service would (ducktape's wait_for_http_service). Each try may take 5
+   * seconds; the WaitTimeout names the URL and what the last try got.
+   */
+  readonly waitForHttp: (port: number, options?: WaitForHttpOptions) => Effect.Effect<void, WaitTimeout>
   /** An absolute path for a path relative to the node's workdir. */
   readonly resolve: (path: string) => string
   /** `user@host`, for messages. */

@@ -315,6 +315,20 @@ for (const [name, backendLayer] of Backends.all) {
         }
       }))
 
+    it.scoped("waitForHttp waits for a server that comes up late, and names the URL and answer when none is right", () =>
+      Effect.gen(function*() {
+        const a = yield* RemoteAccount
+        const port = yield* unusedPort
+        const waiting = yield* Effect.fork(a.waitForHttp(port, { path: "/health", timeout: "20 seconds" }))
+        const server = `setTimeout(() => require("http").createServer((q, r) => { r.statusCode = q.url === "/health" ? 200 : 404; r.end() })` +
+          `.listen(${port}, ${JSON.stringify(a.externallyRoutableIp)}), 700)`
+        yield* a.startProcess([process.execPath, "-e", server])
+        yield* Fiber.join(waiting)
+        const error = yield* Effect.flip(a.waitForHttp(port, { path: "/missing", timeout: "1 second" }))
+        expect(error.message).toContain(`nothing answered http://${a.externallyRoutableIp}:${port}/missing with a 2xx status`)
+        expect(error.lastError).toBe("status 404")
+      }))
+
     it.effect("finds processes by pattern and kills them", () =>
       Effect.gen(function*() {
         const a = yield* RemoteAccount

@@ -11,6 +11,7 @@ import { isProcessId, pidLinePrefix } from "./pid.js"
 import * as Release from "./release.js"
 import * as ReadableStream from "./readableStream.js"
 import * as TreeCopy from "./treeCopy.js"
+import * as Wait from "../Wait.js"
 
 /** How long a killed process group gets between TERM and KILL when its scope closes. */
 const killGrace = Duration.seconds(2)
@@ -108,6 +109,17 @@ const splitPid = (
       }
     }
   })
+
+/** How long one try of waitForHttp may take. */
+const httpTryTimeout = 5_000
+
+/** What a failed fetch says, down to its cause (ECONNREFUSED, a timeout…). */
+const describeFetchError = (e: unknown): string => {
+  if (!(e instanceof Error)) return String(e)
+  if (e.name === "TimeoutError") return `no answer within ${httpTryTimeout / 1000}s`
+  const cause = (e as { cause?: unknown }).cause
+  return cause instanceof Error ? `${e.message}: ${cause.message}` : e.message
+}
 
 /** @internal */
 export const make = (backend: RA.Backend): RA.RemoteAccount => {
@@ -558,7 +570,29 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     isFile: (path) => Effect.map(statOf(path, true), (i) => Option.isSome(i) && i.value.type === "file"),
     isDir: (path) => Effect.map(statOf(path, true), (i) => Option.isSome(i) && i.value.type === "dir"),
     isLink: (path) => Effect.map(statOf(path, false), (i) => Option.isSome(i) && i.value.type === "link"),
-    monitorLog: (path, options) => logMonitor.make(account, path, options)
+    monitorLog: (path, options) => logMonitor.make(account, path, options),
+    waitForHttp: (port, options = {}) => {
+      const url = `http://${id.externallyRoutableIp.includes(":") ? `[${id.externallyRoutableIp}]` : id.externallyRoutableIp}:${port}${options.path ?? "/"}`
+      const tryOnce = Effect.tryPromise({
+        try: () => fetch(url, { ...(options.headers === undefined ? {} : { headers: options.headers }), signal: AbortSignal.timeout(httpTryTimeout) }),
+        catch: (e) => new Error(describeFetchError(e))
+      }).pipe(
+        Effect.flatMap((response) => {
+          void response.body?.cancel()
+          return response.ok ? Effect.succeed(true) : Effect.fail(new Error(`status ${response.status}`))
+        })
+      )
+      const timeout = options.timeout ?? "60 seconds"
+      return Wait.waitUntil(tryOnce, {
+        timeout,
+        backoff: "250 millis",
+        retryOnError: true,
+        errMsg: `nothing answered ${url} with a 2xx status`
+      }).pipe(
+        // With retryOnError a try's own error only ever becomes the timeout's lastError.
+        Effect.catchIf((e): e is Error => !(e instanceof Wait.WaitTimeout), Effect.die)
+      )
+    }
   }
   return account
 }
