@@ -83,7 +83,7 @@ const runOptions = {
   repeat: Options.integer("repeat").pipe(Options.withDescription("Run the selection N times."), Options.withDefault(1)),
   subsets: Options.integer("subsets").pipe(Options.withDescription("Split the selection into N shards (for several CI machines)."), Options.withDefault(1)),
   subset: Options.integer("subset").pipe(Options.withDescription("Which shard to run, 0-based."), Options.withDefault(0)),
-  historicalReport: Options.text("historical-report").pipe(Options.withDescription("A previous report.json: balance shards by its test durations."), Options.optional),
+  historicalReport: Options.text("historical-report").pipe(Options.withDescription("A previous report.json (a file or an http(s) URL): balance shards by its test durations."), Options.optional),
   sample: Options.integer("sample").pipe(Options.withDescription("Run a random sample of N of the selected tests."), Options.optional),
   parameters: Options.text("parameters").pipe(Options.withDescription("JSON object: run every selected test with exactly these parameters."), Options.optional),
   globals: Options.text("globals").pipe(Options.withDescription("JSON object, or a path to a JSON file, readable by tests as TestContext.globals."), Options.optional),
@@ -286,12 +286,23 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
 const fixFor = (e: { readonly _tag: string }) =>
   e._tag === "UnreachableNodes" ? "check that each node is up and its ssh settings in the cluster definition are right" : ""
 
+/** An earlier run's report.json, from a file or (as ducktape allows, e.g. a CI artifact) an http(s) URL. */
 const readHistory = (path: string) =>
   Effect.gen(function*() {
-    const text = yield* Effect.try({
-      try: () => NodeFs.readFileSync(path, "utf8"),
-      catch: () => new UsageError({ problem: `--historical-report ${path} cannot be read`, fix: "pass the report.json of an earlier run" })
-    })
+    const fix = "pass the report.json of an earlier run (a file or an http(s) URL)"
+    const text = /^https?:\/\//.test(path)
+      ? yield* Effect.tryPromise({
+        try: async () => {
+          const response = await fetch(path, { signal: AbortSignal.timeout(30_000) })
+          if (!response.ok) throw new Error(`status ${response.status}`)
+          return await response.text()
+        },
+        catch: (e) => new UsageError({ problem: `--historical-report ${path} cannot be fetched: ${e instanceof Error ? e.message : String(e)}`, fix })
+      })
+      : yield* Effect.try({
+        try: () => NodeFs.readFileSync(path, "utf8"),
+        catch: () => new UsageError({ problem: `--historical-report ${path} cannot be read`, fix })
+      })
     const session = yield* Report.decodeJson(text).pipe(
       Either.mapLeft((e) => new UsageError({ problem: `--historical-report ${path}: ${e.message}`, fix: "pass the report.json of an earlier run" }))
     )

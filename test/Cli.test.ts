@@ -1,5 +1,6 @@
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
+import * as Http from "node:http"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -74,6 +75,28 @@ describe("ducktape CLI", () => {
     const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "results/latest/report.json"), "utf8"))
     expect(report.results.find((r: { testId: string }) => r.testId === "mixed.Mixed.passes.n=2").data).toEqual({ doubled: 4 })
     // The rerun file selects exactly what failed.
+    // Its report balances shards later, read from the file or fetched from a URL alike.
+    const shard = (history: string) => ducktape("mixed.ducktape.ts", "--subsets", "2", "--subset", "0", "--historical-report", history, "--collect-only")
+    const fromFile = await shard("results/latest/report.json")
+    expect(fromFile.code).toBe(0)
+    const server = Http.createServer((q, r) => {
+      if (q.url === "/report.json") r.end(NodeFs.readFileSync(NodePath.join(dir, "results/latest/report.json")))
+      else {
+        r.statusCode = 404
+        r.end()
+      }
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = (server.address() as { port: number }).port
+      const fromUrl = await shard(`http://127.0.0.1:${port}/report.json`)
+      expect(fromUrl.out).toBe(fromFile.out)
+      const gone = await shard(`http://127.0.0.1:${port}/gone.json`)
+      expect(gone.code).toBe(2)
+      expect(gone.out).toContain(`--historical-report http://127.0.0.1:${port}/gone.json cannot be fetched: status 404`)
+    } finally {
+      server.close()
+    }
     const rerun = await ducktape("results/latest/rerun-failed.yml", "--collect-only")
     expect(rerun.out).toContain("mixed.Mixed.fails")
     expect(rerun.out).not.toContain("mixed.Mixed.passes")
