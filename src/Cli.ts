@@ -15,7 +15,7 @@ import * as NodeUrl from "node:url"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Duration, Effect, Either, Layer, Option, Schema } from "effect"
+import { Cause, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Clean from "./Clean.js"
 import * as Cluster from "./Cluster.js"
 import * as Discovery from "./Discovery.js"
@@ -26,6 +26,7 @@ import * as selection from "./internal/selection.js"
 import * as Report from "./Report.js"
 import * as Results from "./Results.js"
 import * as Runner from "./Runner.js"
+import { errorText } from "./internal/errorText.js"
 
 /** The framework's version (from package.json). */
 export const version: string = (() => {
@@ -148,7 +149,7 @@ const moduleCluster = (path: string) =>
     if (!NodeFs.existsSync(absolute)) return yield* fail(`--cluster ${path}: no such file`, `check the path (relative to ${process.cwd()})`)
     const module = yield* Effect.tryPromise({
       try: () => import(/* @vite-ignore */ NodeUrl.pathToFileURL(absolute).href) as Promise<Record<string, unknown>>,
-      catch: (e) => new UsageError({ problem: `--cluster ${path}: cannot import it: ${e instanceof Error ? e.message : String(e)}`, fix: "fix the module" })
+      catch: (e) => new UsageError({ problem: `--cluster ${path}: cannot import it: ${errorText(e)}`, fix: "fix the module" })
     })
     const exported = module["default"] ?? module["cluster"]
     if (!Layer.isLayer(exported)) return yield* fail(`--cluster ${path}: it exports no Layer (as default or \`cluster\`)`, usage)
@@ -160,14 +161,15 @@ const moduleCluster = (path: string) =>
         : Effect.succeed(cluster.value))
     return Layer.effect(Cluster.Cluster, provided).pipe(
       Layer.provide(exported as Layer.Layer<unknown, unknown>),
-      Layer.catchAll((e) =>
-        Layer.fail(e instanceof UsageError ? e : new UsageError({ problem: `--cluster ${path}: its Layer failed: ${messageOf(e)}`, fix: "" }))
-      )
+      // A Layer that fails, or dies (it needs a service nobody provides, say), is the module's problem to fix.
+      Layer.catchAllCause((cause) => {
+        const failure = Cause.failureOption(cause)
+        if (Option.isSome(failure) && failure.value instanceof UsageError) return Layer.fail(failure.value)
+        const what = Option.isSome(failure) ? errorText(failure.value) : Cause.pretty(cause).split("\n")[0]
+        return Layer.fail(new UsageError({ problem: `--cluster ${path}: its Layer failed: ${what}`, fix: "" }))
+      })
     )
   })
-
-const messageOf = (e: unknown) =>
-  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" ? e.message : String(e)
 
 /** A cluster as the run needs it: its errors explain themselves. */
 type ClusterLayer = Layer.Layer<Cluster.Cluster, { readonly _tag: string; readonly message: string }>
@@ -297,7 +299,7 @@ const readHistory = (path: string) =>
           if (!response.ok) throw new Error(`status ${response.status}`)
           return await response.text()
         },
-        catch: (e) => new UsageError({ problem: `--historical-report ${path} cannot be fetched: ${e instanceof Error ? e.message : String(e)}`, fix })
+        catch: (e) => new UsageError({ problem: `--historical-report ${path} cannot be fetched: ${errorText(e)}`, fix })
       })
       : yield* Effect.try({
         try: () => NodeFs.readFileSync(path, "utf8"),

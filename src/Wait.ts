@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Option, Ref, Schedule, Schema } from "effect"
+import { errorText } from "./internal/errorText.js"
 
 /** A condition did not hold within its timeout. */
 export class WaitTimeout extends Schema.TaggedError<WaitTimeout>()("WaitTimeout", {
@@ -38,24 +39,23 @@ export interface WaitOptions {
 /** The default pause between checks. */
 export const defaultBackoff: Duration.Duration = Duration.millis(100)
 
-const describeError = (e: unknown): string =>
-  e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)
-
 /**
  * Checks `condition` until it is true. Fails with `WaitTimeout` after `timeout`, or with the condition's own
  * error unless `retryOnError`.
  */
-export const waitUntil = <E, R>(
+export function waitUntil<E, R>(
   condition: Effect.Effect<boolean, E, R>,
-  options: WaitOptions
-): Effect.Effect<void, WaitTimeout | E, R> =>
-  Effect.gen(function*() {
+  options: WaitOptions & { readonly retryOnError: true }
+): Effect.Effect<void, WaitTimeout, R>
+export function waitUntil<E, R>(condition: Effect.Effect<boolean, E, R>, options: WaitOptions): Effect.Effect<void, WaitTimeout | E, R>
+export function waitUntil<E, R>(condition: Effect.Effect<boolean, E, R>, options: WaitOptions): Effect.Effect<void, WaitTimeout | E, R> {
+  return Effect.gen(function*() {
     const attempts = yield* Ref.make(0)
     const lastError = yield* Ref.make<Option.Option<string>>(Option.none())
     const check: Effect.Effect<boolean, E, R> = Effect.zipRight(
       Ref.update(attempts, (n) => n + 1),
       options.retryOnError === true
-        ? Effect.catchAll(condition, (e) => Effect.as(Ref.set(lastError, Option.some(describeError(e))), false))
+        ? Effect.catchAll(condition, (e) => Effect.as(Ref.set(lastError, Option.some(errorText(e))), false))
         : condition
     )
     const pause: Schedule.Schedule<unknown, unknown> = Schedule.isSchedule(options.backoff)
@@ -80,3 +80,4 @@ export const waitUntil = <E, R>(
       })
     )
   })
+}

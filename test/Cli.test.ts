@@ -57,6 +57,11 @@ export default Layer.scoped(Cluster.Cluster, Effect.flatMap(Effect.all([node("cu
   Cluster.make(accounts.map((account, index) => ({ name: account.hostname, index, account, nodeType: undefined })))))
 `)
   NodeFs.writeFileSync(NodePath.join(dir, "not-a-cluster.ts"), "export const answer = 42\n")
+  NodeFs.writeFileSync(NodePath.join(dir, "needs-cloud.ts"), `import { Context, Effect, Layer } from "effect"
+import { Cluster } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+class Cloud extends Context.Tag("Cloud")<Cloud, { readonly nodes: number }>() {}
+export default Layer.effect(Cluster.Cluster, Effect.flatMap(Cloud, () => Effect.dieMessage("unreachable")))
+`)
   NodeFs.writeFileSync(NodePath.join(dir, "broken.ducktape.ts"), "export const x = (\n")
   NodeFs.writeFileSync(NodePath.join(dir, "cluster.json"), JSON.stringify({ nodes: [{ ssh_config: { host: "a", port: "22" } }] }))
 })
@@ -125,6 +130,10 @@ describe("ducktape CLI", () => {
     const notOne = await ducktape("passing.ducktape.ts", "--cluster", "./not-a-cluster.ts")
     expect(notOne.code).toBe(2)
     expect(notOne.out).toMatch(/--cluster \.\/not-a-cluster\.ts: it exports no Layer \(as default or `cluster`\)\n\s+fix: export default a Layer providing Cluster/)
+    const needsMore = await ducktape("passing.ducktape.ts", "--cluster", "./needs-cloud.ts")
+    expect(needsMore.code).toBe(2)
+    expect(needsMore.out).toMatch(/--cluster \.\/needs-cloud\.ts: its Layer failed: .*Service not found: Cloud/)
+    expect(needsMore.out).not.toMatch(/\n\s+at .*\.ts:\d+/)
     const missing = await ducktape("passing.ducktape.ts", "--cluster", "./nope.ts")
     expect(missing.code).toBe(2)
     expect(missing.out).toContain("--cluster ./nope.ts: no such file")

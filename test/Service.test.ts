@@ -113,6 +113,8 @@ describe("Service", () => {
           for (const n of ticker.nodes) expect(yield* n.account.alive(yield* pidOf(n))).toBe(true)
           const none = yield* Effect.flip(Agent.start({ nodes: [] }))
           expect(none.message).toContain("was given no nodes")
+          const both = yield* Effect.flip(Agent.start({ nodes: ticker.nodes, numNodes: 1 }))
+          expect(both.message).toContain("give the nodes, or how many to take, not both")
         }))
         expect((yield* cluster.available).length).toBe(3)
       })))

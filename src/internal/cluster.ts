@@ -261,8 +261,8 @@ interface SshNodeConfig {
   readonly workdir: string | undefined
 }
 
-/** A loopback host name: every node behind one would claim the same address. */
-const isLoopback = (hostname: string) => /^127\./.test(hostname) || hostname === "localhost" || hostname === "::1"
+/** A loopback host name or address: every node behind one would claim the same address. @internal */
+export const isLoopback = (hostname: string) => /^127\./.test(hostname) || hostname === "localhost" || hostname === "::1"
 
 /** Where a node's scratch lives when the cluster definition does not say. */
 const defaultSshWorkdir = "/tmp/ducktape"
@@ -309,6 +309,11 @@ const connectNodes = (source: string, configs: ReadonlyArray<SshNodeConfig>, opt
         }).pipe(
           Effect.tap((account) =>
             options.healthCheck === false ? Effect.void : account.mkdirs(account.workdir)
+          ),
+          Effect.tap((account) =>
+            c.askExternallyRoutableIp
+              ? Effect.logInfo(`${c.host} is reached through ${c.hostname}:${c.port}; it says others reach it at ${account.externallyRoutableIp}`)
+              : Effect.void
           ),
           Effect.map((account) => ({ account, nodeType: c.nodeType })),
           Effect.either

@@ -8,6 +8,7 @@ import { FaultError, installHint } from "../Fault.js"
 import type { CommandError, RemoteAccount, Signal } from "../RemoteAccount.js"
 import type { RunningService, ServiceError } from "../Service.js"
 import * as Shell from "../Shell.js"
+import { isLoopback } from "./cluster.js"
 import { recordApplied } from "./faultLog.js"
 import { isProcessId } from "./pid.js"
 import { currentLabel } from "./remoteAccount.js"
@@ -153,7 +154,6 @@ const commandFailed = (kind: string, node: ClusterNode, what: string, stderr: st
 
 const names = (nodes: ReadonlyArray<ClusterNode>) => nodes.map((n) => n.name).join(" ")
 
-const isLoopback = (address: string) => /^127\./.test(address) || address === "localhost" || address === "::1"
 
 const isIpv4 = (address: string) => /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(address)
 

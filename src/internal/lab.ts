@@ -10,6 +10,7 @@ import type { SshdError } from "../Sshd.js"
 import * as Sshd from "../Sshd.js"
 import { signal } from "./localProcesses.js"
 import * as Release from "./release.js"
+import { errorText } from "./errorText.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Names: everything a lab makes is named from its id, so `down` finds it again after a crash.
@@ -175,7 +176,7 @@ const runOk = (lab: string, argv: ReadonlyArray<string>, stdin?: string): Effect
 // ---------------------------------------------------------------------------------------------------------
 
 const fileError = (lab: string, what: string) => (e: unknown) =>
-  new LabError({ lab, reason: "command-failed", detail: `${what}: ${e instanceof Error ? e.message : String(e)}` })
+  new LabError({ lab, reason: "command-failed", detail: `${what}: ${errorText(e)}` })
 
 const writeFile = (lab: string, path: string, data: string, mode = 0o644) =>
   Effect.tryPromise({ try: () => NodeFs.writeFile(path, data, { mode }), catch: fileError(lab, `writing ${path}`) })

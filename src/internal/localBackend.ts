@@ -2,12 +2,13 @@ import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodeStream from "node:stream"
-import { Deferred, Duration, Effect, Option } from "effect"
+import { Deferred, Duration, Effect, Exit, Option } from "effect"
 import type * as LA from "../LocalAccount.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import { RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
 import { signalGroup } from "./localProcesses.js"
 import * as ReadableStream from "./readableStream.js"
+import * as Release from "./release.js"
 
 const signalNumbers = NodeOs.constants.signals as Record<string, number>
 /** How long a command its caller never stopped is given between TERM and KILL. */
@@ -46,7 +47,13 @@ export const make = (options: LA.LocalAccountOptions) =>
             stdio: ["pipe", "pipe", "pipe"]
           })
           const exit = Deferred.unsafeMake<number, RemoteConnectionError>(undefined as never)
-          child.once("error", (e) => Deferred.unsafeDone(exit, Effect.fail(spawnError(e))))
+          // The shell itself ended (its output may still be open, held by something it started).
+          const exited = Deferred.unsafeMake<void>(undefined as never)
+          child.once("exit", () => Deferred.unsafeDone(exited, Exit.void))
+          child.once("error", (e) => {
+            Deferred.unsafeDone(exited, Exit.void)
+            Deferred.unsafeDone(exit, Effect.fail(spawnError(e)))
+          })
           child.once("close", (code, signal) =>
             Deferred.unsafeDone(
               exit,
@@ -56,18 +63,17 @@ export const make = (options: LA.LocalAccountOptions) =>
           if (stdin === undefined || stdin instanceof Uint8Array) child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin))
           // If the readable fails, the command's input ends: it must not wait for more.
           else NodeStream.pipeline(stdin, child.stdin, () => {})
-          return { child, exit }
+          return { child, exit, exited }
         }),
-        ({ child, exit }) =>
-          Effect.flatMap(Deferred.isDone(exit), (done) =>
-            // Still running: its caller was interrupted before it could stop it (its own release runs first).
-            done ? Effect.void : Effect.zipRight(
-              signalGroup(child.pid ?? 0, "SIGTERM"),
-              Deferred.await(exit).pipe(
-                Effect.timeout(orphanKillGrace),
-                Effect.catchAll(() => signalGroup(child.pid ?? 0, "SIGKILL"))
-              )
-            )).pipe(
+        ({ child, exited }) =>
+          Effect.flatMap(Deferred.isDone(exited), (done) =>
+            // Still running: its caller did not stop it (interrupted before it could; its own release runs first).
+            done ? Effect.void : Release.termThenKill({
+              term: signalGroup(child.pid ?? 0, "SIGTERM"),
+              kill: signalGroup(child.pid ?? 0, "SIGKILL"),
+              ended: Deferred.await(exited),
+              grace: orphanKillGrace
+            })).pipe(
               Effect.ensuring(Effect.sync(() => {
                 child.stdout.destroy()
                 child.stderr.destroy()

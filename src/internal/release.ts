@@ -1,5 +1,5 @@
 import type { Duration } from "effect"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Option } from "effect"
 
 /**
  * Runs `effect` to its end or to its time limit, whatever interruptions the caller receives meanwhile, and then
@@ -21,4 +21,21 @@ export const bounded = <A, E, R, E2>(
       Effect.forkDaemon(Effect.timeoutFail(Effect.interruptible(Effect.disconnect(effect)), { duration, onTimeout })),
       Fiber.join
     )
+  )
+
+/**
+ * Stops something in two steps, as one would by hand: `term`, then `kill` unless `ended` completes within `grace`.
+ * The wait is bounded wherever this runs — in a finalizer too, where a plain `Effect.timeout` would wait for its
+ * effect to end.
+ */
+export const termThenKill = <E1, E2, R>(steps: {
+  readonly term: Effect.Effect<void, E1, R>
+  readonly kill: Effect.Effect<void, E2, R>
+  readonly ended: Effect.Effect<unknown, unknown, R>
+  readonly grace: Duration.DurationInput
+}): Effect.Effect<void, E1 | E2, R> =>
+  Effect.zipRight(
+    steps.term,
+    Effect.flatMap(Effect.option(bounded(steps.ended, steps.grace, () => "grace over")), (ended) =>
+      Option.isNone(ended) ? steps.kill : Effect.void)
   )

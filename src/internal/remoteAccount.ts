@@ -30,9 +30,6 @@ const groupOf = (pid: number): Effect.Effect<string> =>
     ? Effect.succeed(`-${pid}`)
     : Effect.dieMessage(`refusing to signal process group ${pid}: not the pid of a process this account started`)
 
-/** How long a command stopped before its pid line came is given to send it, and how often that is looked at. */
-const pidGrace = Duration.seconds(5)
-const pidPoll = Schedule.spaced("10 millis")
 /** How often a stopping process group is checked for exit. */
 const groupExitPoll = Schedule.spaced("50 millis")
 
@@ -148,9 +145,12 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     !isProcessId(pid) ? Effect.logWarning(`cannot stop ${JSON.stringify(line)}: its pid line said ${JSON.stringify(String(pid))}`) : Effect.gen(function*() {
       yield* Effect.logDebug(`stopping process group ${pid} of ${JSON.stringify(line)}`)
       const group = yield* groupOf(pid)
-      yield* exec(["kill", "-s", "TERM", "--", group], {})
-      const ended = yield* Release.bounded(exitCode, killGrace, () => "grace over").pipe(Effect.option)
-      if (Option.isNone(ended)) yield* exec(["kill", "-s", "KILL", "--", group], {})
+      yield* Release.termThenKill({
+        term: Effect.asVoid(exec(["kill", "-s", "TERM", "--", group], {})),
+        kill: Effect.asVoid(exec(["kill", "-s", "KILL", "--", group], {})),
+        ended: exitCode,
+        grace: killGrace
+      })
     }).pipe((release) => Release.bounded(release, releaseTimeout, () => "release timed out"), Effect.ignore)
 
   const startProcess = (command: Shell.Command, options: RA.CommandOptions = {}) => {
@@ -212,40 +212,17 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
    * per `exec` on the Stream path, a fraction of that here).
    */
   const collectFast = (
-    line: string,
     raw: RA.RawProcess,
     pumps: { readonly stdout: ReadableStream.Pump<RemoteConnectionError>; readonly stderr: ReadableStream.Pump<RemoteConnectionError> }
   ) =>
     Effect.gen(function*() {
-      let exited = false
-      let stdoutSoFar = pumps.stdout.peek
-      const exitCode = Effect.tap(raw.exitCode, () => {
-        exited = true
-      })
-      const pidSoFar = () => {
-        const bytes = stdoutSoFar()
-        const newline = bytes.indexOf(10)
-        return newline < 0 ? undefined : Number.parseInt(decode(bytes.subarray(0, newline)), 10)
-      }
-      // Stopped early (a timeout, an interruption) before the pid line came: the shell may have started the
-      // command all the same, its pid on the way. Wait for it a moment, and stop what it started.
-      const pidSoon = Effect.suspend(() => {
-        const pid = pidSoFar()
-        return pid !== undefined || exited ? Effect.succeed(pid) : Effect.fail("not yet")
-      }).pipe(
-        Effect.retry(pidPoll), // retry, not repeat: repeat would answer the schedule's count, not the pid
-        (wait) => Release.bounded(wait, pidGrace, () => undefined),
-        Effect.orElseSucceed(() => undefined)
-      )
-      yield* Effect.addFinalizer(() =>
-        exited ? Effect.void : Effect.flatMap(pidSoon, (pid) => (pid === undefined || exited ? Effect.void : stopGroup(pid, exitCode, line)))
-      )
+      // Stopped early (a timeout, an interruption), the command is stopped by the backend's release, which knows
+      // its pid even when the pid line has not come yet.
       // stderr must not pause while stdout is collected, or a chatty command would block and stdout never end.
       pumps.stderr.unbound()
       const out = yield* pumps.stdout.collect
-      stdoutSoFar = () => out
       const err = yield* pumps.stderr.collect
-      const code = yield* exitCode
+      const code = yield* raw.exitCode
       const newline = out.indexOf(10)
       if (newline < 0) {
         return yield* Effect.fail(
@@ -286,7 +263,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
       const { stdin, wrapped } = yield* prepare(line, options)
       const raw = yield* backend.exec(wrapped, stdin)
       const pumps = ReadableStream.pumpsOf<RemoteConnectionError>(raw)
-      if (pumps !== undefined) return yield* collectFast(line, raw, pumps)
+      if (pumps !== undefined) return yield* collectFast(raw, pumps)
       const p = yield* startProcessFrom(raw, line)
       return yield* Effect.all({ stdout: collect(p.stdout), stderr: collect(p.stderr), exitCode: p.exitCode }, {
         concurrency: "unbounded"
@@ -375,7 +352,13 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
         Effect.map((out) => Number.parseInt(out.trim(), 10)),
         Effect.flatMap((pid) =>
           restore(Effect.succeed(pid)).pipe(
-            Effect.onInterrupt(() => isProcessId(pid) ? Effect.ignore(killProcessGroup(pid, { grace: "2 seconds" })) : Effect.void)
+            Effect.onInterrupt(() =>
+              !isProcessId(pid) ? Effect.void : Effect.zipRight(
+                killProcessGroup(pid, { grace: killGrace }),
+                // A pid file left behind would name a pid that may belong to someone else later.
+                options.pidFile === undefined ? Effect.void : exec(["rm", "-f", "--", resolve(options.pidFile)])
+              ).pipe((stop) => Release.bounded(stop, releaseTimeout, () => "gave up"), Effect.ignore)
+            )
           )
         )
       )
@@ -391,13 +374,13 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
   const killProcessGroup = (pid: number, options: { readonly grace?: Duration.DurationInput } = {}) =>
     Effect.gen(function*() {
       const group = yield* groupOf(pid)
-      yield* exec(["kill", "-s", "TERM", "--", group])
-      const gone = yield* groupAlive(pid).pipe(
-        Effect.repeat({ schedule: groupExitPoll, while: (alive) => alive }),
-        Effect.map((alive) => !alive),
-        Effect.timeoutTo({ duration: options.grace ?? "5 seconds", onSuccess: (g) => g, onTimeout: () => false })
-      )
-      if (!gone) yield* exec(["kill", "-s", "KILL", "--", group])
+      yield* Release.termThenKill({
+        // A group already gone makes `kill` fail: nothing to report.
+        term: Effect.asVoid(exec(["kill", "-s", "TERM", "--", group])),
+        kill: Effect.asVoid(exec(["kill", "-s", "KILL", "--", group])),
+        ended: Effect.repeat(groupAlive(pid), { schedule: groupExitPoll, while: (alive) => alive }),
+        grace: options.grace ?? "5 seconds"
+      })
     })
 
   // A zombie has exited; `kill -0` still finds it until its parent reaps it, which for an orphan is init's call
@@ -574,24 +557,26 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     waitForHttp: (port, options = {}) => {
       const url = `http://${id.externallyRoutableIp.includes(":") ? `[${id.externallyRoutableIp}]` : id.externallyRoutableIp}:${port}${options.path ?? "/"}`
       const tryOnce = Effect.tryPromise({
-        try: () => fetch(url, { ...(options.headers === undefined ? {} : { headers: options.headers }), signal: AbortSignal.timeout(httpTryTimeout) }),
+        // Aborted by an interruption as well as by its own time limit.
+        try: (interrupted) =>
+          fetch(url, {
+            ...(options.headers === undefined ? {} : { headers: options.headers }),
+            signal: AbortSignal.any([interrupted, AbortSignal.timeout(httpTryTimeout)])
+          }),
         catch: (e) => new Error(describeFetchError(e))
       }).pipe(
         Effect.flatMap((response) => {
-          void response.body?.cancel()
+          // The body is not wanted; a body that failed must not surface as an unhandled rejection.
+          response.body?.cancel().catch(() => {})
           return response.ok ? Effect.succeed(true) : Effect.fail(new Error(`status ${response.status}`))
         })
       )
-      const timeout = options.timeout ?? "60 seconds"
       return Wait.waitUntil(tryOnce, {
-        timeout,
+        timeout: options.timeout ?? "60 seconds",
         backoff: "250 millis",
         retryOnError: true,
         errMsg: `nothing answered ${url} with a 2xx status`
-      }).pipe(
-        // With retryOnError a try's own error only ever becomes the timeout's lastError.
-        Effect.catchIf((e): e is Error => !(e instanceof Wait.WaitTimeout), Effect.die)
-      )
+      })
     }
   }
   return account

@@ -8,6 +8,7 @@ import { html } from "./reportHtml.js"
 import { junit } from "./reportJunit.js"
 import { failedSymbols, stringify, truncate } from "./reportFormat.js"
 import { text } from "./reportText.js"
+import { errorText } from "./errorText.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // report.json
@@ -76,9 +77,8 @@ export const rerunSuite = (session: Results.SessionResults, dir?: string): strin
 // Writing
 // ---------------------------------------------------------------------------------------------------------
 
-const reason = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
-const writeError = (path: string) => (e: unknown) => new ReportError({ operation: "write", path, reason: reason(e) })
+const writeError = (path: string) => (e: unknown) => new ReportError({ operation: "write", path, reason: errorText(e) })
 
 /**
  * Write to a sibling temporary file, flush it, then rename over the report: a reader (or a crash, or a ^C) sees
@@ -103,7 +103,7 @@ const writeAtomically = (path: string, content: string): Effect.Effect<string, R
 }
 
 const render = (path: string, f: () => string): Effect.Effect<string, ReportError> =>
-  Effect.try({ try: f, catch: (e) => new ReportError({ operation: "write", path, reason: `could not render: ${reason(e)}` }) })
+  Effect.try({ try: f, catch: (e) => new ReportError({ operation: "write", path, reason: `could not render: ${errorText(e)}` }) })
 
 /** How the rerun file is named in report.txt: relative to the current directory when below it. */
 const displayPath = (path: string): string => {

@@ -87,7 +87,8 @@ export const paramsText = (params: Readonly<Record<string, unknown>>): string =>
 
 /** Symbols of the failed tests, once each, in result order. */
 export const failedSymbols = (results: ReadonlyArray<TestResult>): ReadonlyArray<string> => [
-  ...new Set(results.filter((r) => r.status === "FAIL").map((r) => r.symbol))
+  // Failures with no symbol (the driver's own) have nothing to rerun.
+  ...new Set(results.filter((r) => r.status === "FAIL" && r.symbol !== "").map((r) => r.symbol))
 ]
 
 /**

@@ -211,6 +211,7 @@ const runAttempt = (
       cluster: sub
     }
     const timeout = testCase.timeout ?? session.options.testTimeout ?? defaultTestTimeout
+    let bodyStart = 0
     let bodyTime = 0
     // One uncaught exception while the test runs, its teardown included, fails it; one during the body stops it.
     let uncaught: UncaughtError | undefined
@@ -220,9 +221,12 @@ const runAttempt = (
       Deferred.unsafeDone(uncaughtInBody, Exit.fail(e))
     }
     uncaughtListeners.add(listener)
-    const exit = yield* testCase.body.pipe(
+    const exit = yield* Effect.suspend(() => {
+      bodyStart = Date.now()
+      return testCase.body
+    }).pipe(
       Effect.tap(() => Effect.logInfo("test body finished; tearing down")),
-      Effect.ensuring(Effect.sync(() => (bodyTime = Date.now() - startTime))),
+      Effect.ensuring(Effect.sync(() => (bodyTime = Date.now() - bodyStart))),
       // An interrupted run stops the body (the race interrupts it) but still records it.
       (body) => Effect.raceFirst(body, Effect.zipRight(Deferred.await(abort), Effect.fail(new RunInterrupted()))),
       (body) => Effect.raceFirst(body, Deferred.await(uncaughtInBody)),
@@ -254,7 +258,10 @@ const runAttempt = (
       status = "FAIL"
       failure = { tag: "UncaughtError", message: uncaught.message, detail: uncaught.stack }
     }
-    if (status === "PASS" && bodyTime > Duration.toMillis(Duration.decode(timeout))) {
+    // A body that waits is interrupted at its limit; one that finished a little after it (a timer late under load)
+    // did not block. The slack: a tenth of the limit, at most a second.
+    const limit = Duration.toMillis(Duration.decode(timeout))
+    if (status === "PASS" && bodyTime > limit + Math.min(1_000, limit / 10)) {
       // A timeout interrupts a test where it waits; code that never waits (a busy loop, a synchronous call)
       // cannot be interrupted, and ran to its end. It still broke its time limit.
       status = "FAIL"
@@ -495,10 +502,17 @@ export const run = (options: R.RunOptions) =>
     // An exception thrown outside any Effect would end the process, and the run with it, without a report. For the
     // life of the run it fails the tests running instead (see UncaughtError); with none running, it is logged.
     const uncaughtListeners = new Set<UncaughtListener>()
+    let strays = 0
     const onUncaught = (e: unknown) => {
       const error = uncaughtErrorOf(e)
-      if (uncaughtListeners.size === 0) Effect.runFork(Effect.logError(`${error.message}\n${error.stack}`))
       for (const listener of uncaughtListeners) listener(error)
+      if (uncaughtListeners.size > 0) return
+      // No test to pin it on (the runner's own code, or a test's callback firing after it ended): the run fails all
+      // the same, with a result of its own that says so.
+      strays++
+      const summary = `an uncaught exception while no test ran: ${error.error}`
+      const identity = { testId: `ducktape.uncaught.${strays}`, module: "ducktape", name: `uncaught exception ${strays}`, params: {}, description: "", file: "", symbol: "" }
+      Effect.runFork(immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack })))
     }
 
     const start = (job: Job, nodes: ReadonlyArray<ClusterModule.ClusterNode>) =>

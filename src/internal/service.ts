@@ -6,6 +6,7 @@ import * as Provision from "../Provision.js"
 import * as Release from "./release.js"
 import type * as S from "../Service.js"
 import { ServiceError, ServiceRegistry } from "../Service.js"
+import { errorText } from "./errorText.js"
 
 const defaultStopTimeout = Duration.seconds(60)
 const defaultWaitTimeout = Duration.minutes(10)
@@ -14,9 +15,7 @@ const defaultWaitTimeout = Duration.minutes(10)
 const reasonOf = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
-    const e = failure.value
-    if (e instanceof Error || (typeof e === "object" && e !== null && "message" in e)) return String((e as Error).message)
-    return String(e)
+    return errorText(failure.value)
   }
   return Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause)
 }
@@ -92,8 +91,11 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
         )
       }
 
-      if (options.nodes !== undefined && options.nodes.length === 0) {
-        return yield* Effect.fail(new ServiceError({ service: definition.name, phase: "config", reason: "start({ nodes }) was given no nodes" }))
+      if (options.nodes !== undefined && (options.nodes.length === 0 || options.numNodes !== undefined || options.spec !== undefined)) {
+        const reason = options.nodes.length === 0
+          ? "start({ nodes }) was given no nodes"
+          : "start() was given nodes and also numNodes or spec: give the nodes, or how many to take, not both"
+        return yield* Effect.fail(new ServiceError({ service: definition.name, phase: "config", reason }))
       }
       const nodes = options.nodes ?? (yield* cluster.alloc(spec))
       const states = new Map<number, NodeState>(nodes.map((n) => [n.index, { scope: undefined, touched: false }]))

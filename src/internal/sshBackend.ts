@@ -3,7 +3,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as NodeStream from "node:stream"
 import type { Scope } from "effect"
-import { Data, Deferred, Duration, Effect, Exit, FiberId, Option, Redacted, Schedule, Stream } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, Redacted, Schedule, Stream } from "effect"
 import ssh2 from "ssh2"
 import type { AuthMethod, Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2"
 import * as RemoteAccount from "../RemoteAccount.js"
@@ -13,11 +13,14 @@ import * as KnownHosts from "./knownHosts.js"
 import { pidLinePrefix, pidOfLine } from "./pid.js"
 import * as ReadableStream from "./readableStream.js"
 import * as Release from "./release.js"
+import { errorText } from "./errorText.js"
 
 /** A channel whose command runs: how it ends, its output, and the pid its first line reported. */
 interface Opened {
   readonly channel: ClientChannel
   readonly closed: Deferred.Deferred<number, RemoteConnectionError>
+  /** The command ended (its exit status came), or the channel closed. */
+  readonly exited: Deferred.Deferred<void>
   readonly stdout: ReadableStream.Pump<RemoteConnectionError>
   readonly stderr: ReadableStream.Pump<RemoteConnectionError>
   readonly pid: Deferred.Deferred<number | undefined>
@@ -59,6 +62,8 @@ const connectionCloseTimeout = Duration.seconds(3)
  * how long the backend waits for the pid line to stop the command itself, and how long TERM is given before KILL.
  */
 const orphanPidWait = Duration.seconds(5)
+/** How long a command still running at release is given to report the exit its caller's KILL just caused. */
+const orphanSettle = Duration.millis(300)
 const orphanKillGrace = Duration.seconds(2)
 const orphanStopTimeout = Duration.seconds(10)
 const defaultConnectTimeout = Duration.seconds(10)
@@ -91,7 +96,6 @@ interface SshError extends Error {
   readonly reason?: string | number
 }
 
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
 // ---------------------------------------------------------------------------------------------------------
 // The connection pool
@@ -360,7 +364,9 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
         channel.resume()
         channel.stderr.resume()
         channel.close()
-        return Deferred.await(closed).pipe(Effect.timeout(channelCloseTimeout), Effect.ignore)
+        // Bounded even here, in a release (where a plain timeout would wait): a channel whose output something
+        // the command started still holds stays open.
+        return Release.bounded(Deferred.await(closed), channelCloseTimeout, () => "still open").pipe(Effect.ignore)
       })
 
     /** Resolves `closed` with the exit status once the server closed the channel, so that all output is in. */
@@ -383,43 +389,60 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
     const runQuietly = (line: string) => Effect.scoped(Effect.flatMap(exec(line), (raw) => raw.exitCode)).pipe(Effect.ignore)
 
     /**
-     * Stops a command whose caller never got to stop it: it was interrupted before it saw the process (while the
-     * channel opened, or just after). A command without a pty outlives its channel, so its process group is
-     * signalled by the pid its first line reports — TERM, then KILL — and only then is the channel closed.
+     * Stops a command still running when its channel is released: its caller did not stop it — interrupted before
+     * it saw the process (while the channel opened, or just after), or its own stop failed. A command without a pty
+     * outlives its channel, so its process group is signalled by the pid its first line reported, TERM then KILL.
      */
-    const stopOrphan = (opened: Opened) =>
+    const stopOrphan = (opened: Opened, line: string) =>
       Effect.gen(function*() {
+        // A caller that just sent KILL did not wait for the exit: it is on its way.
+        if (Option.isSome(yield* Effect.option(Effect.timeout(Deferred.await(opened.exited), orphanSettle)))) return
         const pid = yield* Deferred.await(opened.pid).pipe(Effect.timeout(orphanPidWait), Effect.orElseSucceed(() => undefined))
-        if (pid === undefined || (yield* Deferred.isDone(opened.closed))) return
-        yield* Effect.logDebug(`stopping process group ${pid}: its caller was interrupted while it started`)
-        yield* runQuietly(`kill -s TERM -- -${pid}`)
-        const ended = yield* Deferred.await(opened.closed).pipe(Effect.timeout(orphanKillGrace), Effect.option)
-        if (Option.isNone(ended)) yield* runQuietly(`kill -s KILL -- -${pid}`)
+        if (pid === undefined || (yield* Deferred.isDone(opened.exited))) return
+        yield* Effect.logDebug(`stopping process group ${pid} of ${JSON.stringify(line)}: still running when its channel was released`)
+        yield* Release.termThenKill({
+          term: runQuietly(`kill -s TERM -- -${pid}`),
+          kill: runQuietly(`kill -s KILL -- -${pid}`),
+          ended: Deferred.await(opened.exited),
+          grace: orphanKillGrace
+        })
       }).pipe((stop) => Release.bounded(stop, orphanStopTimeout, () => "gave up"), Effect.ignore)
 
     /** A channel as soon as it opened: its exit watched, its output read eagerly, its pid line (if any) noted. */
     const opened = (channel: ClientChannel, line: string): Opened => {
       const closed = Deferred.unsafeMake<number, RemoteConnectionError>(FiberId.none)
       watch(channel, closed)
+      const exited = Deferred.unsafeMake<void>(FiberId.none)
+      // "exit" comes with the command's exit status, "close" once its output is closed too (or the connection died).
+      channel.once("exit", () => Deferred.unsafeDone(exited, Exit.void))
+      channel.once("close", () => Deferred.unsafeDone(exited, Exit.void))
       const lost = (e: unknown) => connectionError("closed", errorText(e))
       const stdout = ReadableStream.pump(channel, lost)
       const stderr = ReadableStream.pump(channel.stderr, lost)
       const pid = Deferred.unsafeMake<number | undefined>(FiberId.none)
       if (line.startsWith(pidLinePrefix)) {
         // A listener of its own: the pid line must be found even after the caller took it from `stdout`.
-        let head = ""
+        let head: Buffer = Buffer.alloc(0)
         const onData = (chunk: Buffer) => {
-          head += chunk.toString("latin1")
-          const newline = head.indexOf("\n")
+          head = head.length === 0 ? chunk : Buffer.concat([head, chunk])
+          const newline = head.indexOf(10)
           if (newline < 0 && head.length < 32) return
           channel.removeListener("data", onData)
-          Deferred.unsafeDone(pid, Exit.succeed(newline < 0 ? undefined : pidOfLine(head.slice(0, newline))))
+          Deferred.unsafeDone(pid, Exit.succeed(newline < 0 ? undefined : pidOfLine(head.subarray(0, newline).toString("latin1"))))
         }
         channel.on("data", onData)
+        channel.once("close", () => Deferred.unsafeDone(pid, Exit.succeed(undefined)))
+      } else {
+        Deferred.unsafeDone(pid, Exit.succeed(undefined))
       }
-      channel.once("close", () => Deferred.unsafeDone(pid, Exit.succeed(undefined)))
-      return { channel, closed, stdout, stderr, pid }
+      return { channel, closed, exited, stdout, stderr, pid }
     }
+
+    /** Stops of abandoned channels still under way: the account waits for them before it closes its connections. */
+    const stopping = new Set<Fiber.RuntimeFiber<void>>()
+    yield* Effect.addFinalizer(() =>
+      Release.bounded(Effect.forEach([...stopping], Fiber.await, { discard: true }), orphanStopTimeout, () => "gave up").pipe(Effect.ignore)
+    )
 
     const exec: RemoteAccount.Backend["exec"] = (line, stdin) =>
       Effect.uninterruptibleMask((restore) =>
@@ -433,7 +456,7 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
           // orphan. The slot is given back only once sshd has freed its session.
           const release = Effect.suspend(() =>
             open === undefined ? Effect.void : Effect.zipRight(
-              Effect.flatMap(Deferred.isDone(open.closed), (done) => (done ? Effect.void : stopOrphan(open!))),
+              Effect.flatMap(Deferred.isDone(open.exited), (done) => (done ? Effect.void : stopOrphan(open!, line))),
               releaseChannel(open.channel, open.closed)
             )
           ).pipe(
@@ -445,7 +468,11 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
           const onOpen = (channel: ClientChannel, abandoned: boolean) => {
             const o = opened(channel, line)
             // Abandoned: the release has run already; this channel is nobody's but ours.
-            if (abandoned) Effect.runFork(Effect.zipRight(stopOrphan(o), releaseChannel(o.channel, o.closed)))
+            if (abandoned) {
+              const fiber = Effect.runFork(Effect.zipRight(stopOrphan(o, line), releaseChannel(o.channel, o.closed)))
+              stopping.add(fiber)
+              fiber.addObserver(() => stopping.delete(fiber))
+            }
             else open = o
           }
           return Effect.zipRight(

@@ -1,6 +1,7 @@
 import { Duration, Effect, Option } from "effect"
 import type { ClusterSpec } from "../Cluster.js"
 import type * as T from "../Test.js"
+import { errorText } from "./errorText.js"
 
 const formatValue = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v) ?? String(v))
 
@@ -48,7 +49,7 @@ const specOf = (options: T.TestOptions<T.Params>, params: T.Params): { spec: Clu
   try {
     spec = typeof options.cluster === "function" ? options.cluster(params) : options.cluster ?? 1
   } catch (e) {
-    return { problem: `its cluster function threw: ${e instanceof Error ? e.message : String(e)}` }
+    return { problem: `its cluster function threw: ${errorText(e)}` }
   }
   if (isCount(spec) || isGroup(spec) || (Array.isArray(spec) && spec.every(isGroup))) return { spec: spec as ClusterSpec }
   return {
