@@ -41,6 +41,14 @@ const gone = (a: RemoteAccount, pid: number) =>
     errMsg: `process ${pid} is still alive`
   })
 
+/** Waits (up to 5 s) until no process runs `sleep <marker>`: what the test started was stopped. */
+const noSleepLeft = (a: RemoteAccount, marker: string) =>
+  Wait.waitUntil(Effect.map(a.pids(`sleep ${marker}`), (found) => found.length === 0), {
+    timeout: "5 seconds",
+    backoff: "50 millis",
+    errMsg: `sleep ${marker} was left running`
+  })
+
 /** Runs `n` commands at once (each sleeps, then echoes its number) and checks every one answered, in order. */
 const expectAllAtOnce = (a: RemoteAccount, n: number, sleep: string) =>
   Effect.map(
@@ -278,19 +286,11 @@ for (const [name, backendLayer] of Backends.all) {
           const marker = `31.${process.pid}${i}`
           const error = yield* Effect.flip(a.exec(["sleep", marker], { timeout: "1 millis" }))
           expect(error._tag).toBe("RemoteCommandTimeout")
-          yield* Wait.waitUntil(Effect.map(a.pids(`sleep ${marker}`), (found) => found.length === 0), {
-            timeout: "5 seconds",
-            backoff: "50 millis",
-            errMsg: `sleep ${marker} was left running`
-          })
+          yield* noSleepLeft(a, marker)
           // The same for a process started in a scope that is interrupted as it starts.
           const started = `32.${process.pid}${i}`
           yield* Effect.scoped(a.startProcess(["sleep", started])).pipe(Effect.timeout("1 millis"), Effect.ignore)
-          yield* Wait.waitUntil(Effect.map(a.pids(`sleep ${started}`), (found) => found.length === 0), {
-            timeout: "5 seconds",
-            backoff: "50 millis",
-            errMsg: `sleep ${started} was left running`
-          })
+          yield* noSleepLeft(a, started)
         }
       }))
 
@@ -307,11 +307,7 @@ for (const [name, backendLayer] of Backends.all) {
         for (let i = 0; i < 3; i++) {
           const started = `34.${process.pid}${i}`
           yield* a.spawnDaemon(["sleep", started]).pipe(Effect.timeout("1 millis"), Effect.ignore)
-          yield* Wait.waitUntil(Effect.map(a.pids(`sleep ${started}`), (found) => found.length === 0), {
-            timeout: "5 seconds",
-            backoff: "50 millis",
-            errMsg: `sleep ${started} was left running`
-          })
+          yield* noSleepLeft(a, started)
         }
       }))
 
@@ -332,19 +328,13 @@ for (const [name, backendLayer] of Backends.all) {
     it.effect("a command or daemon that ignores TERM is still stopped (KILL after the grace), and nothing waits on it", () =>
       Effect.gen(function*() {
         const a = yield* RemoteAccount
-        const left = (marker: string) =>
-          Wait.waitUntil(Effect.map(a.pids(`sleep ${marker}`), (found) => found.length === 0), {
-            timeout: "5 seconds",
-            backoff: "50 millis",
-            errMsg: `sleep ${marker} was left running`
-          })
         const stubborn = `35.${process.pid}`
         const error = yield* Effect.flip(a.exec(`trap '' TERM; exec sleep ${stubborn}`, { timeout: "500 millis" }))
         expect(error._tag).toBe("RemoteCommandTimeout")
-        yield* left(stubborn)
+        yield* noSleepLeft(a, stubborn)
         const daemon = `36.${process.pid}`
         yield* a.spawnDaemon(`trap '' TERM; exec sleep ${daemon}`).pipe(Effect.timeout("1 millis"), Effect.ignore)
-        yield* left(daemon)
+        yield* noSleepLeft(a, daemon)
       }), 30_000)
 
     it.effect("finds processes by pattern and kills them", () =>
