@@ -154,6 +154,23 @@ describe("Runner", () => {
       expect(result.summary).toMatch(/ran for 1\.\d+s, past its timeout of 1s: it did not yield/)
     }))
 
+  it.live("globals are the same for every test: a test cannot change what the next one reads", () =>
+    Effect.gen(function*() {
+      const seen: Array<unknown> = []
+      const cases = casesOf({
+        a: Test.make(() => Effect.flatMap(TestContext, (ctx) => Effect.sync(() => {
+          ;(ctx.globals["nested"] as { x: number }).x = 2
+        }))),
+        b: Test.make(() => Effect.flatMap(TestContext, (ctx) => Effect.sync(() => seen.push(ctx.globals["nested"]))))
+      })
+      const given = { nested: { x: 1 } }
+      const session = yield* runOn(1, { cases, maxParallel: 1, globals: given, resultsRoot: resultsRoot() })
+      expect(session.results.results.map((r) => r.status)).toEqual(["FAIL", "PASS"])
+      expect(session.results.results[0]!.summary).toMatch(/read.only|frozen|Cannot assign/i)
+      expect(seen).toEqual([{ x: 1 }])
+      expect(Object.isFrozen(given)).toBe(false) // the caller's own object is left as it was
+    }))
+
   it.live("a test the runner cannot set up fails with the reason, and the run goes on", () =>
     Effect.gen(function*() {
       // The first test puts a file where the second one's results directory has to go.

@@ -80,6 +80,23 @@ export class UncaughtError extends Schema.TaggedError<UncaughtError>()("Uncaught
 /** Tests currently running, told of an uncaught exception in the process (see UncaughtError). */
 type UncaughtListener = (error: UncaughtError) => void
 
+/** A copy where one can be made (globals from JSON always), else the value itself. */
+const cloned = <A>(value: A): A => {
+  try {
+    return structuredClone(value)
+  } catch {
+    return value
+  }
+}
+
+const deepFreeze = <A>(value: A): A => {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}
+
 const uncaughtErrorOf = (e: unknown): UncaughtError =>
   new UncaughtError({
     error: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
@@ -187,7 +204,7 @@ const runAttempt = (
   nodes: ReadonlyArray<ClusterModule.ClusterNode>,
   dir: string,
   attempt: number,
-  session: { readonly id: string; readonly options: R.RunOptions },
+  session: { readonly id: string; readonly options: R.RunOptions; readonly globals: Readonly<Record<string, unknown>> },
   abort: Deferred.Deferred<void>,
   uncaughtListeners: Set<UncaughtListener>
 ) =>
@@ -207,7 +224,7 @@ const runAttempt = (
       sessionId: session.id,
       resultsDir: dir,
       attempt,
-      globals: session.options.globals ?? {},
+      globals: session.globals,
       cluster: sub
     }
     const timeout = testCase.timeout ?? session.options.testTimeout ?? defaultTestTimeout
@@ -404,6 +421,8 @@ export const run = (options: R.RunOptions) =>
       write: (text: string) => sessionLog.write(text.replace(/^(?=.)/gm, () => `[${new Date().toISOString()}] `))
     })
     const emit = (event: R.RunEvent) => Effect.zipRight(logged.onEvent(event), options.onEvent?.(event) ?? Effect.void)
+    // All tests share one process: each gets the same globals, frozen, so that none can change what the next reads.
+    const globals = deepFreeze(cloned(options.globals ?? {}))
     const maxParallel = Math.max(1, options.maxParallel ?? 1)
     const deflake = Math.max(1, options.deflake ?? 1)
     const startTime = Date.now()
@@ -522,7 +541,7 @@ export const run = (options: R.RunOptions) =>
         const attempt = Effect.zipRight(
           // In the test's own fiber: a slow event handler must not hold up the scheduler, nor Ctrl-C.
           emit({ _tag: "TestStarted", testId: job.testCase.id, attempt: attemptNo, nodes: nodes.map((n) => n.name) }),
-          runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options }, abort, uncaughtListeners)
+          runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options, globals }, abort, uncaughtListeners)
         ).pipe(
           // The runner's own failure (its results directory cannot be made, say) fails the test; it must never
           // leave the loop waiting for a result that will not come.
