@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly exitFirst?: boolean
   /** Run the selection this many times. Default 1. */
   readonly repeat?: number
+  /** JVMs that services start log GC and dump their heap on OOM, collected with the service's logs (JDK 9+). */
+  readonly enableJvmLogs?: boolean
   /** Leave every test's services running (for debugging); logs are still collected. */
   readonly noTeardown?: boolean
   /** Fail a test that used fewer nodes than it declared. */

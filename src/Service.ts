@@ -168,6 +168,8 @@ export interface ServiceRegistry {
   readonly collect: Map<string, boolean>
   /** Leave services running after the test (--no-teardown): logs are still collected, nothing is stopped. */
   readonly noTeardown: boolean
+  /** --enable-jvm-logs: JVMs that services start log GC and dump their heap on OOM; collected as logs. */
+  readonly jvmLogs: boolean
   /** Next instance number for a service name (1-based). */
   readonly nextOrder: (name: string) => number
 }
@@ -178,7 +180,10 @@ export const ServiceRegistry: Context.Tag<ServiceRegistry, ServiceRegistry> = Co
 )
 
 /** A fresh registry writing logs under `logsDir`. */
-export const makeRegistry: (logsDir: string, options?: { readonly noTeardown?: boolean }) => ServiceRegistry =
+export const makeRegistry: (
+  logsDir: string,
+  options?: { readonly noTeardown?: boolean; readonly jvmLogs?: boolean }
+) => ServiceRegistry =
   internal.makeRegistry
 
 /** Collect a service's logs (all, or one) even if the test passes. */

@@ -50,6 +50,18 @@ describe("the examples", () => {
       NodeFs.rmSync(results, { recursive: true, force: true })
     }), 600_000)
 
+  it.live("--enable-jvm-logs collects the GC log of the JVM a service started (real ZooKeeper)", () =>
+    Effect.gen(function*() {
+      const results = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "dt-jvm-logs-"))
+      const o = yield* ducktape(['examples/zookeeper.ducktape.ts::ZooKeeperTest.servesThroughAnyNode@{"size":1}', "--enable-jvm-logs", "--cluster", "localhost:1"], results)
+      expect(failures(o), o.out.slice(-3000)).toEqual([])
+      const node = NodePath.join(results, "latest", "examples.zookeeper.ZooKeeperTest.servesThroughAnyNode.size=1", "zookeeper-1", "worker1")
+      expect(NodeFs.readFileSync(NodePath.join(node, "gc", "gc.log"), "utf8")).toMatch(/\[info\]\[gc/)
+      // The heap dump directory only comes back after a failure.
+      expect(NodeFs.existsSync(NodePath.join(node, "heap"))).toBe(false)
+      NodeFs.rmSync(results, { recursive: true, force: true })
+    }), 300_000)
+
   it.scopedLive("the ZooKeeper suite forms ensembles on 3 lab hosts over ssh", () =>
     Effect.gen(function*() {
       const name = `ex${process.pid.toString(36)}`.slice(0, 8)

@@ -60,12 +60,15 @@ export const labelVariable = "DUCKTAPE_SESSION"
 /** The session label of commands run by the current fiber (set by the runner for each test). */
 export const currentLabel: FiberRef.FiberRef<string | undefined> = FiberRef.unsafeMake<string | undefined>(undefined)
 
+/** Environment every command of the current fiber gets, under its own `env` (e.g. --enable-jvm-logs' JVM options). */
+export const ambientEnv: FiberRef.FiberRef<Readonly<Record<string, string>>> = FiberRef.unsafeMake<Readonly<Record<string, string>>>({})
+
 /**
  * The line every command is wrapped in: print our pid (the session and process-group leader), go to the working
  * directory, then `exec` the user's line so that pid stays the one that runs it.
  */
-const wrap = (line: string, cwd: string, options: Input, label: string | undefined): string => {
-  const env = Object.entries({ ...options.env, ...(label === undefined ? {} : { [labelVariable]: label }) })
+const wrap = (line: string, cwd: string, options: Input, label: string | undefined, ambient: Readonly<Record<string, string>>): string => {
+  const env = Object.entries({ ...ambient, ...options.env, ...(label === undefined ? {} : { [labelVariable]: label }) })
     .map(([k, v]) => `${k}=${v}`)
   const envPart = env.length > 0 ? `env ${Shell.join(env)} ` : ""
   const redirect = options.mergeStderr === true ? " 2>&1" : ""
@@ -126,7 +129,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
 
   /** The wrapped line and stdin bytes of a command; an invalid env name is a defect of the caller. */
   const prepare = (line: string, options: Input) =>
-    Effect.flatMap(FiberRef.get(currentLabel), (sessionLabel) => {
+    Effect.flatMap(Effect.zip(FiberRef.get(currentLabel), FiberRef.get(ambientEnv)), ([sessionLabel, ambient]) => {
       const badName = Object.keys(options.env ?? {}).find((k) => !envName.test(k))
       if (badName !== undefined) {
         return Effect.dieMessage(`env: ${JSON.stringify(badName)} is not a valid environment variable name`)
@@ -136,7 +139,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
         : typeof options.stdin === "string"
         ? encoder.encode(options.stdin)
         : options.stdin
-      return Effect.succeed({ wrapped: wrap(line, resolve(options.cwd ?? "."), options, sessionLabel), stdin })
+      return Effect.succeed({ wrapped: wrap(line, resolve(options.cwd ?? "."), options, sessionLabel, ambient), stdin })
     })
 
   /** The release of a process still running when its scope closes: its group is stopped, TERM then KILL. */

@@ -212,7 +212,7 @@ const runAttempt = (
     yield* Effect.promise(() => NodeFsP.mkdir(dir, { recursive: true }))
     const startTime = Date.now()
     const sub = yield* ClusterModule.make(nodes)
-    const registry = Service.makeRegistry(dir, { noTeardown: session.options.noTeardown === true })
+    const registry = Service.makeRegistry(dir, { noTeardown: session.options.noTeardown === true, jvmLogs: session.options.enableJvmLogs === true })
     const faults = Faults.makeLog()
     const { close, logger } = testLogger(dir, session.options.debug === true)
     const context: TestContext = {

@@ -7,6 +7,7 @@ import * as Release from "./release.js"
 import type * as S from "../Service.js"
 import { ServiceError, ServiceRegistry } from "../Service.js"
 import { errorText } from "./errorText.js"
+import { ambientEnv } from "./remoteAccount.js"
 
 const defaultStopTimeout = Duration.seconds(60)
 const defaultWaitTimeout = Duration.minutes(10)
@@ -23,12 +24,24 @@ const reasonOf = (cause: Cause.Cause<unknown>): string => {
 /** Services started without a registry still get unique ids. */
 let orphanCounter = 0
 
+/**
+ * What --enable-jvm-logs gives every JVM a service starts (JDK 9 and later read JDK_JAVA_OPTIONS): GC logging to
+ * `<dir>/gc` (5 files of 10 MiB at most) and a heap dump in `<dir>/heap` when it runs out of memory.
+ */
+const jvmOptions = (dir: string) =>
+  `-Xlog:gc*:file=${dir}/gc/gc.log:time,uptime,level,tags:filecount=5,filesize=10M ` +
+  `-XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=${dir}/heap`
+
 /** @internal */
-export const makeRegistry = (logsDir: string, options: { readonly noTeardown?: boolean } = {}): S.ServiceRegistry => {
+export const makeRegistry = (
+  logsDir: string,
+  options: { readonly noTeardown?: boolean; readonly jvmLogs?: boolean } = {}
+): S.ServiceRegistry => {
   const counts = new Map<string, number>()
   return {
     logsDir,
     noTeardown: options.noTeardown === true,
+    jvmLogs: options.jvmLogs === true,
     records: [],
     collect: new Map(),
     nextOrder: (name) => {
@@ -75,6 +88,14 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
       const context = yield* Effect.context<R>()
       const order = Option.match(registry, { onNone: () => ++orphanCounter, onSome: (r) => r.nextOrder(definition.name) })
       const id = `${definition.name}-${order}`
+      // --enable-jvm-logs: every JVM the service starts logs its GC and dumps its heap on OOM into a directory of
+      // the service's own on each node, collected like any log (the heap dump only after a failure).
+      const jvm = Option.isSome(registry) && registry.value.jvmLogs ? `jvm_logs/${id}` : undefined
+      const logs: Readonly<Record<string, S.LogSpec>> = jvm === undefined ? definition.logs ?? {} : {
+        ...definition.logs,
+        jvm_gc_log: { path: `${jvm}/gc`, collectDefault: true },
+        jvm_heap_dump: { path: `${jvm}/heap` }
+      }
       const spec = options.spec ?? (options.numNodes !== undefined ? options.numNodes : undefined) ??
         definition.spec ?? definition.numNodes ?? 1
 
@@ -144,7 +165,11 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           const scope = yield* Scope.make()
           state.scope = scope
           yield* Effect.logInfo(`starting ${who(node)}`)
-          yield* run(node, "start", Scope.extend(definition.startNode(node, service), scope))
+          const starting = Scope.extend(definition.startNode(node, service), scope)
+          yield* run(node, "start", jvm === undefined ? starting : Effect.zipRight(
+            Effect.all([node.account.mkdirs(`${jvm}/gc`), node.account.mkdirs(`${jvm}/heap`)]),
+            Effect.locally(starting, ambientEnv, { JDK_JAVA_OPTIONS: jvmOptions(node.account.resolve(jvm)) })
+          ))
           yield* Effect.logInfo(`started ${who(node)}`)
         })
 
@@ -191,15 +216,18 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           const note = (e: ServiceError) =>
             Effect.zipRight(Effect.logWarning(e.message), Effect.sync(() => record.problems.push(e.message)))
           if (Option.isSome(registry) && registry.value.noTeardown) {
-            yield* collectLogs(registry.value, record, touched, Exit.isFailure(exit))
+            yield* collectLogs(registry.value, record, logs, touched, Exit.isFailure(exit))
             record.notes.push(`left running on ${touched.map((n) => n.name).join(", ")} (--no-teardown); \`ducktape clean\` removes it`)
             return
           }
           for (const node of [...touched].reverse()) yield* Effect.catchAll(stopNode(node), note)
           // A stop that failed fails the test (TeardownFailed): its logs are what explains it.
           const failed = Exit.isFailure(exit) || record.problems.length > 0
-          if (Option.isSome(registry)) yield* collectLogs(registry.value, record, touched, failed)
+          if (Option.isSome(registry)) yield* collectLogs(registry.value, record, logs, touched, failed)
           yield* Effect.forEach(touched, (n) => Effect.catchAll(cleanNode(n), note), { concurrency: "unbounded", discard: true })
+          if (jvm !== undefined) {
+            yield* Effect.forEach(touched, (n) => Effect.ignore(n.account.remove(jvm, { force: true })), { concurrency: "unbounded", discard: true })
+          }
           record.stoppedAt = Date.now()
         }).pipe(Effect.annotateLogs({ service: id }))
       )
@@ -211,6 +239,8 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
             yield* Effect.catchAll(cleanNode(node), (e) => Effect.logDebug(`pre-start clean: ${e.message}`))
           }
           stateOf(node).touched = true
+          // JVM logs of an earlier run with this service id must not pass for this one's (a restart keeps them).
+          if (jvm !== undefined) yield* Effect.ignore(node.account.remove(jvm, { force: true }))
           yield* startNode(node)
         })
       if (definition.packages !== undefined && definition.packages.length > 0) {
@@ -236,8 +266,14 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
     }).pipe(Effect.withSpan("Service.start", { attributes: { service: definition.name } }))
 
   /** Copies the node logs this test should keep into `<logsDir>/<service id>/<node>/`; a missing log is noted. */
-  const collectLogs = (registry: S.ServiceRegistry, record: S.ServiceRecord, nodes: ReadonlyArray<ClusterNode>, failed: boolean) => {
-    const logs = Object.entries(definition.logs ?? {})
+  const collectLogs = (
+    registry: S.ServiceRegistry,
+    record: S.ServiceRecord,
+    specs: Readonly<Record<string, S.LogSpec>>,
+    nodes: ReadonlyArray<ClusterNode>,
+    failed: boolean
+  ) => {
+    const logs = Object.entries(specs)
     const override = (log: string) =>
       [`${record.id}/${log}`, record.id, `${record.name}/${log}`, record.name]
         .map((k) => registry.collect.get(k))
