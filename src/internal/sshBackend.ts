@@ -58,11 +58,10 @@ const connectionCeiling = 64
 const channelCloseTimeout = Duration.seconds(2)
 const connectionCloseTimeout = Duration.seconds(3)
 /**
- * A command whose caller was interrupted before it could see the command's pid (while the channel opened, say):
- * how long the backend waits for the pid line to stop the command itself, and how long TERM is given before KILL.
+ * A command still running when its channel is released (see stopOrphan): how long the backend waits for its pid
+ * line, gives a KILL just sent to show, gives TERM before KILL, and spends on the whole stop.
  */
 const orphanPidWait = Duration.seconds(5)
-/** How long a command still running at release is given to report the exit its caller's KILL just caused. */
 const orphanSettle = Duration.millis(300)
 const orphanKillGrace = Duration.seconds(2)
 const orphanStopTimeout = Duration.seconds(10)
@@ -95,7 +94,6 @@ interface SshError extends Error {
   readonly code?: string | number
   readonly reason?: string | number
 }
-
 
 // ---------------------------------------------------------------------------------------------------------
 // The connection pool
@@ -692,39 +690,36 @@ const putSmall = (s: SFTPWrapper, path: string, data: Buffer, mode: number, cb: 
   })
 
 /** `$HOME` as the remote login sees it. */
-const remoteHome = (
-  exec: RemoteAccount.Backend["exec"],
-  connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
-) =>
+/** A short command's output and exit status, asked of the backend itself (before the account exists). */
+const outputOf = (exec: RemoteAccount.Backend["exec"], line: string) =>
   Effect.scoped(
-    Effect.flatMap(exec(`printf '%s' "$HOME"`), (p) =>
+    Effect.flatMap(exec(line), (p) =>
       Effect.all([
         Stream.runFold(Stream.decodeText(p.stdout), "", (acc, s) => acc + s),
         p.exitCode
       ], { concurrency: "unbounded" }))
-  ).pipe(
-    Effect.flatMap(([home, code]) =>
-      code === 0 && home.startsWith("/")
-        ? Effect.succeed(home)
-        : Effect.fail(connectionError("other", `cannot learn the remote $HOME (exit ${code}); set workdir`))
-    )
   )
+
+const remoteHome = (
+  exec: RemoteAccount.Backend["exec"],
+  connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
+) =>
+  Effect.flatMap(outputOf(exec, `printf '%s' "$HOME"`), ([home, code]) =>
+    code === 0 && home.startsWith("/")
+      ? Effect.succeed(home)
+      : Effect.fail(connectionError("other", `cannot learn the remote $HOME (exit ${code}); set workdir`)))
 
 /**
  * The node's own idea of its address (see SshAccountOptions.askExternallyRoutableIp): eth1's IPv4 address, else the
  * last global IPv4 address not on a container or VM bridge; undefined if it has none or cannot say.
  */
 const ownAddress = (exec: RemoteAccount.Backend["exec"]) =>
-  Effect.scoped(
-    Effect.flatMap(
-      exec(
-        `PATH="$PATH:/usr/sbin:/sbin"; { ip -o -4 addr show dev eth1 scope global 2>/dev/null | awk '{ print $4 }' | head -1 | grep .; } || ` +
-          `ip -o -4 addr show scope global 2>/dev/null | awk '$2 !~ /^(docker|br-|virbr|veth|cni|flannel|cali|lxc)/ { print $4 }' | tail -1`
-      ),
-      (p) => Stream.runFold(Stream.decodeText(p.stdout), "", (acc, s) => acc + s)
-    )
+  outputOf(
+    exec,
+    `PATH="$PATH:/usr/sbin:/sbin"; { ip -o -4 addr show dev eth1 scope global 2>/dev/null | awk '{ print $4 }' | head -1 | grep .; } || ` +
+      `ip -o -4 addr show scope global 2>/dev/null | awk '$2 !~ /^(docker|br-|virbr|veth|cni|flannel|cali|lxc)/ { print $4 }' | tail -1`
   ).pipe(
-    Effect.map((out) => {
+    Effect.map(([out]) => {
       const address = out.trim().split("/")[0] ?? ""
       return /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? address : undefined
     }),
