@@ -19,6 +19,7 @@ export type RunEvent =
   | { readonly _tag: "TestStarted"; readonly testId: string; readonly attempt: number; readonly nodes: ReadonlyArray<string> }
   | { readonly _tag: "TestFinished"; readonly result: TestResult; readonly willRetry: boolean }
   | { readonly _tag: "Stopping"; readonly reason: string }
+  | { readonly _tag: "NodeLost"; readonly node: string; readonly reason: string }
   | { readonly _tag: "LeftoversRemoved"; readonly leftovers: ReadonlyArray<Leftover> }
 
 /** How to run. */

@@ -4,6 +4,7 @@ import * as NodePath from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option } from "effect"
 import * as Cluster from "../src/Cluster.js"
+import * as Lab from "../src/Lab.js"
 import { isAlive } from "./support/processes.js"
 import * as Runner from "../src/Runner.js"
 import * as Service from "../src/Service.js"
@@ -170,6 +171,53 @@ describe("Runner", () => {
       expect(seen).toEqual([{ x: 1 }])
       expect(Object.isFrozen(given)).toBe(false) // the caller's own object is left as it was
     }))
+
+  it.scopedLive("a node that stops answering during a failed test is taken out of the run; what no longer fits fails saying why", () =>
+    Effect.gen(function*() {
+      // A 2-host lab: real ssh nodes in network namespaces of their own.
+      const name = `rn${process.pid.toString(36)}`.slice(0, 8)
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-runner-lab-${name}-`))),
+        (d) => Effect.sync(() => NodeFs.rmSync(d, { recursive: true, force: true }))
+      )
+      const lab = yield* Lab.scoped({ nodes: 2, name, dir: NodePath.join(dir, "lab") })
+      const lost: Array<string> = []
+      const ranOn: Record<string, string> = {}
+      const where = (id: string) =>
+        Effect.flatMap(TestContext, (ctx) => Effect.sync(() => (ranOn[id] = ctx.cluster.all[0]!.name)))
+      const cases = casesOf({
+        // One of its nodes stops answering ssh (every packet to port 22 dropped, in that host's own firewall); it fails.
+        breaksANode: Test.make({ cluster: 2 }, () =>
+          Effect.gen(function*() {
+            const node = (yield* TestContext).cluster.all[0]!
+            ranOn["breaksANode"] = node.name
+            yield* Effect.fork(node.account.exec("iptables -I INPUT -p tcp --dport 22 -j DROP", { timeout: "2 seconds" }))
+            yield* Effect.sleep("500 millis")
+            return yield* Test.check(false, "its node went away")
+          })),
+        // Scheduled after it (same size, selection order): it can no longer fit.
+        needsBoth: Test.make({ cluster: 2 }, () => Effect.void),
+        afterwards: Test.make(() => where("afterwards"))
+      })
+      const session = yield* Runner.run({
+        cases,
+        maxParallel: 1,
+        resultsRoot: resultsRoot(),
+        onEvent: (e) => Effect.sync(() => e._tag === "NodeLost" && lost.push(e.node))
+      }).pipe(Effect.provide(Cluster.fromFile(lab.clusterFile)))
+      const byId = new Map(session.results.results.map((r) => [r.testId.split(".").pop()!, r]))
+      expect(byId.get("breaksANode")?.status).toBe("FAIL")
+      expect(lost).toEqual([ranOn["breaksANode"]])
+      expect(NodeFs.readFileSync(NodePath.join(session.dir, "session.log"), "utf8")).toContain(
+        `node ${ranOn["breaksANode"]} stopped answering and is taken out of the run: it did not run \`true\` within 15s`
+      )
+      // The 1-node test ran on the node still answering; the other 2-node test failed at once, saying why.
+      expect(byId.get("afterwards")?.status).toBe("PASS")
+      expect(ranOn["afterwards"]).not.toBe(ranOn["breaksANode"])
+      expect(byId.get("needsBoth")?.status).toBe("FAIL")
+      expect(byId.get("needsBoth")?.summary).toContain(`more than the nodes left after ${ranOn["breaksANode"]} stopped answering`)
+      expect(session.results.notRun).toEqual([])
+    }), 120_000)
 
   it.live("a test the runner cannot set up fails with the reason, and the run goes on", () =>
     Effect.gen(function*() {

@@ -62,6 +62,9 @@ export const makeProgress = (out: { write(text: string): unknown; readonly isTTY
         case "Stopping":
           out.write(`stopping: ${event.reason}\n`)
           break
+        case "NodeLost":
+          out.write(`node ${event.node} stopped answering and is taken out of the run: ${event.reason.split("\n")[0]}\n`)
+          break
       }
       drawStatus()
     })

@@ -38,6 +38,8 @@ import { TestContext } from "../TestContext.js"
 import * as Faults from "./faultLog.js"
 
 const defaultTestTimeout = Duration.minutes(30)
+/** After a failed test, how long each of its nodes has to run `true` to count as still there. */
+const nodeCheckTimeout = Duration.seconds(15)
 /**
  * How often reports are rewritten while a session runs, so that a run killed outright (SIGKILL, a CI job's hard
  * timeout) still leaves reports of what finished.
@@ -519,7 +521,8 @@ export const run = (options: R.RunOptions) =>
     let stopping: string | undefined
 
     // An exception thrown outside any Effect would end the process, and the run with it, without a report. For the
-    // life of the run it fails the tests running instead (see UncaughtError); with none running, it is logged.
+    // life of the run it fails the tests running instead (see UncaughtError); with none running, it is a FAIL result
+    // of its own.
     const uncaughtListeners = new Set<UncaughtListener>()
     let strays = 0
     const onUncaught = (e: unknown) => {
@@ -533,6 +536,29 @@ export const run = (options: R.RunOptions) =>
       const identity = { testId: `ducktape.uncaught.${strays}`, module: "ducktape", name: `uncaught exception ${strays}`, params: {}, description: "", file: "", symbol: "" }
       Effect.runFork(immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack })))
     }
+
+    // A node that stopped answering during a failed test would fail every test after it: it is taken out of the
+    // run (ducktape's complaint: one bad node, a cascade of failures), and tests that no longer fit fail saying so.
+    const lostNodes: Array<string> = []
+    const returnNodes = (nodes: ReadonlyArray<ClusterModule.ClusterNode>, failed: boolean) =>
+      Effect.gen(function*() {
+        const problems = failed
+          ? yield* Effect.forEach(nodes, (node) =>
+            node.account.exec("true", { timeout: nodeCheckTimeout }).pipe(
+              Effect.as(undefined),
+              Effect.catchAll((e) =>
+                Effect.succeed(e._tag === "RemoteCommandTimeout" ? `it did not run \`true\` within ${Duration.format(nodeCheckTimeout)}` : e.message)
+              )
+            ), { concurrency: "unbounded" })
+          : []
+        pool.giveBack(nodes.filter((_, i) => problems[i] === undefined))
+        for (const [i, node] of nodes.entries()) {
+          const problem = problems[i]
+          if (problem === undefined) continue
+          lostNodes.push(node.name)
+          yield* emit({ _tag: "NodeLost", node: node.name, reason: problem })
+        }
+      })
 
     const start = (job: Job, nodes: ReadonlyArray<ClusterModule.ClusterNode>) =>
       Effect.gen(function*() {
@@ -553,7 +579,9 @@ export const run = (options: R.RunOptions) =>
           // Nodes go back before the result is announced: the loop may schedule the next test on them at once.
           // Under --no-teardown they stay taken: what the test left running there must not be cleaned away by the
           // next test's services.
-          Effect.ensuring(Effect.sync(() => options.noTeardown === true ? undefined : pool.giveBack(nodes))),
+          // Interruptible like the test (this fiber was forked from uninterruptible `fill`): the check's timeout must fire.
+          Effect.tap((a) => options.noTeardown === true ? Effect.void : Effect.interruptible(returnNodes(nodes, a.status === "FAIL"))),
+          Effect.onInterrupt(() => Effect.sync(() => options.noTeardown === true ? undefined : pool.giveBack(nodes))),
           Effect.tap((a) => Queue.offer(done, { job, attempt: a })),
           Effect.asVoid,
           Effect.forkDaemon
@@ -615,6 +643,17 @@ export const run = (options: R.RunOptions) =>
       while (pending.size > 0 || running.size > 0) {
         if (stopping === undefined) yield* fill
         if (running.size === 0) {
+          if (pending.size > 0 && stopping === undefined && lostNodes.length > 0) {
+            // What still waits cannot fit on the nodes left.
+            const summary = (spec: ClusterModule.ClusterSpec) =>
+              `the test needs ${ClusterModule.describeSpec(spec)}, more than the nodes left after ${lostNodes.join(", ")} ` +
+              `stopped answering and were taken out of the run; check those nodes, and rerun the failed tests`
+            for (let next = pending.takeFirst((spec) => spec); next !== undefined; next = pending.takeFirst((spec) => spec)) {
+              const why = summary(next.taken)
+              yield* immediate(notRunResult(identityOf(next.job.testCase), "FAIL", why, { tag: "Unschedulable", message: why, detail: "" }))
+            }
+            break
+          }
           if (pending.size > 0 && stopping === undefined && options.noTeardown === true) {
             stopping = `--no-teardown keeps each test's nodes for what it left running: ${pending.size} test(s) ` +
               `did not fit on the rest; run them on their own or on a bigger cluster`

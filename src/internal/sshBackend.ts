@@ -244,14 +244,17 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
         )
       })
 
+    // Bounded even in the account's release (where a plain timeout would wait): a connection to a host that stopped
+    // answering says "close" only when its keepalives give up, tens of seconds later.
     const closeClient = (client: Client) =>
-      Effect.async<void>((resume) => {
-        client.once("close", () => resume(Effect.void))
-        client.end()
-      }).pipe(
-        Effect.timeout(connectionCloseTimeout),
-        Effect.catchAll(() => Effect.sync(() => client.destroy()))
-      )
+      Release.bounded(
+        Effect.async<void>((resume) => {
+          client.once("close", () => resume(Effect.void))
+          client.end()
+        }),
+        connectionCloseTimeout,
+        () => "no close"
+      ).pipe(Effect.catchAll(() => Effect.sync(() => client.destroy())))
 
     yield* Effect.addFinalizer(() =>
       Effect.forEach(slots, (slot) => {
