@@ -1,3 +1,4 @@
+import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -162,13 +163,21 @@ describe("Runner", () => {
         a: Test.make(() => Effect.flatMap(TestContext, (ctx) => Effect.sync(() => {
           ;(ctx.globals["nested"] as { x: number }).x = 2
         }))),
-        b: Test.make(() => Effect.flatMap(TestContext, (ctx) => Effect.sync(() => seen.push(ctx.globals["nested"]))))
+        b: Test.make(() => Effect.flatMap(TestContext, (ctx) => Effect.sync(() => seen.push(ctx.globals["nested"])))),
+        // What is not plain data (a client object handed in by a program) is passed as it is, still working.
+        c: Test.make(() => Effect.flatMap(TestContext, (ctx) => Effect.sync(() => seen.push((ctx.globals["counter"] as Counter).next()))))
       })
-      const given = { nested: { x: 1 } }
+      class Counter {
+        private n = 0
+        next() {
+          return ++this.n
+        }
+      }
+      const given = { nested: { x: 1 }, counter: new Counter() }
       const session = yield* runOn(1, { cases, maxParallel: 1, globals: given, resultsRoot: resultsRoot() })
-      expect(session.results.results.map((r) => r.status)).toEqual(["FAIL", "PASS"])
+      expect(session.results.results.map((r) => r.status)).toEqual(["FAIL", "PASS", "PASS"])
       expect(session.results.results[0]!.summary).toMatch(/read.only|frozen|Cannot assign/i)
-      expect(seen).toEqual([{ x: 1 }])
+      expect(seen).toEqual([{ x: 1 }, 1])
       expect(Object.isFrozen(given)).toBe(false) // the caller's own object is left as it was
     }))
 
@@ -191,8 +200,9 @@ describe("Runner", () => {
           Effect.gen(function*() {
             const node = (yield* TestContext).cluster.all[0]!
             ranOn["breaksANode"] = node.name
-            yield* Effect.fork(node.account.exec("iptables -I INPUT -p tcp --dport 22 -j DROP", { timeout: "2 seconds" }))
-            yield* Effect.sleep("500 millis")
+            // From this machine, into that host's namespace: done before the test fails, however loaded the machine.
+            const argv = Lab.netnsExec(lab.nodes.find((n) => n.name === node.name)!, ["iptables", "-I", "INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP"])
+            ChildProcess.execFileSync(argv[0]!, argv.slice(1))
             return yield* Test.check(false, "its node went away")
           })),
         // Scheduled after it (same size, selection order): it can no longer fit.
@@ -202,11 +212,14 @@ describe("Runner", () => {
       const session = yield* Runner.run({
         cases,
         maxParallel: 1,
+        // Its retry no longer fits either: it must end with the failure it had, not a scheduling message.
+        deflake: 2,
         resultsRoot: resultsRoot(),
         onEvent: (e) => Effect.sync(() => e._tag === "NodeLost" && lost.push(e.node))
       }).pipe(Effect.provide(Cluster.fromFile(lab.clusterFile)))
       const byId = new Map(session.results.results.map((r) => [r.testId.split(".").pop()!, r]))
       expect(byId.get("breaksANode")?.status).toBe("FAIL")
+      expect(byId.get("breaksANode")?.summary).toContain("its node went away")
       expect(lost).toEqual([ranOn["breaksANode"]])
       expect(NodeFs.readFileSync(NodePath.join(session.dir, "session.log"), "utf8")).toContain(
         `node ${ranOn["breaksANode"]} stopped answering and is taken out of the run: it did not run \`true\` within 15s`

@@ -41,8 +41,10 @@ export const make = (options: LA.LocalAccountOptions) =>
       Effect.acquireRelease(
         Effect.sync(() => {
           // detached: the shell becomes a session (and process group) leader, as under sshd.
+          // From `/`: the line goes to its own directory first (RemoteAccount's wrapper does), and a workdir that is
+          // gone must fail that `cd`, with its message, not the spawn.
           const child = ChildProcess.spawn("/bin/sh", ["-c", line], {
-            cwd: options.workdir,
+            cwd: "/",
             detached: true,
             stdio: ["pipe", "pipe", "pipe"]
           })

@@ -13,6 +13,7 @@ import {
   Logger,
   LogLevel,
   Option,
+  Predicate,
   Queue,
   Ref,
   Schema,
@@ -25,6 +26,7 @@ import { Cluster } from "../Cluster.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import * as Report from "../Report.js"
 import * as ClusterPool from "./cluster.js"
+import { errorText } from "./errorText.js"
 import { makeProgress } from "./progress.js"
 import * as ReportFormat from "./reportFormat.js"
 import * as Scheduler from "./scheduler.js"
@@ -82,19 +84,18 @@ export class UncaughtError extends Schema.TaggedError<UncaughtError>()("Uncaught
 /** Tests currently running, told of an uncaught exception in the process (see UncaughtError). */
 type UncaughtListener = (error: UncaughtError) => void
 
-/** A copy where one can be made (globals from JSON always), else the value itself. */
-const cloned = <A>(value: A): A => {
-  try {
-    return structuredClone(value)
-  } catch {
-    return value
-  }
-}
-
-const deepFreeze = <A>(value: A): A => {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
+/**
+ * A frozen copy of plain data (objects and arrays, as --globals' JSON gives): tests share one process, and none may
+ * change what the next one reads. Anything else (a class instance, a Buffer, a Map, a function) is passed as it is:
+ * freezing it would break it, and it is the caller's own object.
+ */
+const frozenCopy = (value: unknown): unknown => {
+  if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy))
+  if (typeof value === "object" && value !== null) {
+    const proto = Object.getPrototypeOf(value)
+    if (proto === Object.prototype || proto === null) {
+      return Object.freeze(Object.fromEntries(Object.entries(value).map(([k, v]) => [k, frozenCopy(v)])))
+    }
   }
   return value
 }
@@ -424,7 +425,7 @@ export const run = (options: R.RunOptions) =>
     })
     const emit = (event: R.RunEvent) => Effect.zipRight(logged.onEvent(event), options.onEvent?.(event) ?? Effect.void)
     // All tests share one process: each gets the same globals, frozen, so that none can change what the next reads.
-    const globals = deepFreeze(cloned(options.globals ?? {}))
+    const globals = frozenCopy(options.globals ?? {}) as Readonly<Record<string, unknown>>
     const maxParallel = Math.max(1, options.maxParallel ?? 1)
     const deflake = Math.max(1, options.deflake ?? 1)
     const startTime = Date.now()
@@ -542,13 +543,20 @@ export const run = (options: R.RunOptions) =>
     const lostNodes: Array<string> = []
     const returnNodes = (nodes: ReadonlyArray<ClusterModule.ClusterNode>, failed: boolean) =>
       Effect.gen(function*() {
-        const problems = failed
+        // A run that is stopping checks nothing: its tests were stopped, not broken by their nodes.
+        const check = failed && stopping === undefined && !(yield* Deferred.isDone(abort))
+        const problems = check
           ? yield* Effect.forEach(nodes, (node) =>
             node.account.exec("true", { timeout: nodeCheckTimeout }).pipe(
               Effect.as(undefined),
-              Effect.catchAll((e) =>
-                Effect.succeed(e._tag === "RemoteCommandTimeout" ? `it did not run \`true\` within ${Duration.format(nodeCheckTimeout)}` : e.message)
-              )
+              Effect.catchAllCause((cause) => {
+                const e = Cause.squash(cause)
+                return Effect.succeed(
+                  Predicate.isTagged(e, "RemoteCommandTimeout")
+                    ? `it did not run \`true\` within ${Duration.format(nodeCheckTimeout)}`
+                    : errorText(e).split("\n")[0]!
+                )
+              })
             ), { concurrency: "unbounded" })
           : []
         pool.giveBack(nodes.filter((_, i) => problems[i] === undefined))
@@ -556,7 +564,8 @@ export const run = (options: R.RunOptions) =>
           const problem = problems[i]
           if (problem === undefined) continue
           lostNodes.push(node.name)
-          yield* emit({ _tag: "NodeLost", node: node.name, reason: problem })
+          // The result must reach the loop whatever a listener does with this.
+          yield* Effect.catchAllCause(emit({ _tag: "NodeLost", node: node.name, reason: problem }), () => Effect.void)
         }
       })
 
@@ -649,6 +658,11 @@ export const run = (options: R.RunOptions) =>
               `the test needs ${ClusterModule.describeSpec(spec)}, more than the nodes left after ${lostNodes.join(", ")} ` +
               `stopped answering and were taken out of the run; check those nodes, and rerun the failed tests`
             for (let next = pending.takeFirst((spec) => spec); next !== undefined; next = pending.takeFirst((spec) => spec)) {
+              // A --deflake retry that cannot run ends with the failure it had.
+              if (next.job.attempts.length > 0) {
+                yield* finish(next.job, false)
+                continue
+              }
               const why = summary(next.taken)
               yield* immediate(notRunResult(identityOf(next.job.testCase), "FAIL", why, { tag: "Unschedulable", message: why, detail: "" }))
             }

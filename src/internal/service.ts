@@ -26,10 +26,12 @@ let orphanCounter = 0
 
 /**
  * What --enable-jvm-logs gives every JVM a service starts (JDK 9 and later read JDK_JAVA_OPTIONS): GC logging to
- * `<dir>/gc` (5 files of 10 MiB at most) and a heap dump in `<dir>/heap` when it runs out of memory.
+ * `<dir>/gc/gc-<pid>.log` (5 files of 10 MiB at most each) and a heap dump in `<dir>/heap` when it runs out of
+ * memory. It reaches the commands of startNode and of fibers it forks there.
  */
 const jvmOptions = (dir: string) =>
-  `-Xlog:gc*:file=${dir}/gc/gc.log:time,uptime,level,tags:filecount=5,filesize=10M ` +
+  // %p: one file per JVM, so that a second JVM (a client the service runs, say) does not rotate the server's away.
+  `-Xlog:gc*:file=${dir}/gc/gc-%p.log:time,uptime,level,tags:filecount=5,filesize=10M ` +
   `-XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=${dir}/heap`
 
 /** @internal */

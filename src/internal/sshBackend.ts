@@ -692,7 +692,6 @@ const putSmall = (s: SFTPWrapper, path: string, data: Buffer, mode: number, cb: 
     s.close(handle, done)
   })
 
-/** `$HOME` as the remote login sees it. */
 /** A short command's output and exit status, asked of the backend itself (before the account exists). */
 const outputOf = (exec: RemoteAccount.Backend["exec"], line: string) =>
   Effect.scoped(
@@ -703,6 +702,7 @@ const outputOf = (exec: RemoteAccount.Backend["exec"], line: string) =>
       ], { concurrency: "unbounded" }))
   )
 
+/** `$HOME` as the remote login sees it. */
 const remoteHome = (
   exec: RemoteAccount.Backend["exec"],
   connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
