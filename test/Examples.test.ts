@@ -5,7 +5,7 @@ import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Lab from "../src/Lab.js"
+import { scopedLab } from "./support/lab.js"
 
 const repo = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 
@@ -66,12 +66,7 @@ describe("the examples", () => {
 
   it.scopedLive("the ZooKeeper suite forms ensembles on 3 lab hosts over ssh", () =>
     Effect.gen(function*() {
-      const name = `ex${process.pid.toString(36)}`.slice(0, 8)
-      const root = yield* Effect.acquireRelease(
-        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-examples-lab-${name}-`))),
-        (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
-      )
-      const lab = yield* Lab.scoped({ nodes: 3, name, dir: NodePath.join(root, "lab") })
+      const { lab, root } = yield* scopedLab("ex", 3)
       const o = yield* ducktape(["--cluster-file", lab.clusterFile, "--max-parallel", "2", "examples/zookeeper.ducktape.ts"], NodePath.join(root, "results"))
       expect(failures(o), o.out.slice(-3000)).toEqual([])
       expect(o.code).toBe(0)

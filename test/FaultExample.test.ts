@@ -1,11 +1,10 @@
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Discovery from "../src/Discovery.js"
-import * as Lab from "../src/Lab.js"
+import { scopedLab } from "./support/lab.js"
 
 const example = "examples/zookeeper-partition.ducktape.ts"
 
@@ -31,13 +30,7 @@ const ducktape = (args: ReadonlyArray<string>, env: Readonly<Record<string, stri
 describe("the ZooKeeper partition example", () => {
   it.live("passes on a 3-host lab, run through the CLI, and records its partition", () =>
     Effect.gen(function*() {
-      const name = `fx${process.pid.toString(36)}`
-      // Removed last, after the lab is down (finalizers run in reverse order).
-      const root = yield* Effect.acquireRelease(
-        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-fault-example-${name}-`))),
-        (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
-      )
-      const lab = yield* Lab.scoped({ nodes: 3, name, dir: NodePath.join(root, "lab") })
+      const { lab, root } = yield* scopedLab("fx", 3)
       const results = NodePath.join(root, "results")
 
       // No DUCKTAPE_LAB here: the CLI sets it because the cluster file is a lab's.

@@ -12,6 +12,7 @@ import * as Service from "../src/Service.js"
 import * as Test from "../src/Test.js"
 import { TestContext } from "../src/TestContext.js"
 import * as Wait from "../src/Wait.js"
+import { scopedLab } from "./support/lab.js"
 
 const where = (name: string, suite = "RunnerSpec") => ({ module: "spec", file: "/nowhere/spec.ducktape.ts", suite, name })
 const casesOf = (tests: Record<string, Test.Test<any>>) =>
@@ -184,12 +185,7 @@ describe("Runner", () => {
   it.scopedLive("a node that stops answering during a failed test is taken out of the run; what no longer fits fails saying why", () =>
     Effect.gen(function*() {
       // A 2-host lab: real ssh nodes in network namespaces of their own.
-      const name = `rn${process.pid.toString(36)}`.slice(0, 8)
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-runner-lab-${name}-`))),
-        (d) => Effect.sync(() => NodeFs.rmSync(d, { recursive: true, force: true }))
-      )
-      const lab = yield* Lab.scoped({ nodes: 2, name, dir: NodePath.join(dir, "lab") })
+      const { lab } = yield* scopedLab("rn", 2)
       const lost: Array<string> = []
       const ranOn: Record<string, string> = {}
       const where = (id: string) =>
