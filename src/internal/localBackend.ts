@@ -2,7 +2,7 @@ import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodeStream from "node:stream"
-import { Deferred, Duration, Effect, Exit, Option } from "effect"
+import { Deferred, Effect, Exit, Option } from "effect"
 import type * as LA from "../LocalAccount.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import { RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
@@ -11,8 +11,6 @@ import * as ReadableStream from "./readableStream.js"
 import * as Release from "./release.js"
 
 const signalNumbers = NodeOs.constants.signals as Record<string, number>
-/** How long a command its caller never stopped is given between TERM and KILL. */
-const orphanKillGrace = Duration.seconds(2)
 
 /** @internal */
 export const make = (options: LA.LocalAccountOptions) =>
@@ -74,7 +72,7 @@ export const make = (options: LA.LocalAccountOptions) =>
               term: signalGroup(child.pid ?? 0, "SIGTERM"),
               kill: signalGroup(child.pid ?? 0, "SIGKILL"),
               ended: Deferred.await(exited),
-              grace: orphanKillGrace
+              grace: Release.killGrace
             })).pipe(
               Effect.ensuring(Effect.sync(() => {
                 child.stdout.destroy()

@@ -1,5 +1,4 @@
-import type { Duration } from "effect"
-import { Effect, Fiber, Option } from "effect"
+import { Duration, Effect, Fiber, Option } from "effect"
 
 /**
  * Runs `effect` to its end or to its time limit, whatever interruptions the caller receives meanwhile, and then
@@ -22,6 +21,9 @@ export const bounded = <A, E, R, E2>(
       Fiber.join
     )
   )
+
+/** How long a process that a release stops gets between TERM and KILL. */
+export const killGrace: Duration.Duration = Duration.seconds(2)
 
 /**
  * Stops something in two steps, as one would by hand: `term`, then `kill` unless `ended` completes within `grace`.

@@ -13,8 +13,6 @@ import * as ReadableStream from "./readableStream.js"
 import * as TreeCopy from "./treeCopy.js"
 import * as Wait from "../Wait.js"
 
-/** How long a killed process group gets between TERM and KILL when its scope closes. */
-const killGrace = Duration.seconds(2)
 /** How long a started command may take to report its pid (the first thing it does). */
 const pidTimeout = Duration.seconds(30)
 /** How long starting a daemon may take (it only forks and prints a pid). */
@@ -152,7 +150,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
         term: Effect.asVoid(exec(["kill", "-s", "TERM", "--", group], {})),
         kill: Effect.asVoid(exec(["kill", "-s", "KILL", "--", group], {})),
         ended: exitCode,
-        grace: killGrace
+        grace: Release.killGrace
       })
     }).pipe((release) => Release.bounded(release, releaseTimeout, () => "release timed out"), Effect.ignore)
 
@@ -357,7 +355,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
           restore(Effect.succeed(pid)).pipe(
             Effect.onInterrupt(() =>
               !isProcessId(pid) ? Effect.void : Effect.zipRight(
-                killProcessGroup(pid, { grace: killGrace }),
+                killProcessGroup(pid, { grace: Release.killGrace }),
                 // A pid file left behind would name a pid that may belong to someone else later.
                 options.pidFile === undefined ? Effect.void : exec(["rm", "-f", "--", resolve(options.pidFile)])
               ).pipe((stop) => Release.bounded(stop, releaseTimeout, () => "gave up"), Effect.ignore)

@@ -100,6 +100,9 @@ const frozenCopy = (value: unknown): unknown => {
   return value
 }
 
+/** Flushes and closes a file being appended to. */
+const endStream = (stream: NodeFs.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => stream.end(() => resolve())))
+
 const uncaughtErrorOf = (e: unknown): UncaughtError =>
   new UncaughtError({
     error: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
@@ -202,14 +205,24 @@ interface Attempt {
   readonly faults: ReadonlyArray<Results.FaultRecord>
 }
 
+/** What every attempt of a run shares. */
+interface SessionContext {
+  readonly id: string
+  readonly options: R.RunOptions
+  /** Frozen plain data (see frozenCopy). */
+  readonly globals: Readonly<Record<string, unknown>>
+  /** Completed when the run is interrupted: running bodies stop. */
+  readonly abort: Deferred.Deferred<void>
+  /** The attempts running now, told of an uncaught exception. */
+  readonly uncaughtListeners: Set<UncaughtListener>
+}
+
 const runAttempt = (
   testCase: TestCase,
   nodes: ReadonlyArray<ClusterModule.ClusterNode>,
   dir: string,
   attempt: number,
-  session: { readonly id: string; readonly options: R.RunOptions; readonly globals: Readonly<Record<string, unknown>> },
-  abort: Deferred.Deferred<void>,
-  uncaughtListeners: Set<UncaughtListener>
+  session: SessionContext
 ) =>
   Effect.gen(function*() {
     yield* Effect.promise(() => NodeFsP.mkdir(dir, { recursive: true }))
@@ -240,7 +253,7 @@ const runAttempt = (
       uncaught ??= e
       Deferred.unsafeDone(uncaughtInBody, Exit.fail(e))
     }
-    uncaughtListeners.add(listener)
+    session.uncaughtListeners.add(listener)
     const exit = yield* Effect.suspend(() => {
       bodyStart = Date.now()
       return testCase.body
@@ -248,7 +261,7 @@ const runAttempt = (
       Effect.tap(() => Effect.logInfo("test body finished; tearing down")),
       Effect.ensuring(Effect.sync(() => (bodyTime = Date.now() - bodyStart))),
       // An interrupted run stops the body (the race interrupts it) but still records it.
-      (body) => Effect.raceFirst(body, Effect.zipRight(Deferred.await(abort), Effect.fail(new RunInterrupted()))),
+      (body) => Effect.raceFirst(body, Effect.zipRight(Deferred.await(session.abort), Effect.fail(new RunInterrupted()))),
       (body) => Effect.raceFirst(body, Deferred.await(uncaughtInBody)),
       Effect.timeoutFail({
         duration: timeout,
@@ -266,44 +279,34 @@ const runAttempt = (
       Logger.withMinimumLogLevel(LogLevel.Debug),
       Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
       Effect.exit,
-      Effect.ensuring(Effect.sync(() => uncaughtListeners.delete(listener)))
+      Effect.ensuring(Effect.sync(() => session.uncaughtListeners.delete(listener)))
     )
     yield* close
     const stopTime = Date.now()
     const problems = registry.records.flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`))
     const nodesUsed = yield* sub.maxUsed
-    let status: "PASS" | "FAIL" = Exit.isSuccess(exit) ? "PASS" : "FAIL"
-    let failure = Exit.isFailure(exit) ? describeCause(exit.cause) : undefined
-    if (status === "PASS" && uncaught !== undefined) {
-      status = "FAIL"
-      failure = { tag: "UncaughtError", message: uncaught.message, detail: uncaught.stack }
-    }
     // A body that waits is interrupted at its limit; one that finished a little after it (a timer late under load)
     // did not block. The slack: a tenth of the limit, at most a second.
     const limit = Duration.toMillis(Duration.decode(timeout))
-    if (status === "PASS" && bodyTime > limit + Math.min(1_000, limit / 10)) {
-      // A timeout interrupts a test where it waits; code that never waits (a busy loop, a synchronous call)
-      // cannot be interrupted, and ran to its end. It still broke its time limit.
-      status = "FAIL"
-      failure = {
+    // Why the test failed, if it did: its body, or else the first thing a passing body can still fail on.
+    const failure: Attempt["failure"] = Exit.isFailure(exit)
+      ? describeCause(exit.cause)
+      : uncaught !== undefined
+      ? { tag: "UncaughtError", message: uncaught.message, detail: uncaught.stack }
+      : bodyTime > limit + Math.min(1_000, limit / 10)
+      // A timeout interrupts a test where it waits; code that never waits (a busy loop, a synchronous call) cannot
+      // be interrupted, and ran to its end. It still broke its time limit.
+      ? {
         tag: "TestTimeout",
         message: `the test ran for ${(bodyTime / 1000).toFixed(1)}s, past its timeout of ${Duration.format(Duration.decode(timeout))}: ` +
           `it did not yield while it ran (blocking code), so it could not be stopped in time, and it held up every test beside it`,
         detail: ""
       }
-    }
-    if (status === "PASS" && problems.length > 0) {
-      status = "FAIL"
-      failure = { tag: "TeardownFailed", message: `the test passed but teardown failed: ${problems.join("; ")}`, detail: problems.join("\n") }
-    }
-    if (status === "PASS" && session.options.failBadClusterUtilization === true && nodesUsed < nodes.length) {
-      status = "FAIL"
-      failure = {
-        tag: "ClusterUtilization",
-        message: `the test declared ${nodes.length} nodes but used at most ${nodesUsed}; declare fewer`,
-        detail: ""
-      }
-    }
+      : problems.length > 0
+      ? { tag: "TeardownFailed", message: `the test passed but teardown failed: ${problems.join("; ")}`, detail: problems.join("\n") }
+      : session.options.failBadClusterUtilization === true && nodesUsed < nodes.length
+      ? { tag: "ClusterUtilization", message: `the test declared ${nodes.length} nodes but used at most ${nodesUsed}; declare fewer`, detail: "" }
+      : undefined
     const data = Exit.isSuccess(exit) ? exit.value : undefined
     if (data !== undefined) {
       yield* Effect.promise(() =>
@@ -311,8 +314,8 @@ const runAttempt = (
       )
     }
     return {
-      status,
-      summary: status === "PASS" ? "Test Passed" : failure!.message,
+      status: failure === undefined ? "PASS" : "FAIL",
+      summary: failure?.message ?? "Test Passed",
       failure,
       data,
       startTime,
@@ -538,6 +541,8 @@ export const run = (options: R.RunOptions) =>
       Effect.runFork(immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack })))
     }
 
+    const sessionContext: SessionContext = { id: sessionId, options, globals, abort, uncaughtListeners }
+
     // A node that stopped answering during a failed test would fail every test after it: it is taken out of the
     // run (ducktape's complaint: one bad node, a cascade of failures), and tests that no longer fit fail saying so.
     const lostNodes: Array<string> = []
@@ -576,7 +581,7 @@ export const run = (options: R.RunOptions) =>
         const attempt = Effect.zipRight(
           // In the test's own fiber: a slow event handler must not hold up the scheduler, nor Ctrl-C.
           emit({ _tag: "TestStarted", testId: job.testCase.id, attempt: attemptNo, nodes: nodes.map((n) => n.name) }),
-          runAttempt(job.testCase, nodes, dir, attemptNo, { id: sessionId, options, globals }, abort, uncaughtListeners)
+          runAttempt(job.testCase, nodes, dir, attemptNo, sessionContext)
         ).pipe(
           // The runner's own failure (its results directory cannot be made, say) fails the test; it must never
           // leave the loop waiting for a result that will not come.
@@ -725,8 +730,7 @@ export const run = (options: R.RunOptions) =>
           const session = yield* snapshot(true)
           // A rewrite still in flight must not land after (and over) the final reports.
           if (rewriting !== undefined) yield* Fiber.await(rewriting)
-          yield* Effect.promise(() => new Promise<void>((resolve) => jsonl.end(() => resolve())))
-          yield* Effect.promise(() => new Promise<void>((resolve) => sessionLog.end(() => resolve())))
+          yield* Effect.forEach([jsonl, sessionLog], endStream, { discard: true })
           yield* Report.writeAll(sessionDir, session).pipe(
             Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
           )

@@ -7,7 +7,7 @@ import * as Release from "./release.js"
 import type * as S from "../Service.js"
 import { ServiceError, ServiceRegistry } from "../Service.js"
 import { errorText } from "./errorText.js"
-import { ambientEnv } from "./remoteAccount.js"
+import * as JvmLogs from "./jvmLogs.js"
 
 const defaultStopTimeout = Duration.seconds(60)
 const defaultWaitTimeout = Duration.minutes(10)
@@ -23,16 +23,6 @@ const reasonOf = (cause: Cause.Cause<unknown>): string => {
 
 /** Services started without a registry still get unique ids. */
 let orphanCounter = 0
-
-/**
- * What --enable-jvm-logs gives every JVM a service starts (JDK 9 and later read JDK_JAVA_OPTIONS): GC logging to
- * `<dir>/gc/gc-<pid>.log` (5 files of 10 MiB at most each) and a heap dump in `<dir>/heap` when it runs out of
- * memory. It reaches the commands of startNode and of fibers it forks there.
- */
-const jvmOptions = (dir: string) =>
-  // %p: one file per JVM, so that a second JVM (a client the service runs, say) does not rotate the server's away.
-  `-Xlog:gc*:file=${dir}/gc/gc-%p.log:time,uptime,level,tags:filecount=5,filesize=10M ` +
-  `-XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=${dir}/heap`
 
 /** @internal */
 export const makeRegistry = (
@@ -90,14 +80,9 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
       const context = yield* Effect.context<R>()
       const order = Option.match(registry, { onNone: () => ++orphanCounter, onSome: (r) => r.nextOrder(definition.name) })
       const id = `${definition.name}-${order}`
-      // --enable-jvm-logs: every JVM the service starts logs its GC and dumps its heap on OOM into a directory of
-      // the service's own on each node, collected like any log (the heap dump only after a failure).
-      const jvm = Option.isSome(registry) && registry.value.jvmLogs ? `jvm_logs/${id}` : undefined
-      const logs: Readonly<Record<string, S.LogSpec>> = jvm === undefined ? definition.logs ?? {} : {
-        ...definition.logs,
-        jvm_gc_log: { path: `${jvm}/gc`, collectDefault: true },
-        jvm_heap_dump: { path: `${jvm}/heap` }
-      }
+      // --enable-jvm-logs: every JVM the service starts logs its GC and dumps its heap on OOM, collected like its logs.
+      const jvm = Option.isSome(registry) && registry.value.jvmLogs ? JvmLogs.forService(id) : undefined
+      const logs: Readonly<Record<string, S.LogSpec>> = { ...definition.logs, ...jvm?.logs }
       const spec = options.spec ?? (options.numNodes !== undefined ? options.numNodes : undefined) ??
         definition.spec ?? definition.numNodes ?? 1
 
@@ -168,10 +153,7 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           state.scope = scope
           yield* Effect.logInfo(`starting ${who(node)}`)
           const starting = Scope.extend(definition.startNode(node, service), scope)
-          yield* run(node, "start", jvm === undefined ? starting : Effect.zipRight(
-            Effect.all([node.account.mkdirs(`${jvm}/gc`), node.account.mkdirs(`${jvm}/heap`)]),
-            Effect.locally(starting, ambientEnv, { JDK_JAVA_OPTIONS: jvmOptions(node.account.resolve(jvm)) })
-          ))
+          yield* run(node, "start", jvm === undefined ? starting : jvm.starting(node, starting))
           yield* Effect.logInfo(`started ${who(node)}`)
         })
 
@@ -227,9 +209,7 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           const failed = Exit.isFailure(exit) || record.problems.length > 0
           if (Option.isSome(registry)) yield* collectLogs(registry.value, record, logs, touched, failed)
           yield* Effect.forEach(touched, (n) => Effect.catchAll(cleanNode(n), note), { concurrency: "unbounded", discard: true })
-          if (jvm !== undefined) {
-            yield* Effect.forEach(touched, (n) => Effect.ignore(n.account.remove(jvm, { force: true })), { concurrency: "unbounded", discard: true })
-          }
+          if (jvm !== undefined) yield* Effect.forEach(touched, jvm.clear, { concurrency: "unbounded", discard: true })
           record.stoppedAt = Date.now()
         }).pipe(Effect.annotateLogs({ service: id }))
       )
@@ -242,7 +222,7 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           }
           stateOf(node).touched = true
           // JVM logs of an earlier run with this service id must not pass for this one's (a restart keeps them).
-          if (jvm !== undefined) yield* Effect.ignore(node.account.remove(jvm, { force: true }))
+          if (jvm !== undefined) yield* jvm.clear(node)
           yield* startNode(node)
         })
       if (definition.packages !== undefined && definition.packages.length > 0) {

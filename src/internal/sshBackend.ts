@@ -59,11 +59,10 @@ const channelCloseTimeout = Duration.seconds(2)
 const connectionCloseTimeout = Duration.seconds(3)
 /**
  * A command still running when its channel is released (see stopOrphan): how long the backend waits for its pid
- * line, gives a KILL just sent to show, gives TERM before KILL, and spends on the whole stop.
+ * line, gives a KILL just sent to show, and spends on the whole stop (TERM before KILL: Release.killGrace).
  */
 const orphanPidWait = Duration.seconds(5)
 const orphanSettle = Duration.millis(300)
-const orphanKillGrace = Duration.seconds(2)
 const orphanStopTimeout = Duration.seconds(10)
 const defaultConnectTimeout = Duration.seconds(10)
 const defaultKeepalive = Duration.seconds(5)
@@ -405,7 +404,7 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
           term: runQuietly(`kill -s TERM -- -${pid}`),
           kill: runQuietly(`kill -s KILL -- -${pid}`),
           ended: Deferred.await(opened.exited),
-          grace: orphanKillGrace
+          grace: Release.killGrace
         })
       }).pipe((stop) => Release.bounded(stop, orphanStopTimeout, () => "gave up"), Effect.ignore)
 
