@@ -1,16 +1,84 @@
 #!/usr/bin/env node
-// The framework's dependencies load first, as plain ESM: once tsx is registered every module resolution goes
-// through its hooks, which would double the start-up time for these large module graphs.
-await Promise.all([
-  import("effect"),
-  import("@effect/cli/Args"),
-  import("@effect/cli/Command"),
-  import("@effect/cli/Options"),
-  import("@effect/platform-node/NodeContext"),
-  import("ssh2"),
-  import("mustache")
-])
-// Test files (and this package's own sources) are TypeScript and load without a build step.
-const { register } = await import("tsx/esm/api")
-register()
-await import("../src/bin.ts")
+// The `ducktape` command. `--version` and `--help` are asked often, by people and by scripts: they are answered
+// here without loading the framework (its module graph alone takes most of a second). Then the `effect` that the
+// framework will share with the user's tests is checked — a missing, wrong or second copy of it would otherwise
+// surface as "Not a valid effect" in every test — and the built CLI runs.
+import * as NodeFs from "node:fs"
+import { createRequire } from "node:module"
+import * as NodePath from "node:path"
+
+const ownPackage = JSON.parse(NodeFs.readFileSync(new URL("../package.json", import.meta.url), "utf8"))
+const args = process.argv.slice(2)
+
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
+  process.stdout.write(`${ownPackage.version}\n`)
+  process.exit(0)
+}
+const colour = process.env.FORCE_COLOR !== undefined ? process.env.FORCE_COLOR !== "0"
+  : process.stdout.isTTY === true && process.env.NO_COLOR === undefined
+const prerenderedHelp = new URL(colour ? "../dist/help.ansi" : "../dist/help.txt", import.meta.url)
+if (args.length === 1 && (args[0] === "--help" || args[0] === "-h") && process.env.DUCKTAPE_RENDER_HELP === undefined &&
+  NodeFs.existsSync(prerenderedHelp)) {
+  process.stdout.write(NodeFs.readFileSync(prerenderedHelp, "utf8"))
+  process.exit(0)
+}
+
+const problem = effectProblem()
+if (problem !== undefined) {
+  process.stderr.write(`error: ${problem}\n`)
+  process.exit(2)
+}
+const built = new URL("../dist/bin.js", import.meta.url)
+if (!NodeFs.existsSync(built)) {
+  process.stderr.write("error: ducktape-effect is not built (no dist/): run `npm run build` in its checkout\n")
+  process.exit(2)
+}
+await import(built.href)
+
+/**
+ * What is wrong with the `effect` this process would run with, if anything: missing, outside the range in our
+ * peerDependencies, or a different copy from the one the user's project (the current directory) resolves — the
+ * framework and the tests must share one, or Effect values made by one are not effects to the other.
+ */
+function effectProblem() {
+  const range = ownPackage.peerDependencies.effect
+  const ours = packageOf(createRequire(import.meta.url))
+  if (ours === undefined) {
+    return `ducktape-effect needs the package \`effect\` (${range}), and none is installed: run \`npm install effect@${majorOf(range)}\``
+  }
+  if (!satisfies(ours.version, range)) {
+    return `ducktape-effect needs \`effect\` ${range}, and found ${ours.version} (${ours.dir}): ` +
+      `run \`npm install effect@${majorOf(range)}\` (ducktape-effect does not run on Effect ${majorOf(ours.version)} yet)`
+  }
+  const theirs = packageOf(createRequire(NodePath.join(process.cwd(), "package.json")))
+  if (theirs !== undefined && theirs.dir !== ours.dir) {
+    return `two copies of \`effect\` are installed: ${theirs.version} for this project (${theirs.dir}) and ` +
+      `${ours.version} for ducktape-effect (${ours.dir}); tests made with one are not effects to the other. ` +
+      `Install one version that satisfies ${range} in this project (\`npm install effect@${ours.version}\`), then \`npm dedupe\``
+  }
+  return undefined
+}
+
+function packageOf(require) {
+  try {
+    const file = require.resolve("effect/package.json")
+    return { dir: NodePath.dirname(NodeFs.realpathSync(file)), version: JSON.parse(NodeFs.readFileSync(file, "utf8")).version }
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `version` satisfies a caret range `^X.Y.Z` (the only form our peerDependencies use). */
+function satisfies(version, range) {
+  const [major, minor, patch] = numbers(version)
+  const [rMajor, rMinor, rPatch] = numbers(range.replace(/^\^/, ""))
+  return major === rMajor && (minor > rMinor || (minor === rMinor && patch >= rPatch))
+}
+
+function numbers(version) {
+  return version.split("-")[0].split(".").map(Number)
+}
+
+function majorOf(version) {
+  return numbers(version.replace(/^\^/, ""))[0]
+}

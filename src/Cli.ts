@@ -10,7 +10,6 @@
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import * as NodeUrl from "node:url"
 // Module by module, not the package index: the index loads all of @effect/cli (~0.3 s more at every start).
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -27,6 +26,7 @@ import * as Report from "./Report.js"
 import * as Results from "./Results.js"
 import * as Runner from "./Runner.js"
 import { errorText } from "./internal/errorText.js"
+import { importUserModule } from "./internal/userModule.js"
 
 /** The framework's version (from package.json). */
 export const version: string = (() => {
@@ -149,7 +149,7 @@ const moduleCluster = (path: string) =>
     const usage = "export default a Layer providing Cluster, e.g. Layer.scoped(Cluster.Cluster, Effect.flatMap(makeNodes, Cluster.make))"
     if (!NodeFs.existsSync(absolute)) return yield* fail(`--cluster ${path}: no such file`, `check the path (relative to ${process.cwd()})`)
     const module = yield* Effect.tryPromise({
-      try: () => import(/* @vite-ignore */ NodeUrl.pathToFileURL(absolute).href) as Promise<Record<string, unknown>>,
+      try: () => importUserModule(absolute),
       catch: (e) => new UsageError({ problem: `--cluster ${path}: cannot import it: ${errorText(e)}`, fix: "fix the module" })
     })
     const exported = module["default"] ?? module["cluster"]

@@ -6,6 +6,10 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { main } from "./Cli.js"
+import { enableTypeScript } from "./internal/userModule.js"
+
+// Test files and cluster modules are the user's TypeScript; the framework itself is built JavaScript.
+enableTypeScript()
 
 const program = main(process.argv).pipe(Effect.provide(NodeContext.layer))
 const fiber = Effect.runFork(program)

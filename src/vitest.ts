@@ -16,7 +16,6 @@
 import * as NodePath from "node:path"
 import { Duration, Effect, Schema } from "effect"
 import type { Layer } from "effect"
-import { expect, it } from "vitest"
 import { Cluster } from "./Cluster.js"
 import * as Discovery from "./Discovery.js"
 import type { TestResult } from "./Results.js"
@@ -58,9 +57,21 @@ export class SystemTestFailed extends Schema.TaggedError<SystemTestFailed>()("Sy
 
 const defaultTestTimeout = Duration.minutes(5)
 
+/**
+ * vitest, when this module runs inside a vitest worker. vitest throws when it is imported anywhere else, and this
+ * module must load in plain `node` too (the package's entries are checked that way, and `run` needs no vitest).
+ */
+const vitest = "__vitest_worker__" in globalThis ? await import("vitest") : undefined
+
+const requireVitest = (what: string) => {
+  if (vitest === undefined) throw new Error(`${what} works inside vitest only: run this file with \`vitest\``)
+  return vitest
+}
+
 /** Where the current vitest test lives and what it is called (outside a test: the process's entry file). */
 const currentTest = () => {
-  const state = expect.getState()
+  if (vitest === undefined) return { file: process.argv[1] ?? "node", name: "test" }
+  const state = vitest.expect.getState()
   return { file: state.testPath ?? process.argv[1] ?? "vitest", name: state.currentTestName ?? "test" }
 }
 
@@ -133,7 +144,7 @@ export const systemTest = (name: string, options: SystemTestOptions, runnable: R
     (total, c) => Duration.sum(total, c.timeout ?? perCase),
     Duration.minutes(1)
   )
-  it(name, async (context) => {
+  requireVitest("systemTest").it(name, async (context) => {
     const { results } = await Effect.runPromise(
       run(runnable, { ...options, name }).pipe(Effect.provide(options.cluster)),
       { signal: context.signal }

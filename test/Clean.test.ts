@@ -48,7 +48,7 @@ describe("Clean", () => {
       NodeFs.writeFileSync(
         NodePath.join(dir, "hang.ducktape.ts"),
         `import { Effect } from "effect"
-import { Service, Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+import { Service, Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "dist/index.js")).href)}
 const Daemon = Service.make({
   name: "daemon",
   startNode: (node) => Effect.flatMap(node.account.spawnDaemon("exec sleep 600"), (pid) =>

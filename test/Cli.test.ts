@@ -23,7 +23,7 @@ beforeAll(() => {
   NodeFs.writeFileSync(
     NodePath.join(dir, "mixed.ducktape.ts"),
     `import { Effect } from "effect"
-import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "dist/index.js")).href)}
 export const Mixed = Test.suite("Mixed", {
   passes: Test.make({ matrix: { n: [1, 2] } }, ({ n }) => Effect.succeed({ doubled: n * 2 })),
   fails: Test.make(() => Test.check(false, "the answer was wrong")),
@@ -32,16 +32,16 @@ export const Mixed = Test.suite("Mixed", {
 `
   )
   NodeFs.writeFileSync(NodePath.join(dir, "passing.ducktape.ts"), `import { Effect } from "effect"
-import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "dist/index.js")).href)}
 export const ok = Test.make(() => Effect.void)
 `)
   NodeFs.writeFileSync(NodePath.join(dir, "slow.ducktape.ts"), `import { Effect } from "effect"
-import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "dist/index.js")).href)}
 export const quick = Test.make(() => Effect.void)
 export const slow = Test.make(() => Effect.sleep("60 seconds"))
 `)
   NodeFs.writeFileSync(NodePath.join(dir, "uncaught.ducktape.ts"), `import { Effect } from "effect"
-import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+import { Test } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "dist/index.js")).href)}
 export const throws = Test.make(() =>
   Effect.zipRight(Effect.sync(() => setTimeout(() => { throw new Error("boom from a timer") }, 50)), Effect.sleep("5 seconds")))
 export const rejects = Test.make(() =>
@@ -50,7 +50,7 @@ export const rejects = Test.make(() =>
   // A cluster of the user's own making: two local nodes with names of its choosing.
   NodeFs.writeFileSync(NodePath.join(dir, "my-cluster.ts"), `import * as NodePath from "node:path"
 import { Effect, Layer } from "effect"
-import { Cluster, LocalAccount } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+import { Cluster, LocalAccount } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "dist/index.js")).href)}
 const node = (name: string) =>
   LocalAccount.make({ hostname: name, workdir: NodePath.join(process.cwd(), "my-nodes", name) })
 export default Layer.scoped(Cluster.Cluster, Effect.flatMap(Effect.all([node("custom-a"), node("custom-b")]), (accounts) =>
@@ -58,7 +58,7 @@ export default Layer.scoped(Cluster.Cluster, Effect.flatMap(Effect.all([node("cu
 `)
   NodeFs.writeFileSync(NodePath.join(dir, "not-a-cluster.ts"), "export const answer = 42\n")
   NodeFs.writeFileSync(NodePath.join(dir, "needs-cloud.ts"), `import { Context, Effect, Layer } from "effect"
-import { Cluster } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)}
+import { Cluster } from ${JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "dist/index.js")).href)}
 class Cloud extends Context.Tag("Cloud")<Cloud, { readonly nodes: number }>() {}
 export default Layer.effect(Cluster.Cluster, Effect.flatMap(Cloud, () => Effect.dieMessage("unreachable")))
 `)

@@ -1,11 +1,11 @@
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
-import { pathToFileURL } from "node:url"
 import { Cause, Duration, Effect, Either, Option } from "effect"
 import type * as D from "../Discovery.js"
 import { DiscoveryError } from "../Discovery.js"
 import * as Test from "../Test.js"
 import * as Yaml from "./yaml.js"
+import { importUserModule } from "./userModule.js"
 
 /** Test files found by walking; a file named explicitly may have any name. */
 const testFilePattern = /\.ducktape\.(?:ts|mts|js|mjs)$/
@@ -538,7 +538,7 @@ class Loader {
     const parameters = this.parameters
     return Effect.gen(function*() {
       const imported = yield* Effect.tryPromise({
-        try: () => import(/* @vite-ignore */ pathToFileURL(file).href) as Promise<Record<string, unknown>>,
+        try: () => importUserModule(file),
         catch: (e) => e
       }).pipe(Effect.timeout(importTimeout), Effect.either)
       if (Either.isLeft(imported)) {
