@@ -47,6 +47,9 @@ export const Able = Test.suite("Able", {
   // Two files whose module names are the same (a/b and a.b): their tests' ids are too.
   "twins/a/b.ducktape.ts": header + `export const S = Test.suite("S", { t: Test.make(() => Effect.void) })\n`,
   "twins/a.b.ducktape.ts": header + `export const S = Test.suite("S", { t: Test.make(() => Effect.fail("hidden?")) })\n`,
+  // Parameters whose ids collide once spaces and non-ASCII letters are dropped.
+  "clash/params.ducktape.ts": header +
+    `export const t = Test.make({ parametrize: [{ v: "a b" }, { v: "ab" }, { v: "日本" }, { v: "中文" }] }, ({ v }) => Effect.succeed(v))\n`,
   "suites/main.yml": `# the main suite
 import: common.yml
 main:
@@ -133,6 +136,16 @@ describe("Discovery", () => {
       expect(found.cases[1]!.problem).toMatch(/its id is also the id of a test in twins\/a.*\.ducktape\.ts: rename/)
       // The same file selected twice is one case, not a clash.
       expect((yield* discover(["twins/a/b.ducktape.ts", "twins/a/b.ducktape.ts"])).cases).toHaveLength(1)
+    }))
+
+  it.live("every declared case shows up: parameters whose ids collide are kept, marked, not dropped", () =>
+    Effect.gen(function*() {
+      const found = yield* discover(["clash/"])
+      expect(found.cases.map((c) => c.params)).toEqual([{ v: "a b" }, { v: "ab" }, { v: "日本" }, { v: "中文" }])
+      expect(found.cases.map((c) => c.problem === undefined)).toEqual([true, false, true, false])
+      expect(found.cases[3]!.problem).toMatch(/\{"v":"中文"\} give the same id as \{"v":"日本"\}/)
+      // Selected twice, still each case once.
+      expect((yield* discover(["clash/", "clash/params.ducktape.ts"])).cases).toHaveLength(4)
     }))
 
   it("derives module names from the path relative to the working directory", () => {

@@ -739,6 +739,7 @@ export const discover = Effect.fn("Discovery.discover")(function*(selection: D.S
 
   const out: Array<Test.TestCase> = []
   const seen = new Map<string, Test.TestCase>()
+  const sameParams = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
   const add = (cases: ReadonlyArray<Test.TestCase>, excluded: ReadonlySet<string>) => {
     for (const c of cases) {
       if (excluded.has(c.id)) continue
@@ -746,6 +747,10 @@ export const discover = Effect.fn("Discovery.discover")(function*(selection: D.S
       if (twin === undefined) {
         seen.set(c.id, c)
         out.push(c)
+      } else if (c.problem !== undefined && twin.file === c.file && twin.suite === c.suite && twin.name === c.name) {
+        // A case that expansion already marked (its parameters escape to a twin's id) is a different case: it must
+        // show up, failing with that reason, not pass for "the same case selected twice".
+        if (!out.some((o) => o.id === c.id && o.problem === c.problem && sameParams(o.params, c.params))) out.push(c)
       } else if (twin.file !== c.file || twin.suite !== c.suite || twin.name !== c.name) {
         // Another declaration with the same id (dir/a/b.ducktape.ts and dir/a.b.ducktape.ts, say) would share its
         // results: it fails instead, saying so. The same case selected twice is simply run once.
