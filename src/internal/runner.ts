@@ -2,6 +2,7 @@ import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
 import {
   Cause,
   Deferred,
@@ -15,7 +16,7 @@ import {
   Option,
   Predicate,
   Queue,
-  Ref,
+  Runtime,
   Schema,
   Scope
 } from "effect"
@@ -38,6 +39,9 @@ import { ServiceRegistry } from "../Service.js"
 import type { TestCase } from "../Test.js"
 import { TestContext } from "../TestContext.js"
 import * as Faults from "./faultLog.js"
+import { RunInterrupted, TestTimeout, UncaughtError } from "./runnerErrors.js"
+import { skippedReason } from "./test.js"
+import { writeAllSync } from "./report.js"
 
 const defaultTestTimeout = Duration.minutes(30)
 /** After a failed test, how long each of its nodes has to run `true` to count as still there. */
@@ -47,39 +51,6 @@ const nodeCheckTimeout = Duration.seconds(15)
  * timeout) still leaves reports of what finished.
  */
 const progressReportInterval = 5_000
-
-/** A test ran out of time; its services were torn down before this was reported. */
-export class TestTimeout extends Schema.TaggedError<TestTimeout>()("TestTimeout", {
-  testId: Schema.String,
-  timeout: Schema.String
-}) {
-  override get message(): string {
-    return `test timed out after ${this.timeout} and was interrupted (its services were stopped and their logs ` +
-      `collected); raise its timeout with Test.make({ timeout }) or --test-timeout if it needs longer`
-  }
-}
-
-/** The run was interrupted while a test ran; the test was stopped and torn down. */
-export class RunInterrupted extends Schema.TaggedError<RunInterrupted>()("RunInterrupted", {}) {
-  override get message(): string {
-    return "the run was interrupted (Ctrl-C / SIGTERM) while this test ran; it was stopped and its services torn down"
-  }
-}
-
-/**
- * An exception no code caught (thrown in a timer or event callback, a promise rejected with nobody waiting) while
- * this test ran. All tests share one process, so which test threw it cannot be told: every test running then
- * fails with it, rather than the whole run dying without reports.
- */
-export class UncaughtError extends Schema.TaggedError<UncaughtError>()("UncaughtError", {
-  error: Schema.String,
-  stack: Schema.String
-}) {
-  override get message(): string {
-    return `an uncaught exception while this test ran: ${this.error} (thrown outside any Effect — a callback or an ` +
-      `unawaited promise; every test running at that moment fails with it, as the process cannot tell whose it was)`
-  }
-}
 
 /** Tests currently running, told of an uncaught exception in the process (see UncaughtError). */
 type UncaughtListener = (error: UncaughtError) => void
@@ -159,16 +130,81 @@ const messageOf = (e: unknown): { tag: string; message: string } => {
   return { tag: "Error", message: String(e) }
 }
 
-const describeCause = (cause: Cause.Cause<unknown>): { tag: string; message: string; detail: string } => {
+/** The framework's own sources: their frames are the library's, not the user's. */
+const frameworkSrc = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+const isLibraryFrame = (line: string) =>
+  line.includes("node_modules") || line.includes("node:") || line.includes(frameworkSrc) ||
+  line.includes(NodeUrl.pathToFileURL(frameworkSrc).href)
+
+/**
+ * A failure's detail for the reports: the stack below the message (the summary says the message already), with only
+ * the user's frames (the test or service line that failed) unless --debug asks for the library's too.
+ */
+const detailOf = (cause: Cause.Cause<unknown>, message: string, debug: boolean): string => {
+  const lines = Cause.pretty(cause).split("\n")
+  const isFrame = (l: string) => /^\s+at /.test(l)
+  const firstFrame = lines.findIndex(isFrame)
+  const head = firstFrame < 0 ? lines : lines.slice(0, firstFrame)
+  const firstMessageLine = message.split("\n")[0] ?? ""
+  const kept = head.join("\n").includes(firstMessageLine) ? [] : head
+  let hidden = 0
+  for (const l of firstFrame < 0 ? [] : lines.slice(firstFrame)) {
+    if (isFrame(l) && !debug && isLibraryFrame(l)) hidden++
+    else kept.push(l)
+  }
+  if (hidden > 0) kept.push(`    (${hidden} frames of ducktape and its libraries hidden: --debug shows them)`)
+  return kept.join("\n")
+}
+
+const describeCause = (cause: Cause.Cause<unknown>, debug = false): { tag: string; message: string; detail: string } => {
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return { ...messageOf(failure.value), detail: Cause.pretty(cause) }
+  if (Option.isSome(failure)) {
+    const m = messageOf(failure.value)
+    return { ...m, detail: detailOf(cause, m.message, debug) }
+  }
   const defect = Cause.dieOption(cause)
   if (Option.isSome(defect)) {
     const m = messageOf(defect.value)
-    return { tag: "Defect", message: `the test crashed: ${m.message}`, detail: Cause.pretty(cause) }
+    return { tag: "Defect", message: `the test crashed: ${m.message}`, detail: detailOf(cause, m.message, debug) }
   }
-  return { tag: "Interrupted", message: "the test was interrupted", detail: Cause.pretty(cause) }
+  return { tag: "Interrupted", message: "the test was interrupted", detail: debug ? Cause.pretty(cause) : "" }
 }
+
+/** Past this a failure's message goes whole into a file of the test's results directory, and cut into the reports. */
+const maxMessageChars = 4000
+const failureFile = "failure.txt"
+
+/** A failure whose message or detail is too long for reports and terminals: the whole kept in the test's directory. */
+const capped = (failure: NonNullable<Attempt["failure"]>, dir: string): NonNullable<Attempt["failure"]> => {
+  if (failure.message.length <= maxMessageChars && failure.detail.length <= 4 * maxMessageChars) return failure
+  try {
+    NodeFs.writeFileSync(NodePath.join(dir, failureFile), `${failure.tag}: ${failure.message}\n\n${failure.detail}\n`)
+  } catch {
+    // the cut text below still says what failed
+  }
+  const cut = (s: string, max: number) =>
+    s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters: the whole is in ${failureFile} of the test's results)`
+  return { tag: failure.tag, message: cut(failure.message, maxMessageChars), detail: cut(failure.detail, 4 * maxMessageChars) }
+}
+
+/**
+ * The test's view of its nodes: each account marks its node as used when any of its methods is called, so that
+ * --fail-bad-cluster-utilization counts a node a test ran commands on without allocating it (cluster.all[0]).
+ */
+const tracked = (nodes: ReadonlyArray<ClusterModule.ClusterNode>, touched: Set<string>): ReadonlyArray<ClusterModule.ClusterNode> =>
+  nodes.map((node) => ({
+    ...node,
+    account: new Proxy(node.account, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver)
+        if (typeof value !== "function") return value
+        return function(this: unknown, ...args: Array<unknown>) {
+          touched.add(node.name)
+          return Reflect.apply(value, this === receiver ? target : this, args)
+        }
+      }
+    })
+  }))
 
 /** A logger writing a test's own log files: INFO and up to test_log.info, everything to test_log.debug. */
 const testLogger = (dir: string, echo: boolean) => {
@@ -191,7 +227,8 @@ const testLogger = (dir: string, echo: boolean) => {
 }
 
 interface Attempt {
-  readonly status: "PASS" | "FAIL"
+  /** IGNORE: the test ended itself with Test.skip. */
+  readonly status: "PASS" | "FAIL" | "IGNORE"
   readonly summary: string
   readonly failure: { tag: string; message: string; detail: string } | undefined
   readonly data: unknown
@@ -227,7 +264,8 @@ const runAttempt = (
   Effect.gen(function*() {
     yield* Effect.promise(() => NodeFsP.mkdir(dir, { recursive: true }))
     const startTime = Date.now()
-    const sub = yield* ClusterModule.make(nodes)
+    const touched = new Set<string>()
+    const sub = yield* ClusterModule.make(tracked(nodes, touched))
     const registry = Service.makeRegistry(dir, { noTeardown: session.options.noTeardown === true, jvmLogs: session.options.enableJvmLogs === true })
     const faults = Faults.makeLog()
     const { close, logger } = testLogger(dir, session.options.debug === true)
@@ -284,13 +322,16 @@ const runAttempt = (
     yield* close
     const stopTime = Date.now()
     const problems = registry.records.flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`))
-    const nodesUsed = yield* sub.maxUsed
+    const nodesUsed = Math.max(yield* sub.maxUsed, touched.size)
     // A body that waits is interrupted at its limit; one that finished a little after it (a timer late under load)
     // did not block. The slack: a tenth of the limit, at most a second.
     const limit = Duration.toMillis(Duration.decode(timeout))
     // Why the test failed, if it did: its body, or else the first thing a passing body can still fail on.
-    const failure: Attempt["failure"] = Exit.isFailure(exit)
-      ? describeCause(exit.cause)
+    const skipped = Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Cause.dieOption(exit.cause), skippedReason)) : undefined
+    const failure: Attempt["failure"] = skipped !== undefined
+      ? undefined
+      : Exit.isFailure(exit)
+      ? describeCause(exit.cause, session.options.debug === true)
       : uncaught !== undefined
       ? { tag: "UncaughtError", message: uncaught.message, detail: uncaught.stack }
       : bodyTime > limit + Math.min(1_000, limit / 10)
@@ -313,10 +354,11 @@ const runAttempt = (
         NodeFsP.writeFile(NodePath.join(dir, "data.json"), ReportFormat.stringify(data, 2) ?? "null").catch(() => undefined)
       )
     }
+    const kept = failure === undefined ? undefined : capped(failure, dir)
     return {
-      status: failure === undefined ? "PASS" : "FAIL",
-      summary: failure?.message ?? "Test Passed",
-      failure,
+      status: skipped !== undefined && kept === undefined ? "IGNORE" : kept === undefined ? "PASS" : "FAIL",
+      summary: skipped !== undefined && kept === undefined ? `skipped: ${skipped}` : kept?.message ?? "Test Passed",
+      failure: kept,
       data,
       startTime,
       stopTime,
@@ -432,11 +474,17 @@ export const run = (options: R.RunOptions) =>
     const maxParallel = Math.max(1, options.maxParallel ?? 1)
     const deflake = Math.max(1, options.deflake ?? 1)
     const startTime = Date.now()
-    const results = yield* Ref.make<ReadonlyArray<Results.TestResult>>([])
+    // A plain array: only this session's fibers touch it, and a hard exit must read it synchronously.
+    const recorded: Array<Results.TestResult> = []
     const jsonl = NodeFs.createWriteStream(NodePath.join(sessionDir, "results.jsonl"), { flags: "a" })
     const encode = Schema.encodeSync(Schema.parseJson(Results.TestResult))
     const record = (r: Results.TestResult) =>
-      Effect.zipRight(Ref.update(results, (rs) => [...rs, r]), Effect.sync(() => jsonl.write(encode(r) + "\n")))
+      Effect.sync(() => {
+        recorded.push(r)
+        jsonl.write(encode(r) + "\n")
+      })
+    // Callbacks from outside any fiber (an uncaught exception) run their Effects on the session's own runtime.
+    const runtime = yield* Effect.runtime<never>()
 
     const selectionOrder = new Map<string, number>()
     for (const [i, c] of options.cases.entries()) if (!selectionOrder.has(c.id)) selectionOrder.set(c.id, i)
@@ -447,6 +495,9 @@ export const run = (options: R.RunOptions) =>
     const leftovers = yield* Clean.clean(cluster.all)
     if (leftovers.length > 0) yield* emit({ _tag: "LeftoversRemoved", leftovers })
     yield* emit({ _tag: "SessionStarted", sessionId, resultsDir: sessionDir, total })
+    if (options.onStarted !== undefined) {
+      yield* options.onStarted({ dir: sessionDir, writeReportsSync: () => void writeAllSync(sessionDir, snapshotNow(false)) })
+    }
 
     const dirFor = (t: TestCase, run: number, attempt: number) =>
       NodePath.join(sessionDir, safeDirName(t.id), runs > 1 || deflake > 1 ? `${run}${attempt > 1 ? `-attempt${attempt}` : ""}` : "")
@@ -454,7 +505,11 @@ export const run = (options: R.RunOptions) =>
     const finish = (job: Job, willRetry: boolean) => {
       const last = job.attempts[job.attempts.length - 1]!
       const passed = last.status === "PASS"
-      const status: Results.TestStatus = passed ? (job.attempts.length > 1 ? "FLAKY" : "PASS") : "FAIL"
+      const status: Results.TestStatus = last.status === "IGNORE"
+        ? "IGNORE"
+        : passed
+        ? (job.attempts.length > 1 ? "FLAKY" : "PASS")
+        : "FAIL"
       const result: Results.TestResult = {
         ...identityOf(job.testCase),
         status,
@@ -538,7 +593,7 @@ export const run = (options: R.RunOptions) =>
       strays++
       const summary = `an uncaught exception while no test ran: ${error.error}`
       const identity = { testId: `ducktape.uncaught.${strays}`, module: "ducktape", name: `uncaught exception ${strays}`, params: {}, description: "", file: "", symbol: "" }
-      Effect.runFork(immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack })))
+      Runtime.runFork(runtime)(immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack })))
     }
 
     const sessionContext: SessionContext = { id: sessionId, options, globals, abort, uncaughtListeners }
@@ -617,8 +672,8 @@ export const run = (options: R.RunOptions) =>
      * The session as it stands. Before the end, tests still running or waiting are listed as not run and the
      * session as interrupted: that is what the reports must say if the driver is killed before it can rewrite them.
      */
-    const snapshot = (final: boolean) =>
-      Effect.map(Ref.get(results), (rs): Results.SessionResults => {
+    const snapshotNow = (final: boolean): Results.SessionResults => {
+        const rs = recorded
         const stopTime = Date.now()
         const waiting = pending.all().map((j) => j.testCase.id)
         const inFlight = final ? [] : [...running.keys()].map((j) => j.testCase.id)
@@ -636,19 +691,35 @@ export const run = (options: R.RunOptions) =>
           // Reports list tests in the order they were selected, not the order parallel runs happened to end.
           results: [...rs].sort((a, b) => (selectionOrder.get(a.testId) ?? -1) - (selectionOrder.get(b.testId) ?? -1))
         }
-      })
+      }
+    const snapshot = (final: boolean) => Effect.sync(() => snapshotNow(final))
 
-    // Rewrites the reports in the background, at most every few seconds and one rewrite at a time.
+    // Rewrites the reports in the background, at most every few seconds and one rewrite at a time. A result that
+    // comes too soon after a rewrite schedules a trailing one: the last tests' results must reach the reports even
+    // if nothing else ends (and the driver is then killed outright).
     let lastRewrite = Date.now()
     let rewriting: Fiber.RuntimeFiber<void> | undefined
-    const rewriteReports = Effect.suspend(() => {
-      if (Date.now() - lastRewrite < progressReportInterval) return Effect.void
-      if (rewriting !== undefined && rewriting.unsafePoll() === null) return Effect.void
+    let trailing: Fiber.RuntimeFiber<void> | undefined
+    const rewriteNow = Effect.suspend(() => {
       lastRewrite = Date.now()
       return snapshot(false).pipe(
         Effect.flatMap((session) => Effect.forkDaemon(Effect.ignore(Report.writeAll(sessionDir, session)))),
         Effect.map((fiber) => {
           rewriting = fiber
+        })
+      )
+    })
+    const rewriteReports: Effect.Effect<void> = Effect.suspend(() => {
+      const wait = progressReportInterval - (Date.now() - lastRewrite)
+      const busy = rewriting !== undefined && rewriting.unsafePoll() === null
+      if (wait <= 0 && !busy) return rewriteNow
+      if (trailing !== undefined && trailing.unsafePoll() === null) return Effect.void
+      return Effect.sleep(Duration.millis(Math.max(wait, 200))).pipe(
+        Effect.zipRight(Effect.suspend(() => (rewriting !== undefined ? Fiber.await(rewriting) : Effect.void))),
+        Effect.zipRight(rewriteNow),
+        Effect.forkDaemon,
+        Effect.map((fiber) => {
+          trailing = fiber
         })
       )
     })
@@ -727,6 +798,7 @@ export const run = (options: R.RunOptions) =>
       ),
       Effect.ensuring(
         Effect.gen(function*() {
+          if (trailing !== undefined) yield* Fiber.interrupt(trailing)
           const session = yield* snapshot(true)
           // A rewrite still in flight must not land after (and over) the final reports.
           if (rewriting !== undefined) yield* Fiber.await(rewriting)
