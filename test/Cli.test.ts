@@ -322,6 +322,7 @@ describe("ducktape CLI", () => {
     const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "frames-results/latest/report.json"), "utf8"))
     const detail: string = report.results[0].failure.detail
     expect(detail).not.toMatch(/node_modules|src\/internal/)
+    expect(detail).toMatch(/called at:\n\s+at .*mends\.ducktape\.ts:\d+/)
     expect(detail).toMatch(/frames of ducktape and its libraries hidden: --debug shows them/)
     const debug = await ducktape("mends.ducktape.ts::remote", "--cluster", "localhost:1", "--results-root", "frames-results", "--debug")
     expect(debug.code).toBe(1)

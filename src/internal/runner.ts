@@ -130,17 +130,22 @@ const messageOf = (e: unknown): { tag: string; message: string } => {
   return { tag: "Error", message: String(e) }
 }
 
+/** Errors of account calls made by tests and services, with where they were called (see `tracked`). */
+const callSites = new WeakMap<object, Error>()
+
 /** The framework's own sources: their frames are the library's, not the user's. */
 const frameworkSrc = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 const isLibraryFrame = (line: string) =>
-  line.includes("node_modules") || line.includes("node:") || line.includes(frameworkSrc) ||
+  line.includes("node_modules") || line.includes("node:") || line.includes("(<anonymous>)") || line.includes(frameworkSrc) ||
   line.includes(NodeUrl.pathToFileURL(frameworkSrc).href)
 
 /**
  * A failure's detail for the reports: the stack below the message (the summary says the message already), with only
  * the user's frames (the test or service line that failed) unless --debug asks for the library's too.
  */
-const detailOf = (cause: Cause.Cause<unknown>, message: string, debug: boolean): string => {
+const detailOf = (cause: Cause.Cause<unknown>, message: string, debug: boolean, error?: unknown): string => {
+  const site = typeof error === "object" && error !== null ? callSites.get(error) : undefined
+  const called = (site?.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !isLibraryFrame(l)).slice(0, 5)
   const lines = Cause.pretty(cause).split("\n")
   const isFrame = (l: string) => /^\s+at /.test(l)
   const firstFrame = lines.findIndex(isFrame)
@@ -152,6 +157,7 @@ const detailOf = (cause: Cause.Cause<unknown>, message: string, debug: boolean):
     if (isFrame(l) && !debug && isLibraryFrame(l)) hidden++
     else kept.push(l)
   }
+  if (called.length > 0) kept.push("  called at:", ...called)
   if (hidden > 0) kept.push(`    (${hidden} frames of ducktape and its libraries hidden: --debug shows them)`)
   return kept.join("\n")
 }
@@ -160,12 +166,12 @@ const describeCause = (cause: Cause.Cause<unknown>, debug = false): { tag: strin
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const m = messageOf(failure.value)
-    return { ...m, detail: detailOf(cause, m.message, debug) }
+    return { ...m, detail: detailOf(cause, m.message, debug, failure.value) }
   }
   const defect = Cause.dieOption(cause)
   if (Option.isSome(defect)) {
     const m = messageOf(defect.value)
-    return { tag: "Defect", message: `the test crashed: ${m.message}`, detail: detailOf(cause, m.message, debug) }
+    return { tag: "Defect", message: `the test crashed: ${m.message}`, detail: detailOf(cause, m.message, debug, defect.value) }
   }
   return { tag: "Interrupted", message: "the test was interrupted", detail: debug ? Cause.pretty(cause) : "" }
 }
@@ -200,7 +206,17 @@ const tracked = (nodes: ReadonlyArray<ClusterModule.ClusterNode>, touched: Set<s
         if (typeof value !== "function") return value
         return function(this: unknown, ...args: Array<unknown>) {
           touched.add(node.name)
-          return Reflect.apply(value, this === receiver ? target : this, args)
+          const result: unknown = Reflect.apply(value, this === receiver ? target : this, args)
+          if (!Effect.isEffect(result)) return result
+          // Where the test or service called the account: the error itself is made in a callback of the library,
+          // and its stack has none of the user's frames.
+          const site = new Error()
+          return Effect.tapErrorCause(result, (cause) =>
+            Effect.sync(() => {
+              for (const e of [...Cause.failures(cause), ...Cause.defects(cause)]) {
+                if (typeof e === "object" && e !== null && !callSites.has(e)) callSites.set(e, site)
+              }
+            }))
         }
       }
     })
