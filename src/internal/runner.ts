@@ -1,4 +1,3 @@
-import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -14,11 +13,7 @@ import {
   Logger,
   LogLevel,
   Option,
-  Predicate,
-  Queue,
-  Runtime,
-  Schema,
-  Scope
+  Queue
 } from "effect"
 import * as Clean from "../Clean.js"
 import * as ClusterModule from "../Cluster.js"
@@ -27,13 +22,10 @@ import { Cluster } from "../Cluster.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import * as Report from "../Report.js"
 import * as ClusterPool from "./cluster.js"
-import { errorText } from "./errorText.js"
-import { makeProgress } from "./progress.js"
 import * as ReportFormat from "./reportFormat.js"
 import * as Scheduler from "./scheduler.js"
 import * as Results from "../Results.js"
 import type * as R from "../Runner.js"
-import { ResultsDirError } from "../Runner.js"
 import * as Service from "../Service.js"
 import { ServiceRegistry } from "../Service.js"
 import type { TestCase } from "../Test.js"
@@ -42,18 +34,14 @@ import * as Faults from "./faultLog.js"
 import { RunInterrupted, TestTimeout, UncaughtError } from "./runnerErrors.js"
 import { skippedReason } from "./test.js"
 import { writeAllSync } from "./report.js"
+import { createSessionDir, openSessionFiles, safeDirName } from "./session/files.js"
+import { checkNodes } from "./session/nodeHealth.js"
+import { makeReportRewriter } from "./session/reportRewriter.js"
+import { makeUncaughtGuard, type UncaughtListener } from "./session/uncaught.js"
+
+export { createSessionDir } from "./session/files.js"
 
 const defaultTestTimeout = Duration.minutes(30)
-/** After a failed test, how long each of its nodes has to run `true` to count as still there. */
-const nodeCheckTimeout = Duration.seconds(15)
-/**
- * How often reports are rewritten while a session runs, so that a run killed outright (SIGKILL, a CI job's hard
- * timeout) still leaves reports of what finished.
- */
-const progressReportInterval = 5_000
-
-/** Tests currently running, told of an uncaught exception in the process (see UncaughtError). */
-type UncaughtListener = (error: UncaughtError) => void
 
 /**
  * A frozen copy of plain data (objects and arrays, as --globals' JSON gives): tests share one process, and none may
@@ -70,52 +58,6 @@ const frozenCopy = (value: unknown): unknown => {
   }
   return value
 }
-
-/** Flushes and closes a file being appended to. */
-const endStream = (stream: NodeFs.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => stream.end(() => resolve())))
-
-const uncaughtErrorOf = (e: unknown): UncaughtError =>
-  new UncaughtError({
-    error: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
-    stack: e instanceof Error && e.stack !== undefined ? e.stack : ""
-  })
-
-// ---------------------------------------------------------------------------------------------------------
-// Session directory
-// ---------------------------------------------------------------------------------------------------------
-
-const today = () => {
-  const d = new Date()
-  const pad = (n: number) => String(n).padStart(2, "0")
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
-}
-
-/** @internal */
-export const createSessionDir = (resultsRoot: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const root = NodePath.resolve(resultsRoot)
-      await NodeFsP.mkdir(root, { recursive: true })
-      const prefix = `${today()}--`
-      const taken = (await NodeFsP.readdir(root)).filter((n) => n.startsWith(prefix))
-        .map((n) => Number.parseInt(n.slice(prefix.length), 10)).filter(Number.isFinite)
-      // mkdir without `recursive` fails if the directory exists: two runs started at once get different ids.
-      for (let n = Math.max(0, ...taken) + 1; ; n++) {
-        const id = `${prefix}${String(n).padStart(3, "0")}`
-        const dir = NodePath.join(root, id)
-        try {
-          await NodeFsP.mkdir(dir)
-          const latest = NodePath.join(root, "latest")
-          await NodeFsP.rm(latest, { force: true })
-          await NodeFsP.symlink(id, latest).catch(() => undefined)
-          return { id, dir }
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-        }
-      }
-    },
-    catch: (e) => new ResultsDirError({ path: resultsRoot, reason: (e as Error).message ?? String(e) })
-  })
 
 // ---------------------------------------------------------------------------------------------------------
 // One test
@@ -417,13 +359,6 @@ const brokenAttempt = (cause: Cause.Cause<unknown>, dir: string, nodes: Readonly
 // The session
 // ---------------------------------------------------------------------------------------------------------
 
-/** A directory name for a test id; a long one is cut and given a hash of the whole id, so two never share. */
-const safeDirName = (id: string) => {
-  const safe = id.replace(/[^A-Za-z0-9._=-]+/g, "_")
-  if (safe.length <= 200) return safe
-  return `${safe.slice(0, 183)}-${NodeCrypto.createHash("sha256").update(id).digest("hex").slice(0, 16)}`
-}
-
 /** What every result of a test case says about which test it is. */
 const identityOf = (t: TestCase) => ({
   testId: t.id,
@@ -477,14 +412,8 @@ export const run = (options: R.RunOptions) =>
       return yield* Effect.dieMessage("the runner needs a cluster made by ducktape-effect (Cluster.make or a Cluster source)")
     }
     const { dir: sessionDir, id: sessionId } = yield* createSessionDir(options.resultsRoot ?? "results")
-    // The run's own log, kept with its results (CI keeps the directory, not always the terminal): the progress
-    // lines, timestamped.
-    const sessionLog = NodeFs.createWriteStream(NodePath.join(sessionDir, "session.log"), { flags: "a" })
-    sessionLog.on("error", () => {})
-    const logged = makeProgress({
-      write: (text: string) => sessionLog.write(text.replace(/^(?=.)/gm, () => `[${new Date().toISOString()}] `))
-    })
-    const emit = (event: R.RunEvent) => Effect.zipRight(logged.onEvent(event), options.onEvent?.(event) ?? Effect.void)
+    const files = openSessionFiles(sessionDir)
+    const emit = (event: R.RunEvent) => Effect.zipRight(files.log(event), options.onEvent?.(event) ?? Effect.void)
     // All tests share one process: each gets the same globals, frozen, so that none can change what the next reads.
     const globals = frozenCopy(options.globals ?? {}) as Readonly<Record<string, unknown>>
     const maxParallel = Math.max(1, options.maxParallel ?? 1)
@@ -492,12 +421,10 @@ export const run = (options: R.RunOptions) =>
     const startTime = Date.now()
     // A plain array: only this session's fibers touch it, and a hard exit must read it synchronously.
     const recorded: Array<Results.TestResult> = []
-    const jsonl = NodeFs.createWriteStream(NodePath.join(sessionDir, "results.jsonl"), { flags: "a" })
-    const encode = Schema.encodeSync(Schema.parseJson(Results.TestResult))
     const record = (r: Results.TestResult) =>
       Effect.sync(() => {
         recorded.push(r)
-        jsonl.write(encode(r) + "\n")
+        files.append(r)
       })
     // Callbacks from outside any fiber (an uncaught exception) run their Effects on the session's own runtime.
     const runtime = yield* Effect.runtime<never>()
@@ -598,19 +525,16 @@ export const run = (options: R.RunOptions) =>
     // An exception thrown outside any Effect would end the process, and the run with it, without a report. For the
     // life of the run it fails the tests running instead (see UncaughtError); with none running, it is a FAIL result
     // of its own.
-    const uncaughtListeners = new Set<UncaughtListener>()
     let strays = 0
-    const onUncaught = (e: unknown) => {
-      const error = uncaughtErrorOf(e)
-      for (const listener of uncaughtListeners) listener(error)
-      if (uncaughtListeners.size > 0) return
-      // No test to pin it on (the runner's own code, or a test's callback firing after it ended): the run fails all
-      // the same, with a result of its own that says so.
+    // No test to pin it on (the runner's own code, or a test's callback firing after it ended): the run fails all the
+    // same, with a result of its own that says so.
+    const uncaught = makeUncaughtGuard(runtime, (error) => {
       strays++
       const summary = `an uncaught exception while no test ran: ${error.error}`
       const identity = { testId: `ducktape.uncaught.${strays}`, module: "ducktape", name: `uncaught exception ${strays}`, params: {}, description: "", file: "", symbol: "" }
-      Runtime.runFork(runtime)(immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack })))
-    }
+      return immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack }))
+    })
+    const uncaughtListeners = uncaught.listeners
 
     const sessionContext: SessionContext = { id: sessionId, options, globals, abort, uncaughtListeners }
 
@@ -622,18 +546,7 @@ export const run = (options: R.RunOptions) =>
         // A run that is stopping checks nothing: its tests were stopped, not broken by their nodes.
         const check = failed && stopping === undefined && !(yield* Deferred.isDone(abort))
         const problems = check
-          ? yield* Effect.forEach(nodes, (node) =>
-            node.account.exec("true", { timeout: nodeCheckTimeout }).pipe(
-              Effect.as(undefined),
-              Effect.catchAllCause((cause) => {
-                const e = Cause.squash(cause)
-                return Effect.succeed(
-                  Predicate.isTagged(e, "RemoteCommandTimeout")
-                    ? `it did not run \`true\` within ${Duration.format(nodeCheckTimeout)}`
-                    : errorText(e).split("\n")[0]!
-                )
-              })
-            ), { concurrency: "unbounded" })
+          ? yield* checkNodes(nodes)
           : []
         pool.giveBack(nodes.filter((_, i) => problems[i] === undefined))
         for (const [i, node] of nodes.entries()) {
@@ -710,35 +623,8 @@ export const run = (options: R.RunOptions) =>
       }
     const snapshot = (final: boolean) => Effect.sync(() => snapshotNow(final))
 
-    // Rewrites the reports in the background, at most every few seconds and one rewrite at a time. A result that
-    // comes too soon after a rewrite schedules a trailing one: the last tests' results must reach the reports even
-    // if nothing else ends (and the driver is then killed outright).
-    let lastRewrite = Date.now()
-    let rewriting: Fiber.RuntimeFiber<void> | undefined
-    let trailing: Fiber.RuntimeFiber<void> | undefined
-    const rewriteNow = Effect.suspend(() => {
-      lastRewrite = Date.now()
-      return snapshot(false).pipe(
-        Effect.flatMap((session) => Effect.forkDaemon(Effect.ignore(Report.writeAll(sessionDir, session)))),
-        Effect.map((fiber) => {
-          rewriting = fiber
-        })
-      )
-    })
-    const rewriteReports: Effect.Effect<void> = Effect.suspend(() => {
-      const wait = progressReportInterval - (Date.now() - lastRewrite)
-      const busy = rewriting !== undefined && rewriting.unsafePoll() === null
-      if (wait <= 0 && !busy) return rewriteNow
-      if (trailing !== undefined && trailing.unsafePoll() === null) return Effect.void
-      return Effect.sleep(Duration.millis(Math.max(wait, 200))).pipe(
-        Effect.zipRight(Effect.suspend(() => (rewriting !== undefined ? Fiber.await(rewriting) : Effect.void))),
-        Effect.zipRight(rewriteNow),
-        Effect.forkDaemon,
-        Effect.map((fiber) => {
-          trailing = fiber
-        })
-      )
-    })
+    const rewriter = makeReportRewriter(sessionDir, snapshot(false))
+    const rewriteReports = rewriter.rewrite
 
     const loop = Effect.gen(function*() {
       while (pending.size > 0 || running.size > 0) {
@@ -786,19 +672,6 @@ export const run = (options: R.RunOptions) =>
     let interrupted = false
     let concluded: Results.SessionResults | undefined
     const label = Clean.labelFor(sessionId)
-    const catchingUncaught = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.acquireUseRelease(
-        Effect.sync(() => {
-          process.on("uncaughtException", onUncaught)
-          process.on("unhandledRejection", onUncaught)
-        }),
-        () => effect,
-        () =>
-          Effect.sync(() => {
-            process.off("uncaughtException", onUncaught)
-            process.off("unhandledRejection", onUncaught)
-          })
-      )
     yield* loop.pipe(
       RemoteAccount.withSessionLabel(label),
       Effect.onInterrupt(() =>
@@ -814,11 +687,9 @@ export const run = (options: R.RunOptions) =>
       ),
       Effect.ensuring(
         Effect.gen(function*() {
-          if (trailing !== undefined) yield* Fiber.interrupt(trailing)
+          yield* rewriter.settle
           const session = yield* snapshot(true)
-          // A rewrite still in flight must not land after (and over) the final reports.
-          if (rewriting !== undefined) yield* Fiber.await(rewriting)
-          yield* Effect.forEach([jsonl, sessionLog], endStream, { discard: true })
+          yield* files.close
           yield* Report.writeAll(sessionDir, session).pipe(
             Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
           )
@@ -826,7 +697,7 @@ export const run = (options: R.RunOptions) =>
           if (options.onConcluded !== undefined) yield* options.onConcluded({ results: session, dir: sessionDir })
         })
       ),
-      catchingUncaught
+      uncaught.guarding
     )
     // The finalizer above always ran: a session that got here was concluded.
     return { results: concluded!, dir: sessionDir } satisfies R.Session
