@@ -10,7 +10,6 @@ import * as Results from "../../Results.js"
 import * as Runner from "../../Runner.js"
 import { errorText } from "../errorText.js"
 import { makeProgress } from "../progress.js"
-import { summary } from "../reportText.js"
 import * as selection from "../selection.js"
 import { cleanCommandFor, clusterLayer, fixFor, isLabClusterFile } from "./clusterFlags.js"
 import { UsageError } from "./errors.js"
@@ -173,7 +172,7 @@ export const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
           Effect.sync(() => {
             unregister?.()
             process.stdout.write(
-              "\n" + summary(concluded.results, {
+              "\n" + Report.summary(concluded.results, {
                 rerunFile: NodePath.join(concluded.dir, Report.fileNames.rerun),
                 reportFile: NodePath.join(concluded.dir, Report.fileNames.text)
               })
