@@ -129,6 +129,13 @@ export const main = (argv: ReadonlyArray<string>) => {
   const help = helpOrVersion(given)
   if (help !== undefined) return Effect.sync(() => process.stdout.write(help))
   const { command: which, rest } = commandOf(given)
+  if (which.path.length > 0 && which.subcommands !== undefined) {
+    const name = ["ducktape", ...which.path].join(" ")
+    return usage({
+      problem: `${name} needs a command: ${which.subcommands.join(" or ")}`,
+      fix: `run e.g. ${name} ${which.subcommands[0]} (${name} --help lists them)`
+    })
+  }
   const args = given[0] === "examples" ? [examplesDir, ...given.slice(1)] : given
   const runs = which.path.length === 0 || which.path[0] === "examples"
   const defaults = runs ? withConfigDefaults(args) : { extra: [] }

@@ -253,6 +253,11 @@ describe("ducktape CLI", () => {
       [["--max-paralel", "2"], "unknown flag --max-paralel (did you mean --max-parallel?)"],
       [["--repeat"], "--repeat needs a value"]
     ]
+    const noCommand = await ducktape("lab")
+    expect(noCommand).toEqual({ code: 2, out: "error: ducktape lab needs a command: up or down\n  fix: run e.g. ducktape lab up (ducktape lab --help lists them)\n" })
+    const misspelt = await ducktape("clean", "--dry-rn")
+    expect(misspelt.code).toBe(2)
+    expect(misspelt.out).toContain("unknown flag --dry-rn (did you mean --dry-run?)")
     for (const [flags, problem] of cases) {
       const r = await ducktape("passing.ducktape.ts", "--cluster", "localhost:1", ...flags)
       expect(r.code, flags.join(" ")).toBe(2)
