@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import * as Discovery from "../src/Discovery.js"
+import * as Test from "../src/Test.js"
 import * as Yaml from "../src/internal/yaml.js"
 
 // Real test files in a temporary project: they import the framework from this repository by file URL, and
@@ -147,6 +148,13 @@ describe("Discovery", () => {
       // Selected twice, still each case once.
       expect((yield* discover(["clash/", "clash/params.ducktape.ts"])).cases).toHaveLength(4)
     }))
+
+  it("an env gate not met names the variable and says it is unset, or what it is", () => {
+    const gated = Test.make({ env: { NEEDS_IT: "1" } }, () => Effect.void)
+    const where = { module: "m", file: "/x.ducktape.ts", suite: undefined, name: "t" }
+    expect(Test.expand(gated, where, {})[0]!.ignored).toBe('needs NEEDS_IT="1" (it is unset)')
+    expect(Test.expand(gated, where, { NEEDS_IT: "0" })[0]!.ignored).toBe('needs NEEDS_IT="1" (it is "0")')
+  })
 
   it("derives module names from the path relative to the working directory", () => {
     expect(Discovery.moduleName("/p/examples/zookeeper.ducktape.ts", "/p")).toBe("examples.zookeeper")
