@@ -79,6 +79,8 @@ export const region = Test.make(() =>
   Effect.flatMap(TestContext.TestContext, (ctx) => Test.checkEqual(ctx.globals, { region: "eu west" }, "globals")))
 export const direct = Test.make({ cluster: 1 }, () =>
   Effect.flatMap(Cluster.Cluster, (cluster) => cluster.all[0]!.account.ssh("true")))
+export const wasteful = Test.make({ cluster: 2 }, () =>
+  Effect.flatMap(Cluster.Cluster, (cluster) => cluster.all[0]!.account.ssh("true")))
 // Its teardown takes long enough for a second Ctrl-C to arrive while it runs.
 export const slowTeardown = Test.make(() =>
   Effect.zipRight(Effect.addFinalizer(() => Effect.sleep("30 seconds")), Effect.sleep("60 seconds")))
@@ -339,6 +341,10 @@ describe("ducktape CLI", () => {
     const { code, out } = await ducktape("mends.ducktape.ts::direct", "--cluster", "localhost:1", "--fail-bad-cluster-utilization")
     expect(out).toContain("PASS   mends.direct")
     expect(code).toBe(0)
+    const wasteful = await ducktape("mends.ducktape.ts::wasteful", "--cluster", "localhost:2", "--fail-bad-cluster-utilization")
+    expect(wasteful.out).toContain("FAIL   mends.wasteful (")
+    expect(wasteful.out).toContain("the test declared 2 nodes but used at most 1; declare fewer")
+    expect(wasteful.code).toBe(1)
   }, 90_000)
 
   it("a second Ctrl-C exits at once, still writing the reports, and says how to clean up", async () => {
