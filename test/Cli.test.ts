@@ -3,7 +3,10 @@ import * as NodeFs from "node:fs"
 import * as Http from "node:http"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { useColor } from "../src/internal/cli/flags.js"
+import { makeProgress } from "../src/internal/progress.js"
 
 const repo = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 let dir = ""
@@ -376,4 +379,24 @@ describe("ducktape CLI", () => {
     expect(report.notRun).toContain("mends.slowTeardown")
     expect(NodeFs.readFileSync(NodePath.join(dir, "twice-results/latest/report.txt"), "utf8")).toContain("passing.ok")
   }, 90_000)
+
+  it("progress lines follow NO_COLOR and FORCE_COLOR, on a terminal or not", () => {
+    expect(useColor({ isTTY: true }, {})).toBe(true)
+    expect(useColor({ isTTY: true }, { NO_COLOR: "1" })).toBe(false)
+    expect(useColor({ isTTY: false }, {})).toBe(false)
+    expect(useColor({ isTTY: false }, { FORCE_COLOR: "1" })).toBe(true)
+    expect(useColor({ isTTY: true }, { FORCE_COLOR: "0" })).toBe(false)
+    const printed = (color: boolean) => {
+      let text = ""
+      const progress = makeProgress({ isTTY: true, columns: 200, write: (t: string) => (text += t) }, { color })
+      const result = { testId: "m.t", status: "FAIL", summary: "x".repeat(5000), runTimeSeconds: 1 } as never
+      Effect.runSync(Effect.zipRight(progress.onEvent({ _tag: "TestFinished", result, willRetry: false }), progress.close))
+      return text
+    }
+    expect(printed(true)).toContain("\x1b[31mFAIL")
+    const plain = printed(false)
+    expect(plain).not.toMatch(/\x1b\[\d+m/)
+    // A huge message is cut on the progress line.
+    expect(plain.length).toBeLessThan(1000)
+  })
 })
