@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-// The `ducktape` command. `--version` and `--help` are asked often, by people and by scripts: they are answered
-// here without loading the framework (its module graph alone takes most of a second). Then the `effect` that the
-// framework will share with the user's tests is checked — a missing, wrong or second copy of it would otherwise
-// surface as "Not a valid effect" in every test — and the built CLI runs.
+// The `ducktape` command: checks the `effect` that the framework will share with the user's tests — a missing,
+// wrong or second copy of it would otherwise surface as "Not a valid effect" in every test — and runs the built CLI.
 import * as NodeFs from "node:fs"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
@@ -10,20 +8,9 @@ import * as NodePath from "node:path"
 const ownPackage = JSON.parse(NodeFs.readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 const args = process.argv.slice(2)
 
-if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
-  process.stdout.write(`${ownPackage.version}\n`)
-  process.exit(0)
-}
-const colour = process.env.FORCE_COLOR !== undefined ? process.env.FORCE_COLOR !== "0"
-  : process.stdout.isTTY === true && process.env.NO_COLOR === undefined
-const prerenderedHelp = new URL(colour ? "../dist/help.ansi" : "../dist/help.txt", import.meta.url)
-if (args.length === 1 && (args[0] === "--help" || args[0] === "-h") && process.env.DUCKTAPE_RENDER_HELP === undefined &&
-  NodeFs.existsSync(prerenderedHelp)) {
-  process.stdout.write(NodeFs.readFileSync(prerenderedHelp, "utf8"))
-  process.exit(0)
-}
-
-const problem = effectProblem()
+// `--help` and `--version` are answered by the CLI's entry before it loads Effect: they need no check.
+const quick = args.some((a) => a === "--help" || a === "-h" || a === "--version")
+const problem = quick ? undefined : effectProblem()
 if (problem !== undefined) {
   process.stderr.write(`error: ${problem}\n`)
   process.exit(2)

@@ -41,6 +41,8 @@ export interface Selection {
   readonly parameters?: Params
   /** What relative paths and module names are relative to; default `process.cwd()`. */
   readonly cwd?: string
+  /** Variables that tests' env gates see on top of `process.env` (e.g. DUCKTAPE_LAB=1 for a lab's cluster file). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 /** A test file that could not be imported, or that exports no tests: reported as a failed test. */

@@ -46,6 +46,15 @@ export const fileNames = {
 /** `report.txt`: the session header, one block per test, then the failed tests' symbols and how to rerun them. */
 export const text: (session: SessionResults, options?: TextOptions) => string = text_.text
 
+/**
+ * What the terminal shows at the end of a run: the counts, each failure's first line (the first 20), the rerun
+ * command and where the full report is; report.txt itself can be tens of thousands of lines.
+ */
+export const summary: (
+  session: SessionResults,
+  options?: { readonly rerunFile?: string; readonly reportFile?: string }
+) => string = text_.summary
+
 /** `report.json`: the results model encoded with its Schema, pretty-printed. */
 export const json: (session: SessionResults) => string = internal.json
 

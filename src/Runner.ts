@@ -55,9 +55,23 @@ export interface RunOptions {
    * results then, since `run` itself does not return.
    */
   readonly onConcluded?: (session: Session) => Effect.Effect<void>
+  /**
+   * Called once the session directory exists, with a way to write the reports of what ran so far synchronously:
+   * for a process that must exit at once (a second Ctrl-C) and will run no Effect again.
+   */
+  readonly onStarted?: (started: { readonly dir: string; readonly writeReportsSync: () => void }) => Effect.Effect<void>
   /** The framework version written into reports. */
   readonly version?: string
 }
+
+export {
+  /** The run was interrupted while a test ran; the test was stopped and torn down. */
+  RunInterrupted,
+  /** A test ran out of time; its services were torn down before this was reported. */
+  TestTimeout,
+  /** An exception no code caught while a test ran: every test running then fails with it. */
+  UncaughtError
+} from "./internal/runnerErrors.js"
 
 /** The results directory could not be created. */
 export class ResultsDirError extends Schema.TaggedError<ResultsDirError>()("ResultsDirError", {

@@ -145,3 +145,11 @@ export const checkEqual = <A>(actual: A, expected: A, what = "value"): Effect.Ef
     JSON.stringify(actual) === JSON.stringify(expected),
     () => `${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`
   )
+
+/**
+ * Ends the test here as IGNORE, with `reason` in the reports: for a test that checks at run time for a capability
+ * it needs (a kernel module, a package, a feature of the cluster) and should say it is missing rather than fail.
+ * A defect, not a failure, so that a `catchAll` in the test cannot swallow it; services started so far are torn
+ * down as after any test.
+ */
+export const skip = (reason: string): Effect.Effect<never> => Effect.die(new internal.TestSkipped(reason))

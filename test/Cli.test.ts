@@ -3,14 +3,20 @@ import * as NodeFs from "node:fs"
 import * as Http from "node:http"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { useColor } from "../src/internal/cli/flags.js"
+import { makeProgress } from "../src/internal/progress.js"
 
 const repo = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 let dir = ""
 
-const ducktape = (...args: ReadonlyArray<string>) =>
+const ducktapeWith = (env: Readonly<Record<string, string>>, ...args: ReadonlyArray<string>) =>
   new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = ChildProcess.spawn(process.execPath, [NodePath.join(repo, "bin/ducktape.js"), ...args], { cwd: dir })
+    const child = ChildProcess.spawn(process.execPath, [NodePath.join(repo, "bin/ducktape.js"), ...args], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "", FORCE_COLOR: "", ...env }
+    })
     let out = ""
     child.stdout.on("data", (b) => (out += b))
     child.stderr.on("data", (b) => (out += b))
@@ -63,17 +69,39 @@ class Cloud extends Context.Tag("Cloud")<Cloud, { readonly nodes: number }>() {}
 export default Layer.effect(Cluster.Cluster, Effect.flatMap(Cloud, () => Effect.dieMessage("unreachable")))
 `)
   NodeFs.writeFileSync(NodePath.join(dir, "broken.ducktape.ts"), "export const x = (\n")
+  const index = JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)
+  NodeFs.writeFileSync(NodePath.join(dir, "clash.ducktape.ts"), `import { Effect } from "effect"
+import { Test } from ${index}
+export const t = Test.make({ cluster: 1, parametrize: [{ v: "a b" }, { v: "ab" }, { v: "日本" }, { v: "中文" }] }, ({ v }) => Effect.succeed(v))
+`)
+  NodeFs.writeFileSync(NodePath.join(dir, "mends.ducktape.ts"), `import { Effect } from "effect"
+import { Cluster, Test, TestContext } from ${index}
+export const skips = Test.make(() => Effect.zipRight(Effect.logInfo("looking for a widget"), Test.skip("no widget on this machine")))
+export const huge = Test.make(() => Test.check(false, "expected 1, got " + "x".repeat(2_000_000)))
+export const region = Test.make(() =>
+  Effect.flatMap(TestContext.TestContext, (ctx) => Test.checkEqual(ctx.globals, { region: "eu west" }, "globals")))
+export const direct = Test.make({ cluster: 1 }, () =>
+  Effect.flatMap(Cluster.Cluster, (cluster) => cluster.all[0]!.account.ssh("true")))
+export const wasteful = Test.make({ cluster: 2 }, () =>
+  Effect.flatMap(Cluster.Cluster, (cluster) => cluster.all[0]!.account.ssh("true")))
+// Its teardown takes long enough for a second Ctrl-C to arrive while it runs.
+export const slowTeardown = Test.make(() =>
+  Effect.zipRight(Effect.addFinalizer(() => Effect.sleep("30 seconds")), Effect.sleep("60 seconds")))
+export const remote = Test.make({ cluster: 1 }, () =>
+  Effect.flatMap(Cluster.Cluster, (cluster) => cluster.all[0]!.account.ssh("echo to stderr >&2; exit 3")))
+`)
   NodeFs.writeFileSync(NodePath.join(dir, "cluster.json"), JSON.stringify({ nodes: [{ ssh_config: { host: "a", port: "22" } }] }))
 })
 afterAll(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+const ducktape = (...args: ReadonlyArray<string>) => ducktapeWith({}, ...args)
 
 describe("ducktape CLI", () => {
   it("exits 1 when a test fails, reports every status, and keeps a broken file as a failed test", async () => {
     const { code, out } = await ducktape("mixed.ducktape.ts", "broken.ducktape.ts", "--cluster", "localhost:2")
     expect(code).toBe(1)
-    expect(out).toMatch(/passed:\s+2/)
-    expect(out).toMatch(/failed:\s+2/)
-    expect(out).toMatch(/ignored:\s+1/)
+    expect(out).toMatch(/\b2 passed\b/)
+    expect(out).toMatch(/\b2 failed\b/)
+    expect(out).toMatch(/\b1 ignored\b/)
     expect(out).toContain("the answer was wrong")
     expect(out).toMatch(/broken.*cannot import/)
     expect(out).toContain("mixed.ducktape.ts::Mixed.fails")
@@ -111,8 +139,8 @@ describe("ducktape CLI", () => {
     // One at a time, so each exception is pinned on its own test; then a passing test runs on.
     const { code, out } = await ducktape("uncaught.ducktape.ts", "passing.ducktape.ts", "--cluster", "localhost:1", "--results-root", "uncaught-results")
     expect(code).toBe(1)
-    expect(out).toMatch(/passed:\s+1/)
-    expect(out).toMatch(/failed:\s+2/)
+    expect(out).toMatch(/\b1 passed\b/)
+    expect(out).toMatch(/\b2 failed\b/)
     const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "uncaught-results/latest/report.json"), "utf8"))
     const summary = (id: string) => report.results.find((r: { testId: string }) => r.testId === id).summary
     expect(summary("uncaught.throws")).toContain("an uncaught exception while this test ran: Error: boom from a timer")
@@ -123,7 +151,7 @@ describe("ducktape CLI", () => {
 
   it("runs on a cluster module of the user's (--cluster ./my-cluster.ts), and says what a bad one lacks", async () => {
     const { code, out } = await ducktape("passing.ducktape.ts", "--cluster", "./my-cluster.ts", "--results-root", "module-results")
-    expect(out).toMatch(/passed:\s+1/)
+    expect(out).toMatch(/\b1 passed\b/)
     expect(code).toBe(0)
     const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "module-results/latest/report.json"), "utf8"))
     expect(["custom-a", "custom-b"]).toContain(report.results[0].nodes[0])
@@ -154,7 +182,7 @@ describe("ducktape CLI", () => {
     child.stderr.on("data", (b) => (out += b))
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
     expect(code).toBe(130)
-    expect(out).toMatch(/passed:\s+1/)
+    expect(out).toMatch(/\b1 passed\b/)
     expect(out).toMatch(/results: .*results/)
   }, 90_000)
 
@@ -172,7 +200,7 @@ describe("ducktape CLI", () => {
       NodeFs.writeFileSync(NodePath.join(dir, "mine.conf"), "--results-root my-results\n")
       // Both excludes apply; --config-file beats the project file; --cluster=… on the command line beats both.
       const { code, out } = await ducktape("mixed.ducktape.ts", "--config-file", "mine.conf", "--cluster=localhost:1")
-      expect(out).toMatch(/passed:\s+2/)
+      expect(out).toMatch(/\b2 passed\b/)
       expect(code).toBe(0)
       expect(NodeFs.existsSync(NodePath.join(dir, "my-results", "latest", "report.json"))).toBe(true)
       expect(NodeFs.existsSync(NodePath.join(dir, "project-results"))).toBe(false)
@@ -210,4 +238,165 @@ describe("ducktape CLI", () => {
     expect(sampleNone.out).toContain("--sample 0 would run nothing")
     expect(missing.out + badCluster.out + badTimeout.out + emptyShard.out + sampleNone.out).not.toMatch(/\n\s+at .*\.ts:\d+/) // no stack traces
   }, 90_000)
+
+  it("every declared case shows up: parameters whose ids collide FAIL, naming the twin, and the run exits 1", async () => {
+    const { code, out } = await ducktape("clash.ducktape.ts", "--cluster", "localhost:1", "--results-root", "clash-results")
+    expect(code).toBe(1)
+    expect(out).toContain("running 4 tests")
+    expect(out).toMatch(/\b2 passed, 0 flaky, 2 failed\b/)
+    expect(out).toContain('its parameters {"v":"中文"} give the same id as {"v":"日本"}')
+  }, 90_000)
+
+  it("bad flag values get one problem naming the flag and the fix, exit 2, before anything runs", async () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["--subsets", "0"], "--subsets 0 is less than 1"],
+      [["--repeat", "0"], "--repeat 0 is less than 1"],
+      [["--repeat", "-1"], "--repeat -1 is less than 1"],
+      [["--deflake", "0"], "--deflake 0 is less than 1"],
+      [["--deflake", "-2"], "--deflake -2 is less than 1"],
+      [["--max-parallel", "abc"], '--max-parallel "abc" is not a whole number'],
+      [["--max-paralel", "2"], "unknown flag --max-paralel (did you mean --max-parallel?)"],
+      [["--repeat"], "--repeat needs a value"]
+    ]
+    const noCommand = await ducktape("lab")
+    expect(noCommand).toEqual({ code: 2, out: "error: ducktape lab needs a command: up or down\n  fix: run e.g. ducktape lab up (ducktape lab --help lists them)\n" })
+    const misspelt = await ducktape("clean", "--dry-rn")
+    expect(misspelt.code).toBe(2)
+    expect(misspelt.out).toContain("unknown flag --dry-rn (did you mean --dry-run?)")
+    for (const [flags, problem] of cases) {
+      const r = await ducktape("passing.ducktape.ts", "--cluster", "localhost:1", ...flags)
+      expect(r.code, flags.join(" ")).toBe(2)
+      expect(r.out).toBe(`error: ${problem}\n${r.out.split("\n")[1]}\n`)
+      expect(r.out.split("\n")[1]).toMatch(/^  fix: (pass|write) --/)
+    }
+    NodeFs.writeFileSync(NodePath.join(dir, "not-a-report.json"), JSON.stringify({ results: "no" }))
+    const history = await ducktape("passing.ducktape.ts", "--subsets", "2", "--historical-report", "not-a-report.json")
+    expect(history.code).toBe(2)
+    expect(history.out).toBe("error: --historical-report not-a-report.json is not a ducktape report.json\n" +
+      "  fix: pass the report.json of an earlier run (a file or an http(s) URL)\n")
+  }, 90_000)
+
+  it("--help shows each flag's own description, its default and examples; colors only on request", async () => {
+    const piped = await ducktape("--help")
+    expect(piped.code).toBe(0)
+    expect(piped.out).not.toContain("A user-defined piece of text")
+    expect(piped.out).toMatch(/--max-parallel N\n\s+Most tests running at once .*\(default: 4\)/)
+    expect(piped.out).toContain("EXAMPLES\n  ducktape tests/")
+    expect(piped.out).not.toContain("\x1b[")
+    expect((await ducktapeWith({ FORCE_COLOR: "1" }, "--help")).out).toContain("\x1b[1m")
+    expect((await ducktapeWith({ FORCE_COLOR: "", NO_COLOR: "1" }, "lab", "up", "--help")).out).toMatch(/^ducktape lab up [^\x1b]*--nodes N[^\x1b]*$/s)
+    const merge = await ducktape("report", "merge")
+    expect(merge.code).toBe(2)
+    expect(merge.out).not.toContain("\x1b[")
+  }, 90_000)
+
+  it("Test.skip ends a test as IGNORE with its reason; a huge message is cut, kept whole in a file", async () => {
+    const { code, out } = await ducktape("mends.ducktape.ts::skips", "mends.ducktape.ts::huge", "--cluster", "localhost:1", "--results-root", "mends-results")
+    expect(code).toBe(1)
+    expect(out).toContain("IGNORE mends.skips")
+    expect(out).toContain("skipped: no widget on this machine")
+    expect(out.length).toBeLessThan(20_000)
+    const session = NodePath.join(dir, "mends-results/latest")
+    const report = JSON.parse(NodeFs.readFileSync(NodePath.join(session, "report.json"), "utf8"))
+    const byId = (id: string) => report.results.find((r: { testId: string }) => r.testId === id)
+    expect(byId("mends.skips")).toMatchObject({ status: "IGNORE", summary: "skipped: no widget on this machine" })
+    expect(NodeFs.statSync(NodePath.join(session, "report.json")).size).toBeLessThan(200_000)
+    expect(NodeFs.statSync(NodePath.join(session, "report.txt")).size).toBeLessThan(50_000)
+    expect(NodeFs.statSync(NodePath.join(session, "session.log")).size).toBeLessThan(50_000)
+    expect(byId("mends.huge").summary).toMatch(/more characters: the whole is in failure\.txt/)
+    expect(NodeFs.readFileSync(NodePath.join(session, byId("mends.huge").resultsDir, "failure.txt"), "utf8")).toContain("x".repeat(2_000_000))
+    expect(NodeFs.readFileSync(NodePath.join(session, "report.xml"), "utf8")).toContain("no widget on this machine")
+  }, 90_000)
+
+  it("config files are read with shell quoting; the rerun command repeats the run's cluster and flags", async () => {
+    NodeFs.writeFileSync(NodePath.join(dir, "quoted.conf"), `# a value with spaces, in quotes
+--globals '{"region": "eu west"}'   # trailing comment
+--cluster localhost:1 --results-root "quoted results"
+`)
+    const { code, out } = await ducktape("mends.ducktape.ts::region", "mends.ducktape.ts::remote", "--config-file", "quoted.conf", "--max-parallel", "1")
+    expect(out).toContain("PASS   mends.region")
+    expect(code).toBe(1)
+    expect(out).toContain(`npx ducktape --max-parallel 1 --globals '{"region": "eu west"}' --cluster localhost:1 --results-root 'quoted results' mends.ducktape.ts::remote`)
+    const unclosed = NodePath.join(dir, "unclosed.conf")
+    NodeFs.writeFileSync(unclosed, "--cluster localhost:1\n--globals '{\"a\": 1}\n")
+    const bad = await ducktape("passing.ducktape.ts", "--config-file", "unclosed.conf")
+    expect(bad.code).toBe(2)
+    expect(bad.out).toContain("unclosed.conf, line 2: the single quote opened here is never closed")
+  }, 90_000)
+
+  it("prints a short summary at the end, not the whole report; failures show the user's frames, not the library's", async () => {
+    const { out } = await ducktape("mends.ducktape.ts::remote", "--cluster", "localhost:1", "--results-root", "frames-results")
+    expect(out).not.toContain("SESSION REPORT")
+    expect(out).toMatch(/FAILED\n  mends\.remote: /)
+    expect(out).toMatch(/full report: .*frames-results\/.*\/report\.txt/)
+    const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "frames-results/latest/report.json"), "utf8"))
+    const detail: string = report.results[0].failure.detail
+    expect(detail).not.toMatch(/node_modules|src\/internal/)
+    expect(detail).toMatch(/called at:\n\s+at .*mends\.ducktape\.ts:\d+/)
+    expect(detail).toMatch(/frames of ducktape and its libraries hidden: --debug shows them/)
+    const debug = await ducktape("mends.ducktape.ts::remote", "--cluster", "localhost:1", "--results-root", "frames-results", "--debug")
+    expect(debug.code).toBe(1)
+    const withDebug = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "frames-results/latest/report.json"), "utf8"))
+    expect(withDebug.results[0].failure.detail).toMatch(/node_modules|src\/internal/)
+  }, 90_000)
+
+  it("--fail-bad-cluster-utilization counts a node used through its account", async () => {
+    const { code, out } = await ducktape("mends.ducktape.ts::direct", "--cluster", "localhost:1", "--fail-bad-cluster-utilization")
+    expect(out).toContain("PASS   mends.direct")
+    expect(code).toBe(0)
+    const wasteful = await ducktape("mends.ducktape.ts::wasteful", "--cluster", "localhost:2", "--fail-bad-cluster-utilization")
+    expect(wasteful.out).toContain("FAIL   mends.wasteful (")
+    expect(wasteful.out).toContain("the test declared 2 nodes but used at most 1; declare fewer")
+    expect(wasteful.code).toBe(1)
+  }, 90_000)
+
+  it("a second Ctrl-C exits at once, still writing the reports, and says how to clean up", async () => {
+    const child = ChildProcess.spawn(process.execPath, [
+      NodePath.join(repo, "bin/ducktape.js"), "passing.ducktape.ts", "mends.ducktape.ts::slowTeardown",
+      "--cluster", "localhost:1", "--results-root", "twice-results"
+    ], { cwd: dir })
+    let out = ""
+    let sent = 0
+    const onData = (b: Buffer) => {
+      out += b
+      if (sent === 0 && out.includes("START mends.slowTeardown")) {
+        sent = 1
+        child.kill("SIGINT")
+      } else if (sent === 1 && out.includes("stopping: interrupted")) {
+        sent = 2
+        child.kill("SIGINT")
+      }
+    }
+    child.stdout.on("data", onData)
+    child.stderr.on("data", onData)
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
+    expect(code).toBe(130)
+    expect(out).toContain("exiting now, without teardown")
+    expect(out).toMatch(/remove them with:\n  ducktape clean\n/)
+    const report = JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "twice-results/latest/report.json"), "utf8"))
+    expect(report.interrupted).toBe(true)
+    expect(report.results.map((r: { testId: string }) => r.testId)).toContain("passing.ok")
+    expect(report.notRun).toContain("mends.slowTeardown")
+    expect(NodeFs.readFileSync(NodePath.join(dir, "twice-results/latest/report.txt"), "utf8")).toContain("passing.ok")
+  }, 90_000)
+
+  it("progress lines follow NO_COLOR and FORCE_COLOR, on a terminal or not", () => {
+    expect(useColor({ isTTY: true }, {})).toBe(true)
+    expect(useColor({ isTTY: true }, { NO_COLOR: "1" })).toBe(false)
+    expect(useColor({ isTTY: false }, {})).toBe(false)
+    expect(useColor({ isTTY: false }, { FORCE_COLOR: "1" })).toBe(true)
+    expect(useColor({ isTTY: true }, { FORCE_COLOR: "0" })).toBe(false)
+    const printed = (color: boolean) => {
+      let text = ""
+      const progress = makeProgress({ isTTY: true, columns: 200, write: (t: string) => (text += t) }, { color })
+      const result = { testId: "m.t", status: "FAIL", summary: "x".repeat(5000), runTimeSeconds: 1 } as never
+      Effect.runSync(Effect.zipRight(progress.onEvent({ _tag: "TestFinished", result, willRetry: false }), progress.close))
+      return text
+    }
+    expect(printed(true)).toContain("\x1b[31mFAIL")
+    const plain = printed(false)
+    expect(plain).not.toMatch(/\x1b\[\d+m/)
+    // A huge message is cut on the progress line.
+    expect(plain.length).toBeLessThan(1000)
+  })
 })

@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import * as Discovery from "../src/Discovery.js"
+import * as Test from "../src/Test.js"
 import * as Yaml from "../src/internal/yaml.js"
 
 // Real test files in a temporary project: they import the framework from this repository by file URL, and
@@ -47,6 +48,9 @@ export const Able = Test.suite("Able", {
   // Two files whose module names are the same (a/b and a.b): their tests' ids are too.
   "twins/a/b.ducktape.ts": header + `export const S = Test.suite("S", { t: Test.make(() => Effect.void) })\n`,
   "twins/a.b.ducktape.ts": header + `export const S = Test.suite("S", { t: Test.make(() => Effect.fail("hidden?")) })\n`,
+  // Parameters whose ids collide once spaces and non-ASCII letters are dropped.
+  "clash/params.ducktape.ts": header +
+    `export const t = Test.make({ parametrize: [{ v: "a b" }, { v: "ab" }, { v: "日本" }, { v: "中文" }] }, ({ v }) => Effect.succeed(v))\n`,
   "suites/main.yml": `# the main suite
 import: common.yml
 main:
@@ -134,6 +138,23 @@ describe("Discovery", () => {
       // The same file selected twice is one case, not a clash.
       expect((yield* discover(["twins/a/b.ducktape.ts", "twins/a/b.ducktape.ts"])).cases).toHaveLength(1)
     }))
+
+  it.live("every declared case shows up: parameters whose ids collide are kept, marked, not dropped", () =>
+    Effect.gen(function*() {
+      const found = yield* discover(["clash/"])
+      expect(found.cases.map((c) => c.params)).toEqual([{ v: "a b" }, { v: "ab" }, { v: "日本" }, { v: "中文" }])
+      expect(found.cases.map((c) => c.problem === undefined)).toEqual([true, false, true, false])
+      expect(found.cases[3]!.problem).toMatch(/\{"v":"中文"\} give the same id as \{"v":"日本"\}/)
+      // Selected twice, still each case once.
+      expect((yield* discover(["clash/", "clash/params.ducktape.ts"])).cases).toHaveLength(4)
+    }))
+
+  it("an env gate not met names the variable and says it is unset, or what it is", () => {
+    const gated = Test.make({ env: { NEEDS_IT: "1" } }, () => Effect.void)
+    const where = { module: "m", file: "/x.ducktape.ts", suite: undefined, name: "t" }
+    expect(Test.expand(gated, where, {})[0]!.ignored).toBe('needs NEEDS_IT="1" (it is unset)')
+    expect(Test.expand(gated, where, { NEEDS_IT: "0" })[0]!.ignored).toBe('needs NEEDS_IT="1" (it is "0")')
+  })
 
   it("derives module names from the path relative to the working directory", () => {
     expect(Discovery.moduleName("/p/examples/zookeeper.ducktape.ts", "/p")).toBe("examples.zookeeper")

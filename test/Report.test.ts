@@ -164,6 +164,27 @@ const hasXmllint = sh("xmllint", ["--version"]).status === 0
 // report.txt
 // ---------------------------------------------------------------------------------------------------------
 
+describe("the end-of-run summary", () => {
+  it("stays short however many tests ran: counts, failures' first lines, the rerun command, where the report is", () => {
+    const many = Array.from({ length: 2000 }, (_, i) =>
+      result({ module: "t", suite: "T", name: `case${i}`, status: i % 2 === 0 ? "PASS" : "FAIL", summary: `wrong ${i}\nsecond line ${i}` }))
+    const s = Report.summary({ ...full, argv: ["DUCKTAPE_LAB=1", "tests/", "--cluster-file", "lab/cluster.json", "--subsets", "2", "--subset", "1"], results: many }, {
+      rerunFile: "results/x/rerun-failed.yml",
+      reportFile: "results/x/report.txt"
+    })
+    const lines = s.split("\n")
+    expect(lines.length).toBeLessThan(40)
+    expect(s).toMatch(/2000 tests in .*: 1000 passed, 0 flaky, 1000 failed, 0 ignored/)
+    expect(s).toContain("  t.T.case1: wrong 1\n")
+    expect(s).not.toContain("second line")
+    expect(s).toContain("… and 980 more (in the full report)")
+    // The rerun repeats the environment gate and the cluster, not the selection (paths, shards).
+    expect(s).toContain("  DUCKTAPE_LAB=1 npx ducktape --cluster-file lab/cluster.json results/x/rerun-failed.yml\n")
+    expect(s).toContain("full report: results/x/report.txt")
+    expect(Report.text({ ...full, argv: ["--cluster", "localhost:3", "x.ducktape.ts"] })).toMatch(/^  npx ducktape --cluster localhost:3 <results dir>/m)
+  })
+})
+
 describe("text", () => {
   const txt = Report.text(full, { rerunFile: "results/2026-01-15--003/rerun-failed.yml" })
 
@@ -311,7 +332,12 @@ const junitXsd = `<?xml version="1.0" encoding="UTF-8" ?>
 </xs:schema>
 `
 
-describe.skipIf(!hasXmllint)("junit (checked with xmllint; install libxml2-utils if this is skipped)", () => {
+// test/setup/globalSetup.ts installs libxml2-utils: without xmllint the schema checks fail, saying so, not skip.
+describe("junit (checked with xmllint, from libxml2-utils)", () => {
+  it("has xmllint to check with", () => {
+    expect(hasXmllint, "xmllint is missing: apt-get install -y libxml2-utils (test/setup/globalSetup.ts installs it)").toBe(true)
+  })
+
   const xmlPath = NodePath.join(tmp, "junit.xml")
   const xsdPath = NodePath.join(tmp, "junit-10.xsd")
   NodeFs.writeFileSync(xmlPath, Report.junit(full))

@@ -326,6 +326,42 @@ describe("Runner", () => {
       expect(final.interrupted).toBe(false)
     }), { timeout: 30_000 })
 
+  it.live("a test that ends soon after a rewrite still reaches the reports, though no other test ends after it", () =>
+    Effect.gen(function*() {
+      const cases = casesOf({
+        // Ends at once: too soon after the session started for a rewrite then; one must follow.
+        quick: Test.make(() => Effect.void),
+        // Reads report.json while it runs, and ends only when the quick test's result is there (or gives up).
+        reader: Test.make(() =>
+          Effect.flatMap(TestContext, (ctx) => {
+            const report = NodePath.join(ctx.resultsDir, "..", "report.json")
+            const hasQuick = () => NodeFs.existsSync(report) && NodeFs.readFileSync(report, "utf8").includes("spec.RunnerSpec.quick")
+            return Wait.waitUntil(Effect.sync(hasQuick), { timeout: "20 seconds", backoff: "100 millis" }).pipe(
+              Effect.map(() => "seen")
+            )
+          })
+        )
+      })
+      const session = yield* runOn(2, { cases, maxParallel: 2, resultsRoot: resultsRoot() })
+      expect(session.results.results.map((r) => [r.name, r.status])).toEqual([["quick", "PASS"], ["reader", "PASS"]])
+    }), { timeout: 40_000 })
+
+  it.live("Test.skip ends a test as IGNORE with its reason; a failure keeps the user's frames, not the library's", () =>
+    Effect.gen(function*() {
+      const cases = casesOf({
+        skips: Test.make(() => Effect.zipRight(Effect.logInfo("no widget here"), Test.skip("needs a widget"))),
+        fails: Test.make({ cluster: 1 }, () => Effect.flatMap(Cluster.Cluster, (c) => c.all[0]!.account.ssh("exit 7")))
+      })
+      const session = yield* runOn(1, { cases, resultsRoot: resultsRoot() })
+      const [skips, fails] = session.results.results
+      expect(skips).toMatchObject({ status: "IGNORE", summary: "skipped: needs a widget" })
+      expect(fails!.status).toBe("FAIL")
+      expect(fails!.failure!.detail).toContain("Runner.test.ts")
+      expect(fails!.failure!.detail).not.toMatch(/node_modules|src\/internal/)
+      const debug = yield* runOn(1, { cases: cases.slice(1), resultsRoot: resultsRoot(), debug: true })
+      expect(debug.results.results[0]!.failure!.detail).toMatch(/node_modules|src\/internal/)
+    }), { timeout: 40_000 })
+
   it.live("--deflake turns a pass on retry into FLAKY; --exit-first stops scheduling after a failure", () =>
     Effect.gen(function*() {
       let tries = 0

@@ -509,7 +509,11 @@ class Loader {
   private readonly cache = new Map<string, LoadedFile | D.LoadFailure>()
   readonly failures: Array<D.LoadFailure> = []
 
-  constructor(readonly cwd: string, private readonly parameters: Test.Params | undefined) {}
+  constructor(
+    readonly cwd: string,
+    private readonly parameters: Test.Params | undefined,
+    private readonly env: Readonly<Record<string, string | undefined>> = process.env
+  ) {}
 
   loaded(file: string): LoadedFile | undefined {
     const entry = this.cache.get(file)
@@ -536,6 +540,7 @@ class Loader {
     const module = moduleName(file, this.cwd)
     const failure = (error: string): D.LoadFailure => ({ file, module, symbol: relative(file, this.cwd), error })
     const parameters = this.parameters
+    const env = this.env
     return Effect.gen(function*() {
       const imported = yield* Effect.tryPromise({
         try: () => importUserModule(file),
@@ -561,7 +566,7 @@ class Loader {
       const tests: Array<string> = []
       const expand = (test: Test.Test<any>, suite: string | undefined, name: string) =>
         Effect.try({
-          try: () => Test.expand(withParameters(test, parameters), { module, file, suite, name }),
+          try: () => Test.expand(withParameters(test, parameters), { module, file, suite, name }, env),
           catch: (e) => `expanding ${suite === undefined ? name : `${suite}.${name}`} failed: ${errorText(e, file)}`
         })
       for (const { name, value } of exported) {
@@ -664,7 +669,7 @@ const wholeFiles = (targets: ReadonlyArray<Target>): ReadonlySet<string> =>
 /** @internal */
 export const discover = Effect.fn("Discovery.discover")(function*(selection: D.Selection) {
   const cwd = NodePath.resolve(selection.cwd ?? process.cwd())
-  const loader = new Loader(cwd, selection.parameters)
+  const loader = new Loader(cwd, selection.parameters, { ...process.env, ...selection.env })
   const cliContext = (kind: "cli" | "exclude"): Context => ({
     kind,
     where: kind === "exclude" ? "--exclude: " : "",
@@ -739,6 +744,7 @@ export const discover = Effect.fn("Discovery.discover")(function*(selection: D.S
 
   const out: Array<Test.TestCase> = []
   const seen = new Map<string, Test.TestCase>()
+  const sameParams = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
   const add = (cases: ReadonlyArray<Test.TestCase>, excluded: ReadonlySet<string>) => {
     for (const c of cases) {
       if (excluded.has(c.id)) continue
@@ -746,6 +752,10 @@ export const discover = Effect.fn("Discovery.discover")(function*(selection: D.S
       if (twin === undefined) {
         seen.set(c.id, c)
         out.push(c)
+      } else if (c.problem !== undefined && twin.file === c.file && twin.suite === c.suite && twin.name === c.name) {
+        // A case that expansion already marked (its parameters escape to a twin's id) is a different case: it must
+        // show up, failing with that reason, not pass for "the same case selected twice".
+        if (!out.some((o) => o.id === c.id && o.problem === c.problem && sameParams(o.params, c.params))) out.push(c)
       } else if (twin.file !== c.file || twin.suite !== c.suite || twin.name !== c.name) {
         // Another declaration with the same id (dir/a/b.ducktape.ts and dir/a.b.ducktape.ts, say) would share its
         // results: it fails instead, saying so. The same case selected twice is simply run once.

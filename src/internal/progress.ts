@@ -4,19 +4,26 @@ import type { RunEvent } from "../Runner.js"
 
 const statusColor: Record<string, string> = { PASS: "\x1b[32m", FAIL: "\x1b[31m", FLAKY: "\x1b[33m", IGNORE: "\x1b[90m" }
 const reset = "\x1b[0m"
+/** The most of a failure's first line shown on a progress line. */
+const maxReason = 300
 
 /**
  * Live progress: on a terminal a status line (running tests, counts, elapsed) redrawn in place under the lines
  * of finished tests; elsewhere (CI logs, pipes) plain lines only.
  */
-export const makeProgress = (out: { write(text: string): unknown; readonly isTTY?: boolean; readonly columns?: number }) => {
+export const makeProgress = (
+  out: { write(text: string): unknown; readonly isTTY?: boolean; readonly columns?: number },
+  options: { readonly color?: boolean } = {}
+) => {
   const tty = out.isTTY === true
+  // NO_COLOR / FORCE_COLOR are the caller's to weigh (see cli/flags.ts useColor); by default, color on a terminal.
+  const colored = options.color ?? tty
   const running = new Map<string, number>()
   const counts = { PASS: 0, FAIL: 0, FLAKY: 0, IGNORE: 0 }
   let total = 0
   let started = Date.now()
   let statusShown = false
-  const color = (status: string, text: string) => (tty ? `${statusColor[status] ?? ""}${text}${reset}` : text)
+  const color = (status: string, text: string) => (colored ? `${statusColor[status] ?? ""}${text}${reset}` : text)
   const clearStatus = () => {
     if (tty && statusShown) out.write("\r\x1b[2K")
     statusShown = false
@@ -52,7 +59,9 @@ export const makeProgress = (out: { write(text: string): unknown; readonly isTTY
           if (!event.willRetry) counts[r.status]++
           const label = event.willRetry ? "RETRY" : r.status
           const time = `${r.runTimeSeconds.toFixed(2)}s`
-          const why = r.status === "PASS" ? "" : `: ${r.summary.split("\n")[0]}`
+          // One line, cut: a 2 MB assertion message is in the test's results directory, not on the terminal.
+          const first = r.summary.split("\n")[0] ?? ""
+          const why = r.status === "PASS" ? "" : `: ${first.length <= maxReason ? first : `${first.slice(0, maxReason)}… (the whole message is in the report)`}`
           out.write(`${color(event.willRetry ? "FLAKY" : r.status, label.padEnd(6))} ${r.testId} (${time})${why}\n`)
           break
         }

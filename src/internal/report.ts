@@ -1,3 +1,4 @@
+import * as NodeFsSync from "node:fs"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { Effect, Either, ParseResult, Schema } from "effect"
@@ -140,6 +141,35 @@ export const writeAll: (
     return written
   }
 )
+
+/**
+ * writeAll, synchronously: for a process about to exit at once (a second Ctrl-C), when no Effect will run again.
+ * Each file is still written beside and renamed over its report. Returns the paths written; never throws.
+ */
+export const writeAllSync = (dir: string, session: Results.SessionResults): ReadonlyArray<string> => {
+  const at = (name: string) => NodePath.join(dir, name)
+  const rerunPath = at(fileNames.rerun)
+  const rerun = rerunSuite(session, dir)
+  const renderers: ReadonlyArray<readonly [string, () => string]> = [
+    [at(fileNames.text), () => text(session, { rerunFile: displayPath(rerunPath) })],
+    [at(fileNames.json), () => json(session)],
+    [at(fileNames.junit), () => junit(session)],
+    [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath) })],
+    ...(rerun === undefined ? [] : [[rerunPath, () => rerun] as const])
+  ]
+  const written: Array<string> = []
+  for (const [path, render] of renderers) {
+    const tmp = `${path}.${process.pid}.sync.tmp`
+    try {
+      NodeFsSync.writeFileSync(tmp, render())
+      NodeFsSync.renameSync(tmp, path)
+      written.push(path)
+    } catch {
+      NodeFsSync.rmSync(tmp, { force: true })
+    }
+  }
+  return written
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Merging shards

@@ -1,7 +1,7 @@
-import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
 import {
   Cause,
   Deferred,
@@ -13,11 +13,7 @@ import {
   Logger,
   LogLevel,
   Option,
-  Predicate,
-  Queue,
-  Ref,
-  Schema,
-  Scope
+  Queue
 } from "effect"
 import * as Clean from "../Clean.js"
 import * as ClusterModule from "../Cluster.js"
@@ -26,63 +22,26 @@ import { Cluster } from "../Cluster.js"
 import * as RemoteAccount from "../RemoteAccount.js"
 import * as Report from "../Report.js"
 import * as ClusterPool from "./cluster.js"
-import { errorText } from "./errorText.js"
-import { makeProgress } from "./progress.js"
 import * as ReportFormat from "./reportFormat.js"
 import * as Scheduler from "./scheduler.js"
 import * as Results from "../Results.js"
 import type * as R from "../Runner.js"
-import { ResultsDirError } from "../Runner.js"
 import * as Service from "../Service.js"
 import { ServiceRegistry } from "../Service.js"
 import type { TestCase } from "../Test.js"
 import { TestContext } from "../TestContext.js"
 import * as Faults from "./faultLog.js"
+import { RunInterrupted, TestTimeout, UncaughtError } from "./runnerErrors.js"
+import { skippedReason } from "./test.js"
+import { writeAllSync } from "./report.js"
+import { createSessionDir, openSessionFiles, safeDirName } from "./session/files.js"
+import { checkNodes } from "./session/nodeHealth.js"
+import { makeReportRewriter } from "./session/reportRewriter.js"
+import { makeUncaughtGuard, type UncaughtListener } from "./session/uncaught.js"
+
+export { createSessionDir } from "./session/files.js"
 
 const defaultTestTimeout = Duration.minutes(30)
-/** After a failed test, how long each of its nodes has to run `true` to count as still there. */
-const nodeCheckTimeout = Duration.seconds(15)
-/**
- * How often reports are rewritten while a session runs, so that a run killed outright (SIGKILL, a CI job's hard
- * timeout) still leaves reports of what finished.
- */
-const progressReportInterval = 5_000
-
-/** A test ran out of time; its services were torn down before this was reported. */
-export class TestTimeout extends Schema.TaggedError<TestTimeout>()("TestTimeout", {
-  testId: Schema.String,
-  timeout: Schema.String
-}) {
-  override get message(): string {
-    return `test timed out after ${this.timeout} and was interrupted (its services were stopped and their logs ` +
-      `collected); raise its timeout with Test.make({ timeout }) or --test-timeout if it needs longer`
-  }
-}
-
-/** The run was interrupted while a test ran; the test was stopped and torn down. */
-export class RunInterrupted extends Schema.TaggedError<RunInterrupted>()("RunInterrupted", {}) {
-  override get message(): string {
-    return "the run was interrupted (Ctrl-C / SIGTERM) while this test ran; it was stopped and its services torn down"
-  }
-}
-
-/**
- * An exception no code caught (thrown in a timer or event callback, a promise rejected with nobody waiting) while
- * this test ran. All tests share one process, so which test threw it cannot be told: every test running then
- * fails with it, rather than the whole run dying without reports.
- */
-export class UncaughtError extends Schema.TaggedError<UncaughtError>()("UncaughtError", {
-  error: Schema.String,
-  stack: Schema.String
-}) {
-  override get message(): string {
-    return `an uncaught exception while this test ran: ${this.error} (thrown outside any Effect — a callback or an ` +
-      `unawaited promise; every test running at that moment fails with it, as the process cannot tell whose it was)`
-  }
-}
-
-/** Tests currently running, told of an uncaught exception in the process (see UncaughtError). */
-type UncaughtListener = (error: UncaughtError) => void
 
 /**
  * A frozen copy of plain data (objects and arrays, as --globals' JSON gives): tests share one process, and none may
@@ -100,52 +59,6 @@ const frozenCopy = (value: unknown): unknown => {
   return value
 }
 
-/** Flushes and closes a file being appended to. */
-const endStream = (stream: NodeFs.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => stream.end(() => resolve())))
-
-const uncaughtErrorOf = (e: unknown): UncaughtError =>
-  new UncaughtError({
-    error: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
-    stack: e instanceof Error && e.stack !== undefined ? e.stack : ""
-  })
-
-// ---------------------------------------------------------------------------------------------------------
-// Session directory
-// ---------------------------------------------------------------------------------------------------------
-
-const today = () => {
-  const d = new Date()
-  const pad = (n: number) => String(n).padStart(2, "0")
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
-}
-
-/** @internal */
-export const createSessionDir = (resultsRoot: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const root = NodePath.resolve(resultsRoot)
-      await NodeFsP.mkdir(root, { recursive: true })
-      const prefix = `${today()}--`
-      const taken = (await NodeFsP.readdir(root)).filter((n) => n.startsWith(prefix))
-        .map((n) => Number.parseInt(n.slice(prefix.length), 10)).filter(Number.isFinite)
-      // mkdir without `recursive` fails if the directory exists: two runs started at once get different ids.
-      for (let n = Math.max(0, ...taken) + 1; ; n++) {
-        const id = `${prefix}${String(n).padStart(3, "0")}`
-        const dir = NodePath.join(root, id)
-        try {
-          await NodeFsP.mkdir(dir)
-          const latest = NodePath.join(root, "latest")
-          await NodeFsP.rm(latest, { force: true })
-          await NodeFsP.symlink(id, latest).catch(() => undefined)
-          return { id, dir }
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-        }
-      }
-    },
-    catch: (e) => new ResultsDirError({ path: resultsRoot, reason: (e as Error).message ?? String(e) })
-  })
-
 // ---------------------------------------------------------------------------------------------------------
 // One test
 // ---------------------------------------------------------------------------------------------------------
@@ -159,16 +72,97 @@ const messageOf = (e: unknown): { tag: string; message: string } => {
   return { tag: "Error", message: String(e) }
 }
 
-const describeCause = (cause: Cause.Cause<unknown>): { tag: string; message: string; detail: string } => {
+/** Errors of account calls made by tests and services, with where they were called (see `tracked`). */
+const callSites = new WeakMap<object, Error>()
+
+/** The framework's own sources: their frames are the library's, not the user's. */
+const frameworkSrc = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+const isLibraryFrame = (line: string) =>
+  line.includes("node_modules") || line.includes("node:") || line.includes("(<anonymous>)") || line.includes(frameworkSrc) ||
+  line.includes(NodeUrl.pathToFileURL(frameworkSrc).href)
+
+/**
+ * A failure's detail for the reports: the stack below the message (the summary says the message already), with only
+ * the user's frames (the test or service line that failed) unless --debug asks for the library's too.
+ */
+const detailOf = (cause: Cause.Cause<unknown>, message: string, debug: boolean, error?: unknown): string => {
+  const site = typeof error === "object" && error !== null ? callSites.get(error) : undefined
+  const called = (site?.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !isLibraryFrame(l)).slice(0, 5)
+  const lines = Cause.pretty(cause).split("\n")
+  const isFrame = (l: string) => /^\s+at /.test(l)
+  const firstFrame = lines.findIndex(isFrame)
+  const head = firstFrame < 0 ? lines : lines.slice(0, firstFrame)
+  const firstMessageLine = message.split("\n")[0] ?? ""
+  const kept = head.join("\n").includes(firstMessageLine) ? [] : head
+  let hidden = 0
+  for (const l of firstFrame < 0 ? [] : lines.slice(firstFrame)) {
+    if (isFrame(l) && !debug && isLibraryFrame(l)) hidden++
+    else kept.push(l)
+  }
+  if (called.length > 0) kept.push("  called at:", ...called)
+  if (hidden > 0) kept.push(`    (${hidden} frames of ducktape and its libraries hidden: --debug shows them)`)
+  return kept.join("\n")
+}
+
+const describeCause = (cause: Cause.Cause<unknown>, debug = false): { tag: string; message: string; detail: string } => {
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return { ...messageOf(failure.value), detail: Cause.pretty(cause) }
+  if (Option.isSome(failure)) {
+    const m = messageOf(failure.value)
+    return { ...m, detail: detailOf(cause, m.message, debug, failure.value) }
+  }
   const defect = Cause.dieOption(cause)
   if (Option.isSome(defect)) {
     const m = messageOf(defect.value)
-    return { tag: "Defect", message: `the test crashed: ${m.message}`, detail: Cause.pretty(cause) }
+    return { tag: "Defect", message: `the test crashed: ${m.message}`, detail: detailOf(cause, m.message, debug, defect.value) }
   }
-  return { tag: "Interrupted", message: "the test was interrupted", detail: Cause.pretty(cause) }
+  return { tag: "Interrupted", message: "the test was interrupted", detail: debug ? Cause.pretty(cause) : "" }
 }
+
+/** Past this a failure's message goes whole into a file of the test's results directory, and cut into the reports. */
+const maxMessageChars = 4000
+const failureFile = "failure.txt"
+
+/** A failure whose message or detail is too long for reports and terminals: the whole kept in the test's directory. */
+const capped = (failure: NonNullable<Attempt["failure"]>, dir: string): NonNullable<Attempt["failure"]> => {
+  if (failure.message.length <= maxMessageChars && failure.detail.length <= 4 * maxMessageChars) return failure
+  try {
+    NodeFs.writeFileSync(NodePath.join(dir, failureFile), `${failure.tag}: ${failure.message}\n\n${failure.detail}\n`)
+  } catch {
+    // the cut text below still says what failed
+  }
+  const cut = (s: string, max: number) =>
+    s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters: the whole is in ${failureFile} of the test's results)`
+  return { tag: failure.tag, message: cut(failure.message, maxMessageChars), detail: cut(failure.detail, 4 * maxMessageChars) }
+}
+
+/**
+ * The test's view of its nodes: each account marks its node as used when any of its methods is called, so that
+ * --fail-bad-cluster-utilization counts a node a test ran commands on without allocating it (cluster.all[0]).
+ */
+const tracked = (nodes: ReadonlyArray<ClusterModule.ClusterNode>, touched: Set<string>): ReadonlyArray<ClusterModule.ClusterNode> =>
+  nodes.map((node) => ({
+    ...node,
+    account: new Proxy(node.account, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver)
+        if (typeof value !== "function") return value
+        return function(this: unknown, ...args: Array<unknown>) {
+          touched.add(node.name)
+          const result: unknown = Reflect.apply(value, this === receiver ? target : this, args)
+          if (!Effect.isEffect(result)) return result
+          // Where the test or service called the account: the error itself is made in a callback of the library,
+          // and its stack has none of the user's frames.
+          const site = new Error()
+          return Effect.tapErrorCause(result, (cause) =>
+            Effect.sync(() => {
+              for (const e of [...Cause.failures(cause), ...Cause.defects(cause)]) {
+                if (typeof e === "object" && e !== null && !callSites.has(e)) callSites.set(e, site)
+              }
+            }))
+        }
+      }
+    })
+  }))
 
 /** A logger writing a test's own log files: INFO and up to test_log.info, everything to test_log.debug. */
 const testLogger = (dir: string, echo: boolean) => {
@@ -191,7 +185,8 @@ const testLogger = (dir: string, echo: boolean) => {
 }
 
 interface Attempt {
-  readonly status: "PASS" | "FAIL"
+  /** IGNORE: the test ended itself with Test.skip. */
+  readonly status: "PASS" | "FAIL" | "IGNORE"
   readonly summary: string
   readonly failure: { tag: string; message: string; detail: string } | undefined
   readonly data: unknown
@@ -227,7 +222,8 @@ const runAttempt = (
   Effect.gen(function*() {
     yield* Effect.promise(() => NodeFsP.mkdir(dir, { recursive: true }))
     const startTime = Date.now()
-    const sub = yield* ClusterModule.make(nodes)
+    const touched = new Set<string>()
+    const sub = yield* ClusterModule.make(tracked(nodes, touched))
     const registry = Service.makeRegistry(dir, { noTeardown: session.options.noTeardown === true, jvmLogs: session.options.enableJvmLogs === true })
     const faults = Faults.makeLog()
     const { close, logger } = testLogger(dir, session.options.debug === true)
@@ -284,13 +280,16 @@ const runAttempt = (
     yield* close
     const stopTime = Date.now()
     const problems = registry.records.flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`))
-    const nodesUsed = yield* sub.maxUsed
+    const nodesUsed = Math.max(yield* sub.maxUsed, touched.size)
     // A body that waits is interrupted at its limit; one that finished a little after it (a timer late under load)
     // did not block. The slack: a tenth of the limit, at most a second.
     const limit = Duration.toMillis(Duration.decode(timeout))
     // Why the test failed, if it did: its body, or else the first thing a passing body can still fail on.
-    const failure: Attempt["failure"] = Exit.isFailure(exit)
-      ? describeCause(exit.cause)
+    const skipped = Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Cause.dieOption(exit.cause), skippedReason)) : undefined
+    const failure: Attempt["failure"] = skipped !== undefined
+      ? undefined
+      : Exit.isFailure(exit)
+      ? describeCause(exit.cause, session.options.debug === true)
       : uncaught !== undefined
       ? { tag: "UncaughtError", message: uncaught.message, detail: uncaught.stack }
       : bodyTime > limit + Math.min(1_000, limit / 10)
@@ -313,10 +312,11 @@ const runAttempt = (
         NodeFsP.writeFile(NodePath.join(dir, "data.json"), ReportFormat.stringify(data, 2) ?? "null").catch(() => undefined)
       )
     }
+    const kept = failure === undefined ? undefined : capped(failure, dir)
     return {
-      status: failure === undefined ? "PASS" : "FAIL",
-      summary: failure?.message ?? "Test Passed",
-      failure,
+      status: skipped !== undefined && kept === undefined ? "IGNORE" : kept === undefined ? "PASS" : "FAIL",
+      summary: skipped !== undefined && kept === undefined ? `skipped: ${skipped}` : kept?.message ?? "Test Passed",
+      failure: kept,
       data,
       startTime,
       stopTime,
@@ -358,13 +358,6 @@ const brokenAttempt = (cause: Cause.Cause<unknown>, dir: string, nodes: Readonly
 // ---------------------------------------------------------------------------------------------------------
 // The session
 // ---------------------------------------------------------------------------------------------------------
-
-/** A directory name for a test id; a long one is cut and given a hash of the whole id, so two never share. */
-const safeDirName = (id: string) => {
-  const safe = id.replace(/[^A-Za-z0-9._=-]+/g, "_")
-  if (safe.length <= 200) return safe
-  return `${safe.slice(0, 183)}-${NodeCrypto.createHash("sha256").update(id).digest("hex").slice(0, 16)}`
-}
 
 /** What every result of a test case says about which test it is. */
 const identityOf = (t: TestCase) => ({
@@ -419,24 +412,22 @@ export const run = (options: R.RunOptions) =>
       return yield* Effect.dieMessage("the runner needs a cluster made by ducktape-effect (Cluster.make or a Cluster source)")
     }
     const { dir: sessionDir, id: sessionId } = yield* createSessionDir(options.resultsRoot ?? "results")
-    // The run's own log, kept with its results (CI keeps the directory, not always the terminal): the progress
-    // lines, timestamped.
-    const sessionLog = NodeFs.createWriteStream(NodePath.join(sessionDir, "session.log"), { flags: "a" })
-    sessionLog.on("error", () => {})
-    const logged = makeProgress({
-      write: (text: string) => sessionLog.write(text.replace(/^(?=.)/gm, () => `[${new Date().toISOString()}] `))
-    })
-    const emit = (event: R.RunEvent) => Effect.zipRight(logged.onEvent(event), options.onEvent?.(event) ?? Effect.void)
+    const files = openSessionFiles(sessionDir)
+    const emit = (event: R.RunEvent) => Effect.zipRight(files.log(event), options.onEvent?.(event) ?? Effect.void)
     // All tests share one process: each gets the same globals, frozen, so that none can change what the next reads.
     const globals = frozenCopy(options.globals ?? {}) as Readonly<Record<string, unknown>>
     const maxParallel = Math.max(1, options.maxParallel ?? 1)
     const deflake = Math.max(1, options.deflake ?? 1)
     const startTime = Date.now()
-    const results = yield* Ref.make<ReadonlyArray<Results.TestResult>>([])
-    const jsonl = NodeFs.createWriteStream(NodePath.join(sessionDir, "results.jsonl"), { flags: "a" })
-    const encode = Schema.encodeSync(Schema.parseJson(Results.TestResult))
+    // A plain array: only this session's fibers touch it, and a hard exit must read it synchronously.
+    const recorded: Array<Results.TestResult> = []
     const record = (r: Results.TestResult) =>
-      Effect.zipRight(Ref.update(results, (rs) => [...rs, r]), Effect.sync(() => jsonl.write(encode(r) + "\n")))
+      Effect.sync(() => {
+        recorded.push(r)
+        files.append(r)
+      })
+    // Callbacks from outside any fiber (an uncaught exception) run their Effects on the session's own runtime.
+    const runtime = yield* Effect.runtime<never>()
 
     const selectionOrder = new Map<string, number>()
     for (const [i, c] of options.cases.entries()) if (!selectionOrder.has(c.id)) selectionOrder.set(c.id, i)
@@ -447,6 +438,9 @@ export const run = (options: R.RunOptions) =>
     const leftovers = yield* Clean.clean(cluster.all)
     if (leftovers.length > 0) yield* emit({ _tag: "LeftoversRemoved", leftovers })
     yield* emit({ _tag: "SessionStarted", sessionId, resultsDir: sessionDir, total })
+    if (options.onStarted !== undefined) {
+      yield* options.onStarted({ dir: sessionDir, writeReportsSync: () => void writeAllSync(sessionDir, snapshotNow(false)) })
+    }
 
     const dirFor = (t: TestCase, run: number, attempt: number) =>
       NodePath.join(sessionDir, safeDirName(t.id), runs > 1 || deflake > 1 ? `${run}${attempt > 1 ? `-attempt${attempt}` : ""}` : "")
@@ -454,7 +448,11 @@ export const run = (options: R.RunOptions) =>
     const finish = (job: Job, willRetry: boolean) => {
       const last = job.attempts[job.attempts.length - 1]!
       const passed = last.status === "PASS"
-      const status: Results.TestStatus = passed ? (job.attempts.length > 1 ? "FLAKY" : "PASS") : "FAIL"
+      const status: Results.TestStatus = last.status === "IGNORE"
+        ? "IGNORE"
+        : passed
+        ? (job.attempts.length > 1 ? "FLAKY" : "PASS")
+        : "FAIL"
       const result: Results.TestResult = {
         ...identityOf(job.testCase),
         status,
@@ -527,19 +525,16 @@ export const run = (options: R.RunOptions) =>
     // An exception thrown outside any Effect would end the process, and the run with it, without a report. For the
     // life of the run it fails the tests running instead (see UncaughtError); with none running, it is a FAIL result
     // of its own.
-    const uncaughtListeners = new Set<UncaughtListener>()
     let strays = 0
-    const onUncaught = (e: unknown) => {
-      const error = uncaughtErrorOf(e)
-      for (const listener of uncaughtListeners) listener(error)
-      if (uncaughtListeners.size > 0) return
-      // No test to pin it on (the runner's own code, or a test's callback firing after it ended): the run fails all
-      // the same, with a result of its own that says so.
+    // No test to pin it on (the runner's own code, or a test's callback firing after it ended): the run fails all the
+    // same, with a result of its own that says so.
+    const uncaught = makeUncaughtGuard(runtime, (error) => {
       strays++
       const summary = `an uncaught exception while no test ran: ${error.error}`
       const identity = { testId: `ducktape.uncaught.${strays}`, module: "ducktape", name: `uncaught exception ${strays}`, params: {}, description: "", file: "", symbol: "" }
-      Effect.runFork(immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack })))
-    }
+      return immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack }))
+    })
+    const uncaughtListeners = uncaught.listeners
 
     const sessionContext: SessionContext = { id: sessionId, options, globals, abort, uncaughtListeners }
 
@@ -551,18 +546,7 @@ export const run = (options: R.RunOptions) =>
         // A run that is stopping checks nothing: its tests were stopped, not broken by their nodes.
         const check = failed && stopping === undefined && !(yield* Deferred.isDone(abort))
         const problems = check
-          ? yield* Effect.forEach(nodes, (node) =>
-            node.account.exec("true", { timeout: nodeCheckTimeout }).pipe(
-              Effect.as(undefined),
-              Effect.catchAllCause((cause) => {
-                const e = Cause.squash(cause)
-                return Effect.succeed(
-                  Predicate.isTagged(e, "RemoteCommandTimeout")
-                    ? `it did not run \`true\` within ${Duration.format(nodeCheckTimeout)}`
-                    : errorText(e).split("\n")[0]!
-                )
-              })
-            ), { concurrency: "unbounded" })
+          ? yield* checkNodes(nodes)
           : []
         pool.giveBack(nodes.filter((_, i) => problems[i] === undefined))
         for (const [i, node] of nodes.entries()) {
@@ -617,8 +601,8 @@ export const run = (options: R.RunOptions) =>
      * The session as it stands. Before the end, tests still running or waiting are listed as not run and the
      * session as interrupted: that is what the reports must say if the driver is killed before it can rewrite them.
      */
-    const snapshot = (final: boolean) =>
-      Effect.map(Ref.get(results), (rs): Results.SessionResults => {
+    const snapshotNow = (final: boolean): Results.SessionResults => {
+        const rs = recorded
         const stopTime = Date.now()
         const waiting = pending.all().map((j) => j.testCase.id)
         const inFlight = final ? [] : [...running.keys()].map((j) => j.testCase.id)
@@ -636,22 +620,11 @@ export const run = (options: R.RunOptions) =>
           // Reports list tests in the order they were selected, not the order parallel runs happened to end.
           results: [...rs].sort((a, b) => (selectionOrder.get(a.testId) ?? -1) - (selectionOrder.get(b.testId) ?? -1))
         }
-      })
+      }
+    const snapshot = (final: boolean) => Effect.sync(() => snapshotNow(final))
 
-    // Rewrites the reports in the background, at most every few seconds and one rewrite at a time.
-    let lastRewrite = Date.now()
-    let rewriting: Fiber.RuntimeFiber<void> | undefined
-    const rewriteReports = Effect.suspend(() => {
-      if (Date.now() - lastRewrite < progressReportInterval) return Effect.void
-      if (rewriting !== undefined && rewriting.unsafePoll() === null) return Effect.void
-      lastRewrite = Date.now()
-      return snapshot(false).pipe(
-        Effect.flatMap((session) => Effect.forkDaemon(Effect.ignore(Report.writeAll(sessionDir, session)))),
-        Effect.map((fiber) => {
-          rewriting = fiber
-        })
-      )
-    })
+    const rewriter = makeReportRewriter(sessionDir, snapshot(false))
+    const rewriteReports = rewriter.rewrite
 
     const loop = Effect.gen(function*() {
       while (pending.size > 0 || running.size > 0) {
@@ -699,19 +672,6 @@ export const run = (options: R.RunOptions) =>
     let interrupted = false
     let concluded: Results.SessionResults | undefined
     const label = Clean.labelFor(sessionId)
-    const catchingUncaught = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.acquireUseRelease(
-        Effect.sync(() => {
-          process.on("uncaughtException", onUncaught)
-          process.on("unhandledRejection", onUncaught)
-        }),
-        () => effect,
-        () =>
-          Effect.sync(() => {
-            process.off("uncaughtException", onUncaught)
-            process.off("unhandledRejection", onUncaught)
-          })
-      )
     yield* loop.pipe(
       RemoteAccount.withSessionLabel(label),
       Effect.onInterrupt(() =>
@@ -727,10 +687,9 @@ export const run = (options: R.RunOptions) =>
       ),
       Effect.ensuring(
         Effect.gen(function*() {
+          yield* rewriter.settle
           const session = yield* snapshot(true)
-          // A rewrite still in flight must not land after (and over) the final reports.
-          if (rewriting !== undefined) yield* Fiber.await(rewriting)
-          yield* Effect.forEach([jsonl, sessionLog], endStream, { discard: true })
+          yield* files.close
           yield* Report.writeAll(sessionDir, session).pipe(
             Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
           )
@@ -738,7 +697,7 @@ export const run = (options: R.RunOptions) =>
           if (options.onConcluded !== undefined) yield* options.onConcluded({ results: session, dir: sessionDir })
         })
       ),
-      catchingUncaught
+      uncaught.guarding
     )
     // The finalizer above always ran: a session that got here was concluded.
     return { results: concluded!, dir: sessionDir } satisfies R.Session

@@ -102,7 +102,7 @@ export const expand = (
     const ignored = ignoredByMark
       ? "marked ignore"
       : envMismatch !== undefined
-      ? `needs ${envMismatch[0]}=${JSON.stringify(envMismatch[1])} (it is ${JSON.stringify(environment[envMismatch[0]] ?? null)})`
+      ? `needs ${envMismatch[0]}=${JSON.stringify(envMismatch[1])} (it is ${environment[envMismatch[0]] === undefined ? "unset" : JSON.stringify(environment[envMismatch[0]])})`
       : undefined
     out.push({
       id,
@@ -123,3 +123,16 @@ export const expand = (
   }
   return out
 }
+
+/** @internal What Test.skip ends a test with; the runner reports the test as IGNORE with the reason. */
+export class TestSkipped {
+  readonly _tag = "TestSkipped"
+  constructor(readonly reason: string) {}
+}
+
+/** @internal Whether a test ended with Test.skip, and why. */
+export const skippedReason = (defect: unknown): string | undefined =>
+  typeof defect === "object" && defect !== null && (defect as { _tag?: unknown })._tag === "TestSkipped" &&
+    typeof (defect as { reason?: unknown }).reason === "string"
+    ? (defect as { reason: string }).reason
+    : undefined

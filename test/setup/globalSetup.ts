@@ -1,6 +1,6 @@
 /**
  * Before any test: make sure the real components the tests use are installed on this machine (sshd, iptables,
- * iproute2, ZooKeeper, Redis, Chromium), with the framework's own provisioning, so that `npm test` passes on a
+ * iproute2, ZooKeeper, Redis, Chromium, xmllint), with the framework's own provisioning, so that `npm test` passes on a
  * fresh machine after `npm ci`. Without root or apt, it fails with the exact command to run.
  */
 import * as NodeOs from "node:os"
@@ -18,7 +18,8 @@ export const testPackages = [
   "util-linux",
   "zookeeper",
   "redis-server",
-  "chromium"
+  "chromium",
+  "libxml2-utils"
 ]
 
 export default async function setup(): Promise<void> {

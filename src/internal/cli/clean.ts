@@ -1,0 +1,21 @@
+/** `ducktape clean`: what crashed sessions left on the nodes, found and removed. */
+import { Effect, Option } from "effect"
+import * as Clean from "../../Clean.js"
+import * as Cluster from "../../Cluster.js"
+import { type ClusterChoice, clusterLayer, fixFor } from "./clusterFlags.js"
+import { UsageError } from "./errors.js"
+
+/** Scans the cluster the flags name (this machine by default) and removes, or lists, the leftovers. */
+export const clean = (o: ClusterChoice & { readonly dryRun: boolean }) =>
+  Effect.gen(function*() {
+    // The localhost cluster's nodes are all this machine: one node is enough to scan it.
+    const none = Option.isNone(o.cluster) && Option.isNone(o.clusterFile) && Option.isNone(o.sshConfig)
+    const layer = yield* clusterLayer({ ...o, cluster: none ? Option.some("localhost:1") : o.cluster })
+    const removed = yield* Effect.flatMap(Cluster.Cluster, (c) => Clean.clean(c.all, { dryRun: o.dryRun })).pipe(
+      Effect.provide(layer),
+      Effect.mapError((e) => new UsageError({ problem: e.message, fix: fixFor(e) }))
+    )
+    yield* Effect.sync(() =>
+      process.stdout.write(`${Clean.describe(removed)}\n${removed.length === 0 ? "" : o.dryRun ? `${removed.length} leftovers found (dry run: nothing removed)\n` : `removed ${removed.length} leftovers\n`}`)
+    )
+  })
