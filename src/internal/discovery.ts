@@ -386,7 +386,7 @@ const loadSuiteFile = (
     const doc = yield* Either.mapLeft(Yaml.parse(text), (e) =>
       new DiscoveryError({
         problem: `${shown}:${e.line}:${e.column}: ${e.reason}`,
-        fix: "suite files use a YAML subset: `key: value` mappings, `- item` and `[a, b]` lists, plain or quoted " +
+        fix: "suite files are YAML: `key: value` mappings, `- item` and `[a, b]` lists, plain or quoted " +
           "strings, # comments; quote symbols that contain `: ` or start with a special character"
       }))
     if (doc._tag === "Null") {
@@ -407,6 +407,11 @@ const loadSuiteFile = (
       }
       const out: Array<{ text: string; line: number }> = []
       for (const item of node.items) {
+        if (item._tag === "Map") {
+          // `- file.ts::S.t@{"k": 1}` is a mapping to YAML: the symbol's `: ` made it one.
+          return fail(`${shown}:${item.line}:${item.column}: a mapping inside a list item is not supported; ` +
+            "if this is a symbol containing `: `, quote it ('…')", `write one path or symbol per \`- \` line, ${suiteExample("my_suite")}`)
+        }
         if (item._tag !== "Scalar") {
           return fail(`${shown}:${item.line}: every item of ${what} must be a path or symbol, not ${Yaml.kindOf(item)}`,
             `write one path or symbol per \`- \` line, ${suiteExample("my_suite")}`)
