@@ -203,6 +203,9 @@ describe("Discovery", () => {
     Effect.gen(function*() {
       expect(yield* ids(["examples/*.ducktape.ts"])).toEqual([...alpha, ...beta])
       expect(yield* ids(["examples/b?ta.ducktape.ts"])).toEqual(beta)
+      // picomatch's braces and classes within a segment, as shells and other tools read them
+      expect(yield* ids(["examples/{alpha,beta}.ducktape.*"])).toEqual([...alpha, ...beta])
+      expect(yield* ids(["examples/[b]eta.*"])).toEqual(beta)
       expect(yield* ids(["examples/**/*.ducktape.ts"])).toEqual([...alpha, ...beta, ...gamma])
       expect(yield* ids(["ex*/**"])).toEqual([...alpha, ...beta, ...gamma])
       // directories matched are walked; non-test files matched are not loaded (helper.ts would throw)

@@ -5,6 +5,7 @@ import { Cause, Duration, Effect, Either, Option } from "effect"
 import type * as D from "../Discovery.js"
 import { DiscoveryError } from "../Discovery.js"
 import * as Test from "../Test.js"
+import Picomatch from "picomatch"
 import * as Yaml from "./yaml.js"
 
 /** Test files found by walking; a file named explicitly may have any name. */
@@ -199,12 +200,11 @@ const walk = (dir: string, visited: Set<string> = new Set()): Effect.Effect<Read
     return out
   })
 
+/** `*` and `?` make a path a glob (a path with only `[` or `{` is taken literally); picomatch then matches it. */
 const hasGlob = (s: string) => /[*?]/.test(s)
 
-const segmentRegex = (segment: string) =>
-  new RegExp(
-    "^" + segment.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]") + "$"
-  )
+/** A matcher for one path segment; picomatch skips dot-files unless the segment itself starts with a dot. */
+const segmentMatcher = (segment: string) => Picomatch(segment)
 
 /** Orders paths as a directory walk visits them. */
 const walkOrder = (a: string, b: string) => {
@@ -245,9 +245,9 @@ const expandGlob = (pattern: string): Effect.Effect<ReadonlyArray<{ path: string
           if (Option.getOrUndefined(yield* statKind(next)) === "dir") yield* match(next, k + 1)
           return
         }
-        const re = segmentRegex(segment)
+        const matches = segmentMatcher(segment)
         for (const e of yield* listDir(dir)) {
-          if (!re.test(e.name) || (e.name.startsWith(".") && !segment.startsWith("."))) continue
+          if (!matches(e.name) || (e.name.startsWith(".") && !segment.startsWith("."))) continue
           if (k + 1 === segments.length) found.set(e.path, e.kind)
           else if (e.kind === "dir") yield* match(e.path, k + 1)
         }
