@@ -4,10 +4,11 @@ import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Layer, Scope } from "effect"
 import * as Cluster from "../src/Cluster.js"
-import { coreOf, parseClusterJson, parseSshConfig } from "../src/internal/cluster.js"
+import { clusterJsonWarnings, coreOf, parseClusterJson, readSshConfig } from "../src/internal/cluster.js"
 import { PendingQueue } from "../src/internal/scheduler.js"
 import * as selection from "../src/internal/selection.js"
 import * as Test from "../src/Test.js"
+import * as SshdSupport from "./support/sshd.js"
 
 const fakeNodes = (types: ReadonlyArray<string | undefined>): ReadonlyArray<Cluster.ClusterNode> =>
   types.map((nodeType, index) => ({ name: `n${index + 1}`, index, account: undefined as never, nodeType }))
@@ -86,6 +87,23 @@ describe("cluster sources", () => {
     expect(nodes[1]).toMatchObject({ host: "w2", hostname: "localhost", port: 22, user: undefined })
   })
 
+  it("warns about keys it does not read, naming file, nodes and the likely key", () => {
+    const warnings = clusterJsonWarnings("c.json", JSON.stringify({
+      nodes: [
+        { ssh_config: { host: "a", identity_file: "k" }, externaly_routable_ip: "10.0.0.1" },
+        { ssh_config: { host: "b", identity_file: "k", StrictHostKeyChecking: "no" } }
+      ],
+      knownhosts: "kh"
+    }))
+    expect(warnings).toEqual([
+      `c.json: knownhosts: ducktape does not read the key "knownhosts" and ignores it; did you mean "known_hosts"?`,
+      `c.json: nodes[0].externaly_routable_ip: ducktape does not read the key "externaly_routable_ip" and ignores it; did you mean "externally_routable_ip"?`,
+      `c.json: nodes[0].ssh_config.identity_file, nodes[1].ssh_config.identity_file: ducktape does not read the key "identity_file" and ignores it; did you mean "identityfile"?`,
+      `c.json: nodes[1].ssh_config.StrictHostKeyChecking: ducktape does not read the key "StrictHostKeyChecking" and ignores it; did you mean "stricthostkeychecking"?`
+    ])
+    expect(clusterJsonWarnings("c.json", JSON.stringify({ nodes: [{ ssh_config: { host: "a", zzz: 1 } }] }))[0]).not.toContain("did you mean")
+  })
+
   it("names the path of every bad field, and bad JSON", () => {
     const message = (text: string) => Either.getLeft(parseClusterJson("c.json", text)).pipe((o) => (o._tag === "Some" ? o.value.message : ""))
     const m = message(JSON.stringify({ nodes: [{ ssh_config: { host: "a", port: 70000 } }, { ssh_config: { hostname: "x" } }, {}] }))
@@ -96,25 +114,73 @@ describe("cluster sources", () => {
     expect(message("[]")).toMatch(/\(top level\)/)
   })
 
-  it("reads an OpenSSH config (as `vagrant ssh-config` writes it), with Host * defaults", () => {
-    const text = `Host *\n  User vagrant\n\nHost worker1\n  HostName 192.168.56.11\n  Port 2200\n  IdentityFile /k/w1\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n\nHost worker2 worker3\n  HostName=10.1.1.1\n  User root\n`
-    const nodes = Either.getOrThrow(parseSshConfig("/cfg/ssh_config", text))
-    expect(nodes.map((n) => [n.host, n.hostname, n.user, n.port])).toEqual([
-      ["worker1", "192.168.56.11", "vagrant", 2200],
-      ["worker2", "10.1.1.1", "vagrant", 22],
-      ["worker3", "10.1.1.1", "vagrant", 22]
-    ])
-    expect(nodes[0]!.strictHostKeyChecking).toBe(false)
-    // A routable HostName is the node's address; a loopback one (a forwarded port) is asked of the node.
-    expect(nodes[0]!.externallyRoutableIp).toBe("192.168.56.11")
-    expect(nodes[0]!.askExternallyRoutableIp).toBe(false)
-    const forwarded = Either.getOrThrow(parseSshConfig("/cfg/ssh_config", "Host default\n  HostName 127.0.0.1\n  Port 2222\n"))
-    expect([forwarded[0]!.externallyRoutableIp, forwarded[0]!.askExternallyRoutableIp]).toEqual([undefined, true])
-    const bad = Either.getLeft(parseSshConfig("/cfg/ssh_config", "Host a\n  Port many\n"))
-    expect(bad._tag === "Some" && bad.value.message).toMatch(/Host a: Port "many" is not a number/)
-    const match = Either.getLeft(parseSshConfig("/cfg/ssh_config", "Match host x\n"))
-    expect(match._tag === "Some" && match.value.message).toMatch(/ssh_config:1: `Match` is not supported/)
-  })
+  /** A file in a fresh temp directory (removed with the scope). */
+  const tempFile = (name: string, text: string) =>
+    Effect.acquireRelease(
+      Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "dt-cluster-"))),
+      (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+    ).pipe(Effect.map((dir) => {
+      const path = NodePath.join(dir, name)
+      NodeFs.writeFileSync(path, text)
+      return path
+    }))
+
+  it.scoped("reads an OpenSSH config (as `vagrant ssh-config` writes it), with Host * defaults", () =>
+    Effect.gen(function*() {
+      const text = `Host *\n  User vagrant\n\nHost worker1\n  HostName 192.168.56.11\n  Port 2200\n  IdentityFile /k/w1\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  ConnectTimeout 7\n\nHost worker2 worker3\n  HostName=10.1.1.1\n  User root\n`
+      const nodes = yield* readSshConfig(yield* tempFile("ssh_config", text))
+      expect(nodes.map((n) => [n.host, n.hostname, n.user, n.port])).toEqual([
+        ["worker1", "192.168.56.11", "vagrant", 2200],
+        ["worker2", "10.1.1.1", "vagrant", 22],
+        ["worker3", "10.1.1.1", "vagrant", 22]
+      ])
+      expect(nodes[0]).toMatchObject({ strictHostKeyChecking: false, identityFile: "/k/w1", knownHostsFile: "/dev/null", connectTimeoutSeconds: 7 })
+      // What the file does not set stays unset (ssh's defaults are not taken for settings).
+      expect(nodes[1]).toMatchObject({ strictHostKeyChecking: undefined, identityFile: undefined, knownHostsFile: undefined, connectTimeoutSeconds: undefined })
+      // A routable HostName is the node's address; a loopback one (a forwarded port) is asked of the node.
+      expect(nodes[0]!.externallyRoutableIp).toBe("192.168.56.11")
+      expect(nodes[0]!.askExternallyRoutableIp).toBe(false)
+      const forwarded = yield* readSshConfig(yield* tempFile("ssh_config", "Host default\n  HostName 127.0.0.1\n  Port 2222\n"))
+      expect([forwarded[0]!.externallyRoutableIp, forwarded[0]!.askExternallyRoutableIp]).toEqual([undefined, true])
+    }))
+
+  it.scoped("reads ssh_config as OpenSSH does: negated patterns, Include, Match", () =>
+    Effect.gen(function*() {
+      const included = yield* tempFile("nodes.conf", "Host worker9\n  HostName 10.0.0.9\n")
+      const text = `Include ${included}\nHost * !bastion\n  User alice\nHost bastion\n  HostName 10.0.0.1\n` +
+        `Match originalhost worker*\n  Port 2200\nHost worker1\n  HostName 10.0.0.11\n`
+      const nodes = yield* readSshConfig(yield* tempFile("ssh_config", text))
+      const byName = Object.fromEntries(nodes.map((n) => [n.host, n]))
+      // `Host * !bastion` does not apply to bastion: its user is the default, not alice.
+      expect(byName["bastion"]!.user).not.toBe("alice")
+      expect(byName["worker1"]).toMatchObject({ user: "alice", port: 2200, hostname: "10.0.0.11" })
+      expect(byName["worker9"]).toMatchObject({ user: "alice", port: 2200, hostname: "10.0.0.9" })
+    }))
+
+  it.scoped("refuses what ssh refuses with file and line and a likely option; ProxyCommand clearly; reads ProxyJump", () =>
+    Effect.gen(function*() {
+      const refuse = (text: string) => Effect.flip(Effect.flatMap(tempFile("ssh_config", text), readSshConfig))
+      const typo = yield* refuse("Host a\n  HostName 10.0.0.1\n  Conecttimeout 5\n")
+      expect(typo.source).toMatch(/ssh_config:3$/)
+      expect(typo.message).toMatch(/Bad configuration option: conecttimeout/)
+      expect(typo.fix).toContain("did you mean ConnectTimeout?")
+      const port = yield* refuse("Host a\n  Port many\n")
+      expect(port.source).toMatch(/ssh_config:2$/)
+      expect(port.message).toContain("many")
+      const proxyCommand = yield* refuse("Host a\n  ProxyCommand nc %h %p\n")
+      expect(proxyCommand.message).toContain("Host a: ProxyCommand is not supported")
+      expect(proxyCommand.fix).toContain("ProxyJump")
+      const nodes = yield* readSshConfig(yield* tempFile("ssh_config",
+        "Host outer\n  HostName 192.0.2.1\n  User gate\nHost bastion\n  HostName 10.0.0.1\n  Port 2201\n  ProxyJump outer\n" +
+          "Host a\n  HostName 10.1.0.5\n  ProxyJump ops@bastion,10.1.0.2:2022\n"))
+      const a = nodes.find((n) => n.host === "a")!
+      expect(a.proxyJump?.map((j) => [j.user, j.hostname, j.port])).toEqual([
+        ["gate", "192.0.2.1", 22], // bastion's own ProxyJump comes first, as with ssh -J
+        ["ops", "10.0.0.1", 2201],
+        [NodeOs.userInfo().username, "10.1.0.2", 2022]
+      ])
+      expect(nodes.find((n) => n.host === "outer")!.proxyJump).toBeUndefined()
+    }))
 
   it.effect("an unreadable or missing file is a ClusterConfigError naming it", () =>
     Effect.gen(function*() {

@@ -663,7 +663,7 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       expect(missing.message).toContain(NodePath.join(stranger, "nope"))
     }))
 
-  it.scoped("an unexpected host key fails with reason host-key unless checking is off", () =>
+  it.scoped("an unexpected host key fails with reason host-key (unknown-host if not listed) unless checking is off", () =>
     Effect.gen(function*() {
       const fixture = yield* SshdSupport.SshdFixtureTag
       const dir = yield* Backends.tempDir("hostkey")
@@ -678,7 +678,10 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       const emptyKnownHosts = NodePath.join(dir, "empty")
       yield* Effect.promise(() => NodeFs.writeFile(emptyKnownHosts, ""))
       const unknown = yield* Effect.flip(Effect.scoped(SshdSupport.account(fixture, { knownHosts: emptyKnownHosts })))
-      expect(unknown.reason).toBe("host-key")
+      // ... but told apart from a changed key: the fix is to add the key, not to suspect the host.
+      expect(unknown.reason).toBe("unknown-host")
+      expect(unknown.message).toContain("is not in known_hosts: add its key")
+      expect(mismatch.message).toContain("remove its old line")
       // An explicit host key is checked instead of a file.
       const explicit = yield* Effect.flip(Effect.scoped(SshdSupport.account(fixture, { hostKey: impostor.publicKey })))
       expect(explicit.reason).toBe("host-key")
