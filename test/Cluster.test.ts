@@ -1,4 +1,5 @@
 import * as NodeFs from "node:fs"
+import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -9,6 +10,16 @@ import { PendingQueue } from "../src/internal/scheduler.js"
 import * as selection from "../src/internal/selection.js"
 import * as Test from "../src/Test.js"
 import * as SshdSupport from "./support/sshd.js"
+
+/** A TCP port nothing listens on (bound, then released). */
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = NodeNet.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as NodeNet.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
 
 const fakeNodes = (types: ReadonlyArray<string | undefined>): ReadonlyArray<Cluster.ClusterNode> =>
   types.map((nodeType, index) => ({ name: `n${index + 1}`, index, account: undefined as never, nodeType }))
@@ -181,6 +192,49 @@ describe("cluster sources", () => {
       ])
       expect(nodes.find((n) => n.host === "outer")!.proxyJump).toBeUndefined()
     }))
+
+  it.scopedLive("unreachable nodes: one line per cause, unknown host and changed key told apart, fixes in the file's own words", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.start
+      const port = fixture.sshd.port
+      const user = NodeOs.userInfo().username
+      const key = fixture.clientKey.privateKeyPath
+      const empty = yield* tempFile("known_hosts", "")
+      const impostor = yield* tempFile("known_hosts", `[127.0.0.1]:${port} ${fixture.clientKey.publicKey.split(" ").slice(0, 2).join(" ")}\n`)
+      const open = (layer: Layer.Layer<Cluster.Cluster, unknown>) =>
+        Effect.flip(Layer.build(layer).pipe(Effect.scoped)).pipe(Effect.map((e) => (e as { message: string }).message))
+      const json = (knownHosts: string, nodePort = port) =>
+        tempFile("cluster.json", JSON.stringify({
+          nodes: ["a", "b", "c"].map((host) => ({ ssh_config: { host, hostname: "127.0.0.1", port: nodePort, user, identityfile: key } })),
+          known_hosts: knownHosts
+        }))
+
+      // Three nodes on one sshd whose key is not on file: one line, "add its key", the cluster.json key to turn it off.
+      const unknown = yield* open(Cluster.fromFile(yield* json(empty)))
+      expect(unknown).toContain(`3 node(s) cannot be reached:\n  a, b, c: 127.0.0.1:${port} (unknown-host: [127.0.0.1]:${port} is not in ${empty}`)
+      expect(unknown).toContain(`add its key: ssh-keyscan -p ${port} 127.0.0.1 >> ${empty}`)
+      expect(unknown).toContain(`set "stricthostkeychecking": "no" in the node's ssh_config`)
+      expect(unknown).not.toContain("differs")
+      expect(unknown).not.toContain("strictHostKeyChecking")
+
+      // A key that changed is another matter, with another fix.
+      const changed = yield* open(Cluster.fromFile(yield* json(impostor)))
+      expect(changed).toContain("(host-key: the host key of")
+      expect(changed).toContain(`ssh-keygen -R '[127.0.0.1]:${port}' -f ${impostor}`)
+
+      // The same cause in an ssh_config gets the ssh_config spelling.
+      const sshConfig = yield* tempFile("ssh_config", `Host a b\n  HostName 127.0.0.1\n  Port ${port}\n  User ${user}\n` +
+        `  IdentityFile ${key}\n  UserKnownHostsFile ${empty}\n`)
+      const viaSsh = yield* open(Cluster.fromSshConfig(sshConfig))
+      expect(viaSsh).toContain("  a, b: 127.0.0.1:")
+      expect(viaSsh).toContain("set StrictHostKeyChecking no in its Host block")
+
+      // Nothing listening: "port" as cluster.json spells it.
+      const closedPort = yield* Effect.promise(() => freePort())
+      const refused = yield* open(Cluster.fromFile(yield* json(empty, closedPort)))
+      expect(refused).toContain(`a, b, c: 127.0.0.1:${closedPort} (refused:`)
+      expect(refused).toContain(`check "hostname" and "port" in the node's ssh_config`)
+    }), { timeout: 60_000 })
 
   it.effect("an unreadable or missing file is a ClusterConfigError naming it", () =>
     Effect.gen(function*() {
