@@ -3,12 +3,15 @@ import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Either, Exit, Layer, Scope } from "effect"
 import * as Cluster from "../src/Cluster.js"
 import { clusterJsonWarnings, coreOf, parseClusterJson, readSshConfig } from "../src/internal/cluster.js"
 import { PendingQueue } from "../src/internal/scheduler.js"
 import * as selection from "../src/internal/selection.js"
 import * as Test from "../src/Test.js"
+import * as SshAccount from "../src/SshAccount.js"
+import * as Sshd from "../src/Sshd.js"
+import { scopedLab } from "./support/lab.js"
 import * as SshdSupport from "./support/sshd.js"
 
 /** A TCP port nothing listens on (bound, then released). */
@@ -235,6 +238,46 @@ describe("cluster sources", () => {
       expect(refused).toContain(`a, b, c: 127.0.0.1:${closedPort} (refused:`)
       expect(refused).toContain(`check "hostname" and "port" in the node's ssh_config`)
     }), { timeout: 60_000 })
+
+  it.scopedLive("ProxyJump: a node that only its jump host can reach is reached through it", () =>
+    Effect.gen(function*() {
+      // The jump host is a lab node; the hidden node is an sshd on 127.0.0.1 *inside* that node's namespace.
+      const { lab, root } = yield* scopedLab("pj", 1)
+      const n1 = lab.nodes[0]!
+      const publicKey = NodeFs.readFileSync(`${lab.identityFile}.pub`, "utf8").trim()
+      const hidden = yield* Sshd.start({
+        address: "127.0.0.1",
+        netns: n1.netns,
+        dir: NodePath.join(root, "hidden"),
+        authorizedKeys: [publicKey],
+        dieWithParent: true
+      })
+      const knownHosts = NodePath.join(root, "known_hosts")
+      NodeFs.writeFileSync(knownHosts, NodeFs.readFileSync(lab.knownHostsFile, "utf8") + hidden.knownHostsLine + "\n")
+      const common = `  User root\n  IdentityFile ${lab.identityFile}\n  UserKnownHostsFile ${knownHosts}\n`
+      const config = NodePath.join(root, "ssh_config")
+      NodeFs.writeFileSync(config, `Host jump\n  HostName ${n1.address}\n  Port ${n1.sshPort}\n${common}` +
+        `Host hidden\n  HostName 127.0.0.1\n  Port ${hidden.port}\n  ProxyJump jump\n${common}`)
+
+      const context = yield* Layer.build(Cluster.fromSshConfig(config))
+      const cluster = Context.get(context, Cluster.Cluster)
+      const node = cluster.all.find((n) => n.name === "hidden")!
+      // The command ran in the lab node's namespace: its address is there.
+      expect(yield* node.account.sshOutput("ip -o -4 addr show")).toContain(n1.address)
+      // From here, nothing answers on that port (the tunnel is what reached it).
+      const direct = yield* Effect.flip(Effect.scoped(SshAccount.make({
+        hostname: "hidden", sshHostname: "127.0.0.1", port: hidden.port, user: "root",
+        identityFile: lab.identityFile, knownHosts
+      })))
+      expect(direct.reason).toBe("refused")
+
+      // A jump host that cannot reach the target says so, naming the jump host.
+      const closed = yield* Effect.promise(() => freePort())
+      NodeFs.writeFileSync(config, `Host jump\n  HostName ${n1.address}\n  Port ${n1.sshPort}\n${common}` +
+        `Host gone\n  HostName 127.0.0.1\n  Port ${closed}\n  ProxyJump jump\n${common}`)
+      const gone = yield* Effect.flip(Layer.build(Cluster.fromSshConfig(config, { healthCheck: false })).pipe(Effect.scoped))
+      expect(gone.message).toContain(`through jump host root@${n1.address}:${n1.sshPort}: it cannot reach 127.0.0.1:${closed}`)
+    }), { timeout: 120_000 })
 
   it.effect("an unreadable or missing file is a ClusterConfigError naming it", () =>
     Effect.gen(function*() {
