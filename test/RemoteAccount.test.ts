@@ -692,6 +692,26 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       )
     }))
 
+  it.scoped("proxyJump tunnels through a jump host, whose own key and login are checked and named on failure", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.SshdFixtureTag
+      const o = fixture.accountOptions
+      // The server is its own jump host: the node is 127.0.0.1:port as the jump host sees it.
+      const jump = { hostname: "127.0.0.1", port: fixture.sshd.port, user: o.user!, identityFile: o.identityFile!, knownHosts: o.knownHosts! }
+      const viaJump = yield* SshdSupport.account(fixture, { proxyJump: [jump, jump] })
+      expect(yield* viaJump.sshOutput("echo through")).toBe("through\n")
+      const dir = yield* Backends.tempDir("jump")
+      const emptyKnownHosts = NodePath.join(dir, "empty")
+      yield* Effect.promise(() => NodeFs.writeFile(emptyKnownHosts, ""))
+      const unknownJump = yield* Effect.flip(Effect.scoped(SshdSupport.account(fixture, { proxyJump: [{ ...jump, knownHosts: emptyKnownHosts }] })))
+      expect(unknownJump.reason).toBe("unknown-host")
+      expect(unknownJump.detail).toContain(`through jump host ${o.user}@127.0.0.1:${fixture.sshd.port}: [127.0.0.1]:${fixture.sshd.port} is not in`)
+      const stranger = yield* Sshd.generateKeyPair(NodePath.join(dir, "stranger"))
+      const authJump = yield* Effect.flip(Effect.scoped(SshdSupport.account(fixture, { proxyJump: [{ ...jump, identityFile: stranger.privateKeyPath }] })))
+      expect(authJump.reason).toBe("auth")
+      expect(authJump.detail).toContain("through jump host")
+    }))
+
   it.scoped("more channels than sshd's MaxSessions on one connection: refused opens are retried", () =>
     Effect.gen(function*() {
       const fixture = yield* SshdSupport.SshdFixtureTag
