@@ -39,7 +39,6 @@ export class YamlError extends Data.TaggedError("YamlError")<{
 /** Hints for the library's error codes a person meets most, saying what to change. */
 const hints: Partial<Record<Y.ErrorCode, string>> = {
   TAB_AS_INDENT: "YAML indents with spaces only",
-  MISSING_CHAR: "close the quote or bracket",
   BAD_INDENT: "indent the lines of one block alike",
   BLOCK_AS_IMPLICIT_KEY: "quote a value that contains `: `",
   MULTILINE_IMPLICIT_KEY: "put each `key: value` on one line",
@@ -59,7 +58,7 @@ export const parse = (text: string): Either.Either<Node, YamlError> => {
   for (const doc of docs) {
     const e = doc.errors[0]
     if (e !== undefined) {
-      const hint = hints[e.code]
+      const hint = e.code === "MISSING_CHAR" && /quote|flow|\]|\}/i.test(e.message) ? "close it on the same value" : hints[e.code]
       const reason = e.message.split("\n")[0]! + (hint === undefined ? "" : `; ${hint}`)
       return Either.left(new YamlError({ ...at(e.pos[0]), reason }))
     }
