@@ -116,6 +116,8 @@ describe("cluster sources", () => {
       `c.json: nodes[1].ssh_config.StrictHostKeyChecking: ducktape does not read the key "StrictHostKeyChecking" and ignores it; did you mean "stricthostkeychecking"?`
     ])
     expect(clusterJsonWarnings("c.json", JSON.stringify({ nodes: [{ ssh_config: { host: "a", zzz: 1 } }] }))[0]).not.toContain("did you mean")
+    // What a lab writes for its own commands is not warned about.
+    expect(clusterJsonWarnings("c.json", JSON.stringify({ nodes: [{ ssh_config: { host: "a" }, netns: "x" }], lab: {} }))).toEqual([])
   })
 
   it("names the path of every bad field, and bad JSON", () => {

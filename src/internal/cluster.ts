@@ -449,8 +449,9 @@ const ClusterJson = Schema.Struct({
 
 /** The keys ducktape reads at each level of a cluster.json; anything else is reported as a warning. */
 const clusterJsonKeys = {
-  top: ["nodes", "known_hosts", "workdir"],
-  node: ["ssh_config", "externally_routable_ip", "node_type", "workdir"],
+  // `lab` and a node's `netns` are what `ducktape lab up` writes for its own commands (clean, down).
+  top: ["nodes", "known_hosts", "workdir", "lab"],
+  node: ["ssh_config", "externally_routable_ip", "node_type", "workdir", "netns"],
   ssh_config: ["host", "hostname", "user", "port", "password", "identityfile", "connecttimeout", "stricthostkeychecking", "userknownhostsfile"]
 } as const
 
