@@ -715,6 +715,8 @@ export const readSshConfig = (path: string): Effect.Effect<ReadonlyArray<SshNode
     const base = NodePath.dirname(NodePath.resolve(path))
     const defaults = yield* sshG(path, ["-F", "/dev/null", "ducktape-defaults"])
     const resolveList = (v: ReadonlyArray<string> | undefined) => v?.map((p) => resolveFrom(base, p)!)
+    /** Hosts named as another's jump host: bastions, not nodes for tests. */
+    const jumpHosts = new Set<string>()
 
     /** The jump hosts of a host: its ProxyJump hops, each read from the file too (a first hop's own ProxyJump first). */
     const jumpsOf = (host: string, value: string | undefined, depth: number): Effect.Effect<ReadonlyArray<JumpConfig> | undefined, ClusterConfigError> =>
@@ -730,6 +732,7 @@ export const readSshConfig = (path: string): Effect.Effect<ReadonlyArray<SshNode
           if (hop === undefined) {
             return yield* Effect.fail(new ClusterConfigError({ source: path, problem: `Host ${host}: cannot read ProxyJump ${JSON.stringify(value)}`, fix: "write ProxyJump [user@]host[:port][,…]" }))
           }
+          jumpHosts.add(hop.host)
           const o = yield* sshG(path, ["-F", path, ...(hop.user === undefined ? [] : ["-l", hop.user]), ...(hop.port === undefined ? [] : ["-p", String(hop.port)]), hop.host])
           // As `ssh -J a,b`: the first hop may have its own ProxyJump; later hops are reached through the ones before.
           if (i === 0) hops.push(...((yield* jumpsOf(hop.host, o.get("proxyjump")?.[0], depth + 1)) ?? []))
@@ -745,7 +748,7 @@ export const readSshConfig = (path: string): Effect.Effect<ReadonlyArray<SshNode
         return hops
       })
 
-    return yield* Effect.forEach(aliases, (alias) =>
+    const configs = yield* Effect.forEach(aliases, (alias) =>
       Effect.gen(function*() {
         const o = yield* sshG(path, ["-F", path, alias])
         if (o.has("proxycommand")) {
@@ -777,6 +780,11 @@ export const readSshConfig = (path: string): Effect.Effect<ReadonlyArray<SshNode
           ...(proxyJump === undefined ? {} : { proxyJump })
         } satisfies SshNodeConfig
       }), { concurrency: 8 })
+    const bastions = configs.filter((c) => jumpHosts.has(c.host))
+    if (bastions.length > 0) {
+      yield* Effect.logInfo(`${path}: ${bastions.map((c) => c.host).join(", ")} only serve as ProxyJump hosts, not as nodes`)
+    }
+    return configs.filter((c) => !jumpHosts.has(c.host))
   })
 
 /** @internal */
