@@ -2,10 +2,10 @@ import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { pathToFileURL } from "node:url"
 import { Cause, Duration, Effect, Either, Option } from "effect"
+import Picomatch from "picomatch"
 import type * as D from "../Discovery.js"
 import { DiscoveryError } from "../Discovery.js"
 import * as Test from "../Test.js"
-import Picomatch from "picomatch"
 import * as Yaml from "./yaml.js"
 
 /** Test files found by walking; a file named explicitly may have any name. */
