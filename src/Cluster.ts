@@ -57,8 +57,11 @@ export class UnreachableNodes extends Schema.TaggedError<UnreachableNodes>()("Un
   nodes: Schema.Array(Schema.Struct({ name: Schema.String, reason: Schema.String }))
 }) {
   override get message(): string {
+    // Nodes that fail alike (eight aliases of one sshd that is down) share one line.
+    const byReason = new Map<string, Array<string>>()
+    for (const n of this.nodes) byReason.set(n.reason, [...(byReason.get(n.reason) ?? []), n.name])
     return `${this.nodes.length} node(s) cannot be reached:\n` +
-      this.nodes.map((n) => `  ${n.name}: ${n.reason}`).join("\n")
+      [...byReason].map(([reason, names]) => `  ${names.join(", ")}: ${reason}`).join("\n")
   }
 }
 

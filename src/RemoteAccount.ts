@@ -49,7 +49,7 @@ export class RemoteCommandTimeout extends Schema.TaggedError<RemoteCommandTimeou
 }
 
 /** Why a connection could not be made or was lost. */
-export const ConnectionFailure = Schema.Literal("refused", "auth", "timeout", "host-key", "closed", "dns", "other")
+export const ConnectionFailure = Schema.Literal("refused", "auth", "timeout", "host-key", "unknown-host", "closed", "dns", "other")
 /** @see ConnectionFailure */
 export type ConnectionFailure = typeof ConnectionFailure.Type
 
@@ -57,7 +57,10 @@ const connectionHint: Record<ConnectionFailure, string> = {
   refused: "is sshd running on that host and port?",
   auth: "check the user and the key (identityfile) or password in the cluster definition",
   timeout: "is the host up and reachable from here? raise connectTimeout for slow links",
-  "host-key": "the host key differs from known_hosts; fix known_hosts or set strictHostKeyChecking: false",
+  "host-key": "the host key differs from the one known_hosts records: if the host was reinstalled, remove its old " +
+    "line (ssh-keygen -R HOST -f KNOWN_HOSTS) and add the new key; otherwise someone may be in the way",
+  "unknown-host": "the host is not in known_hosts: add its key (ssh-keyscan -p PORT HOST >> KNOWN_HOSTS), or set " +
+    "strictHostKeyChecking: false for throw-away hosts",
   closed: "the connection dropped; the host may have rebooted or sshd restarted",
   dns: "the host name does not resolve; check hostname in the cluster definition",
   other: "see the detail above"

@@ -65,6 +65,33 @@ export interface SshAccountOptions {
   readonly maxConnections?: number
   /** How often an idle connection is probed; after 4 unanswered probes it is declared lost. Default 5 seconds; 0 disables. */
   readonly keepaliveInterval?: Duration.DurationInput
+  /**
+   * Hosts to tunnel through, first hop first (OpenSSH's `ProxyJump a,b`): each connection to the node is made from
+   * the last of them. `sshHostname` and `port` are then as the last hop sees them.
+   */
+  readonly proxyJump?: ReadonlyArray<JumpHost>
+}
+
+/** A jump host (bastion) of `proxyJump`: where it is, who logs in, and how its own host key is checked. */
+export interface JumpHost {
+  /** The address to connect to (from the hop before it, or from here for the first). */
+  readonly hostname: string
+  /** Default 22. */
+  readonly port?: number
+  /** Default: the local user's name. */
+  readonly user?: string
+  /** Private key file(s) to try, in order; with none of these, the defaults of `SshAccountOptions.agent` apply. */
+  readonly identityFile?: string | ReadonlyArray<string>
+  readonly privateKey?: Redacted.Redacted<string>
+  readonly passphrase?: Redacted.Redacted<string>
+  readonly password?: Redacted.Redacted<string>
+  readonly agent?: string | boolean
+  /** A known_hosts file for the jump host's key. Default `~/.ssh/known_hosts`. */
+  readonly knownHosts?: string
+  /** The jump host's public key, checked instead of a known_hosts file. */
+  readonly hostKey?: string
+  /** Verify the jump host's key (the default). */
+  readonly strictHostKeyChecking?: boolean
 }
 
 /**

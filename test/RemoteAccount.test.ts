@@ -663,7 +663,7 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       expect(missing.message).toContain(NodePath.join(stranger, "nope"))
     }))
 
-  it.scoped("an unexpected host key fails with reason host-key unless checking is off", () =>
+  it.scoped("an unexpected host key fails with reason host-key (unknown-host if not listed) unless checking is off", () =>
     Effect.gen(function*() {
       const fixture = yield* SshdSupport.SshdFixtureTag
       const dir = yield* Backends.tempDir("hostkey")
@@ -678,7 +678,10 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       const emptyKnownHosts = NodePath.join(dir, "empty")
       yield* Effect.promise(() => NodeFs.writeFile(emptyKnownHosts, ""))
       const unknown = yield* Effect.flip(Effect.scoped(SshdSupport.account(fixture, { knownHosts: emptyKnownHosts })))
-      expect(unknown.reason).toBe("host-key")
+      // ... but told apart from a changed key: the fix is to add the key, not to suspect the host.
+      expect(unknown.reason).toBe("unknown-host")
+      expect(unknown.message).toContain("is not in known_hosts: add its key")
+      expect(mismatch.message).toContain("remove its old line")
       // An explicit host key is checked instead of a file.
       const explicit = yield* Effect.flip(Effect.scoped(SshdSupport.account(fixture, { hostKey: impostor.publicKey })))
       expect(explicit.reason).toBe("host-key")
@@ -687,6 +690,26 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       yield* Effect.scoped(
         Effect.flatMap(SshdSupport.account(fixture, { knownHosts: wrongKnownHosts, strictHostKeyChecking: false }), (a) => a.ssh("true"))
       )
+    }))
+
+  it.scoped("proxyJump tunnels through a jump host, whose own key and login are checked and named on failure", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.SshdFixtureTag
+      const o = fixture.accountOptions
+      // The server is its own jump host: the node is 127.0.0.1:port as the jump host sees it.
+      const jump = { hostname: "127.0.0.1", port: fixture.sshd.port, user: o.user!, identityFile: o.identityFile!, knownHosts: o.knownHosts! }
+      const viaJump = yield* SshdSupport.account(fixture, { proxyJump: [jump, jump] })
+      expect(yield* viaJump.sshOutput("echo through")).toBe("through\n")
+      const dir = yield* Backends.tempDir("jump")
+      const emptyKnownHosts = NodePath.join(dir, "empty")
+      yield* Effect.promise(() => NodeFs.writeFile(emptyKnownHosts, ""))
+      const unknownJump = yield* Effect.flip(Effect.scoped(SshdSupport.account(fixture, { proxyJump: [{ ...jump, knownHosts: emptyKnownHosts }] })))
+      expect(unknownJump.reason).toBe("unknown-host")
+      expect(unknownJump.detail).toContain(`through jump host ${o.user}@127.0.0.1:${fixture.sshd.port}: [127.0.0.1]:${fixture.sshd.port} is not in`)
+      const stranger = yield* Sshd.generateKeyPair(NodePath.join(dir, "stranger"))
+      const authJump = yield* Effect.flip(Effect.scoped(SshdSupport.account(fixture, { proxyJump: [{ ...jump, identityFile: stranger.privateKeyPath }] })))
+      expect(authJump.reason).toBe("auth")
+      expect(authJump.detail).toContain("through jump host")
     }))
 
   it.scoped("more channels than sshd's MaxSessions on one connection: refused opens are retried", () =>

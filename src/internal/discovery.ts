@@ -1,6 +1,7 @@
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { Cause, Duration, Effect, Either, Option } from "effect"
+import Picomatch from "picomatch"
 import type * as D from "../Discovery.js"
 import { DiscoveryError } from "../Discovery.js"
 import * as Test from "../Test.js"
@@ -199,12 +200,11 @@ const walk = (dir: string, visited: Set<string> = new Set()): Effect.Effect<Read
     return out
   })
 
+/** `*` and `?` make a path a glob (a path with only `[` or `{` is taken literally); picomatch then matches it. */
 const hasGlob = (s: string) => /[*?]/.test(s)
 
-const segmentRegex = (segment: string) =>
-  new RegExp(
-    "^" + segment.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]") + "$"
-  )
+/** A matcher for one path segment; picomatch skips dot-files unless the segment itself starts with a dot. */
+const segmentMatcher = (segment: string) => Picomatch(segment)
 
 /** Orders paths as a directory walk visits them. */
 const walkOrder = (a: string, b: string) => {
@@ -245,9 +245,9 @@ const expandGlob = (pattern: string): Effect.Effect<ReadonlyArray<{ path: string
           if (Option.getOrUndefined(yield* statKind(next)) === "dir") yield* match(next, k + 1)
           return
         }
-        const re = segmentRegex(segment)
+        const matches = segmentMatcher(segment)
         for (const e of yield* listDir(dir)) {
-          if (!re.test(e.name) || (e.name.startsWith(".") && !segment.startsWith("."))) continue
+          if (!matches(e.name) || (e.name.startsWith(".") && !segment.startsWith("."))) continue
           if (k + 1 === segments.length) found.set(e.path, e.kind)
           else if (e.kind === "dir") yield* match(e.path, k + 1)
         }
@@ -386,7 +386,7 @@ const loadSuiteFile = (
     const doc = yield* Either.mapLeft(Yaml.parse(text), (e) =>
       new DiscoveryError({
         problem: `${shown}:${e.line}:${e.column}: ${e.reason}`,
-        fix: "suite files use a YAML subset: `key: value` mappings, `- item` and `[a, b]` lists, plain or quoted " +
+        fix: "suite files are YAML: `key: value` mappings, `- item` and `[a, b]` lists, plain or quoted " +
           "strings, # comments; quote symbols that contain `: ` or start with a special character"
       }))
     if (doc._tag === "Null") {
@@ -407,6 +407,11 @@ const loadSuiteFile = (
       }
       const out: Array<{ text: string; line: number }> = []
       for (const item of node.items) {
+        if (item._tag === "Map") {
+          // `- file.ts::S.t@{"k": 1}` is a mapping to YAML: the symbol's `: ` made it one.
+          return fail(`${shown}:${item.line}:${item.column}: a mapping inside a list item is not supported; ` +
+            "if this is a symbol containing `: `, quote it ('…')", `write one path or symbol per \`- \` line, ${suiteExample("my_suite")}`)
+        }
         if (item._tag !== "Scalar") {
           return fail(`${shown}:${item.line}: every item of ${what} must be a path or symbol, not ${Yaml.kindOf(item)}`,
             `write one path or symbol per \`- \` line, ${suiteExample("my_suite")}`)

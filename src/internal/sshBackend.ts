@@ -133,12 +133,16 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
 
     // -- host key verification ---------------------------------------------------------------------------
     const checkHostKey = yield* hostKeyChecker(options, host, port)
+    const hops = yield* prepareHops(options, connectionError)
 
     /** One connection attempt. Maps ssh2's failures to the reasons a person can act on. */
-    const connectOnce = Effect.async<Client, RemoteConnectionError>((resume) => {
+    const connectOnce = openTunnel(hops, host, port, connectTimeout, keepalive).pipe(Effect.flatMap((tunnel) =>
+      Effect.async<Client, RemoteConnectionError>((resume) => {
       const client = new ssh2.Client()
       let settled = false
-      let hostKeyProblem: string | undefined
+      let hostKeyProblem: HostKeyProblem | undefined
+      // The jump hosts' connections live as long as this one.
+      if (tunnel !== undefined) client.once("close", tunnel.close)
       const settle = (effect: Effect.Effect<Client, RemoteConnectionError>) => {
         if (settled) return
         settled = true
@@ -147,11 +151,12 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       const fail = (e: RemoteConnectionError) => {
         settle(Effect.fail(e))
         client.end()
+        tunnel?.close()
       }
       // ssh2 emits "error" without a listener as an uncaught exception: one listener lives as long as the client.
       client.on("error", (err: SshError) => {
         if (settled) return
-        fail(hostKeyProblem === undefined ? classify(err, connectionError) : connectionError("host-key", hostKeyProblem))
+        fail(hostKeyProblem === undefined ? classify(err, connectionError) : connectionError(hostKeyProblem.reason, hostKeyProblem.detail))
       })
       // Nagle holds back each small request: ~45 ms per command with it, ~3 ms without.
       client.on("connect", () => client.setNoDelay(true))
@@ -160,6 +165,7 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       const config: ConnectConfig = {
         host,
         port,
+        ...(tunnel === undefined ? {} : { sock: tunnel.sock }),
         username: user,
         readyTimeout: Math.max(1, Duration.toMillis(connectTimeout)),
         keepaliveInterval: Duration.toMillis(keepalive),
@@ -179,8 +185,9 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       return Effect.sync(() => {
         settled = true
         client.destroy()
+        tunnel?.close()
       })
-    }).pipe(
+    }))).pipe(
       // ssh2's readyTimeout covers TCP connect, key exchange and authentication; this guards the guard.
       Effect.timeoutFail({
         duration: Duration.sum(connectTimeout, Duration.seconds(1)),
@@ -815,32 +822,148 @@ const authMethods = (
     return methods
   })
 
+/** Why a presented host key is refused: a host missing from known_hosts and a changed key need different fixes. */
+interface HostKeyProblem {
+  readonly reason: "host-key" | "unknown-host"
+  readonly detail: string
+}
+
 /** A function telling why a presented host key is not acceptable (undefined: it is). */
 const hostKeyChecker = (options: SA.SshAccountOptions, host: string, port: number) =>
   Effect.gen(function*() {
-    if (options.strictHostKeyChecking === false) return (_key: Buffer): string | undefined => undefined
+    if (options.strictHostKeyChecking === false) return (_key: Buffer): HostKeyProblem | undefined => undefined
     if (options.hostKey !== undefined) {
       const expected = KnownHosts.keyBlob(options.hostKey)
-      return (key: Buffer) =>
-        key.equals(expected)
-          ? undefined
-          : `the host presented key ${KnownHosts.fingerprint(key)}, expected ${KnownHosts.fingerprint(expected)}`
+      return (key: Buffer): HostKeyProblem | undefined =>
+        key.equals(expected) ? undefined : {
+          reason: "host-key",
+          detail: `the host presented key ${KnownHosts.fingerprint(key)}, expected ${KnownHosts.fingerprint(expected)}`
+        }
     }
     const file = expandHome(options.knownHosts ?? "~/.ssh/known_hosts")
     const text = yield* Effect.promise(() => NodeFs.readFile(file, "utf8").catch(() => ""))
     const entries = KnownHosts.parse(text)
-    return (key: Buffer) => {
+    return (key: Buffer): HostKeyProblem | undefined => {
       const verdict = KnownHosts.verify(entries, host, port, key)
       switch (verdict._tag) {
         case "Known":
           return undefined
         case "Unknown":
-          return `${KnownHosts.lookupName(host, port)} is not in ${file} (its key is ${KnownHosts.fingerprint(key)})`
+          return {
+            reason: "unknown-host",
+            detail: `${KnownHosts.lookupName(host, port)} is not in ${file} (its key is ${KnownHosts.fingerprint(key)})`
+          }
         case "Mismatch":
-          return `the host key of ${KnownHosts.lookupName(host, port)} changed: it presented ${KnownHosts.fingerprint(key)}, ` +
-            `which does not match ${file}`
+          return {
+            reason: "host-key",
+            detail: `the host key of ${KnownHosts.lookupName(host, port)} changed: it presented ${KnownHosts.fingerprint(key)}, ` +
+              `which does not match ${file}`
+          }
         case "Revoked":
-          return `the host key ${KnownHosts.fingerprint(key)} is marked @revoked in ${file}`
+          return { reason: "host-key", detail: `the host key ${KnownHosts.fingerprint(key)} is marked @revoked in ${file}` }
       }
     }
   })
+
+// ---------------------------------------------------------------------------------------------------------
+// ProxyJump: a connection made through jump hosts
+// ---------------------------------------------------------------------------------------------------------
+
+/** A jump host ready to connect to: its authentication and host-key check prepared when the account is made. */
+interface PreparedHop {
+  readonly hostname: string
+  readonly port: number
+  readonly user: string
+  readonly auth: ReadonlyArray<AuthMethod>
+  readonly checkHostKey: (key: Buffer) => HostKeyProblem | undefined
+  readonly hopError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
+}
+
+/** Prepares the hops of `proxyJump`, so that a bad key file of a jump host fails `make`, naming that host. */
+const prepareHops = (
+  options: SA.SshAccountOptions,
+  connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
+): Effect.Effect<ReadonlyArray<PreparedHop>, RemoteConnectionError> =>
+  Effect.forEach(options.proxyJump ?? [], (hop) =>
+    Effect.gen(function*() {
+      const port = hop.port ?? 22
+      const user = hop.user ?? NodeOs.userInfo().username
+      const hopError = (reason: RemoteAccount.ConnectionFailure, detail: string) =>
+        connectionError(reason, `through jump host ${user}@${hop.hostname}:${port}: ${detail}`)
+      const asAccount: SA.SshAccountOptions = { ...hop, hostname: hop.hostname }
+      const auth = yield* authMethods(asAccount, user, hopError)
+      const checkHostKey = yield* hostKeyChecker(asAccount, hop.hostname, port)
+      return { hostname: hop.hostname, port, user, auth, checkHostKey, hopError }
+    }))
+
+/**
+ * A stream to `host:port` opened through the hops, each hop's connection made over the previous one's
+ * `forwardOut` (what `ssh -J` does), and a function closing the hops. ssh2 takes the stream as its `sock`.
+ * Undefined without hops.
+ */
+const openTunnel = (
+  hops: ReadonlyArray<PreparedHop>,
+  host: string,
+  port: number,
+  connectTimeout: Duration.Duration,
+  keepalive: Duration.Duration
+): Effect.Effect<{ readonly sock: NodeStream.Duplex; readonly close: () => void } | undefined, RemoteConnectionError> => {
+  if (hops.length === 0) return Effect.succeed(undefined)
+  return Effect.suspend(() => {
+    const clients: Array<Client> = []
+    const close = () => {
+      for (const c of [...clients].reverse()) c.end()
+    }
+    const through = (i: number, sock: NodeStream.Duplex | undefined): Effect.Effect<NodeStream.Duplex, RemoteConnectionError> =>
+      Effect.async<NodeStream.Duplex, RemoteConnectionError>((resume) => {
+        const hop = hops[i]!
+        const next = hops[i + 1]
+        const target = next === undefined ? { host, port } : { host: next.hostname, port: next.port }
+        const client = new ssh2.Client()
+        clients.push(client)
+        let settled = false
+        let hostKeyProblem: HostKeyProblem | undefined
+        const settle = (effect: Effect.Effect<NodeStream.Duplex, RemoteConnectionError>) => {
+          if (settled) return
+          settled = true
+          resume(effect)
+        }
+        client.on("error", (err: SshError) =>
+          settle(Effect.fail(
+            hostKeyProblem === undefined ? classify(err, hop.hopError) : hop.hopError(hostKeyProblem.reason, hostKeyProblem.detail)
+          )))
+        client.once("close", () => settle(Effect.fail(hop.hopError("closed", "the jump host closed the connection"))))
+        client.on("connect", () => client.setNoDelay(true))
+        client.once("ready", () =>
+          client.forwardOut("127.0.0.1", 0, target.host, target.port, (err, stream) =>
+            err
+              ? settle(Effect.fail(hop.hopError("refused", `it cannot reach ${target.host}:${target.port}: ${err.message}`)))
+              : settle(Effect.succeed(stream))))
+        try {
+          client.connect({
+            host: hop.hostname,
+            port: hop.port,
+            ...(sock === undefined ? {} : { sock }),
+            username: hop.user,
+            readyTimeout: Math.max(1, Duration.toMillis(connectTimeout)),
+            keepaliveInterval: Duration.toMillis(keepalive),
+            keepaliveCountMax,
+            authHandler: hop.auth as Array<AuthMethod>,
+            hostVerifier: (key: Buffer) => {
+              hostKeyProblem = hop.checkHostKey(key)
+              return hostKeyProblem === undefined
+            }
+          })
+        } catch (e) {
+          settle(Effect.fail(hop.hopError("other", errorText(e))))
+        }
+      })
+    let chain: Effect.Effect<NodeStream.Duplex | undefined, RemoteConnectionError> = Effect.succeed(undefined)
+    for (let i = 0; i < hops.length; i++) chain = Effect.flatMap(chain, (sock) => through(i, sock))
+    return chain.pipe(
+      Effect.map((sock) => ({ sock: sock!, close })),
+      // A failed or interrupted attempt leaves no jump connection open.
+      Effect.onError(() => Effect.sync(close))
+    )
+  })
+}
