@@ -1,4 +1,5 @@
 import * as ChildProcess from "node:child_process"
+import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -453,6 +454,37 @@ describe("writeAll", () => {
 // ---------------------------------------------------------------------------------------------------------
 // report.html in a real headless Chromium
 // ---------------------------------------------------------------------------------------------------------
+
+describe("the report page's templates", () => {
+  const templates = NodePath.join(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..", "templates", "report")
+
+  it("report.js type-checks as browser code (tsc --checkJs, DOM types, no Node globals)", () => {
+    const config = NodePath.join(tmp, "tsconfig.report-js.json")
+    NodeFs.writeFileSync(config, JSON.stringify({
+      compilerOptions: {
+        noEmit: true, allowJs: true, checkJs: true, target: "ES2022", lib: ["ES2022", "DOM"], types: [],
+        strict: true, noImplicitAny: false, skipLibCheck: true
+      },
+      files: [NodePath.join(templates, "report.js")]
+    }))
+    const tsc = NodePath.join(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..", "node_modules", "typescript", "bin", "tsc")
+    const run = sh(process.execPath, [tsc, "-p", config])
+    expect(run.stdout + run.stderr).toBe("")
+    expect(run.status).toBe(0)
+  })
+
+  it("renders into one page with the script and style inline, allowed by the CSP's hash", () => {
+    const page = Report.html(full)
+    const script = NodeFs.readFileSync(NodePath.join(templates, "report.js"), "utf8")
+    expect(page).toContain(`<script>${script}</script>`)
+    expect(page).toContain(NodeFs.readFileSync(NodePath.join(templates, "report.css"), "utf8"))
+    const hash = NodeCrypto.createHash("sha256").update(script, "utf8").digest("base64")
+    expect(page).toContain(`script-src 'sha256-${hash}'`)
+    // every mustache tag was filled: none is left outside the inlined script and style
+    expect(page.replace(/<script[^>]*>[^]*?<\/script>|<style>[^]*?<\/style>/g, "")).not.toMatch(/\{\{|\}\}/)
+  })
+})
+
 
 const chromiumPath = "/usr/bin/chromium"
 const hasChromium = NodeFs.existsSync(chromiumPath)
