@@ -15,6 +15,7 @@ import {
 } from "./reportFormat.js"
 import * as Shell from "../Shell.js"
 import { readPackageFile } from "./packageFiles.js"
+import { compact, timeline } from "./reportTimeline.js"
 
 // The page is one file, rendered from templates/report/ (HTML shell, CSS, script): data as JSON in a non-executed
 // <script type="application/json">, drawn by the inline script (report.js) with textContent and setAttribute only,
@@ -84,12 +85,14 @@ const viewOf = (r: TestResult) => {
 export const html = (session: SessionResults, options: { readonly rerunFile?: string } = {}): string => {
   const c = counts(session.results)
   const symbols = failedSymbols(session.results)
+  const tests = byStatus(session.results)
   const data = {
     sessionId: session.sessionId,
     version: session.frameworkVersion,
     start: session.startTime,
     notRun: session.notRun,
-    tests: byStatus(session.results).map((r) => shownDeep(viewOf(r))),
+    tests: tests.map((r) => shownDeep(viewOf(r))),
+    timeline: shownDeep(compact(timeline(session, tests))),
     rerun: symbols.length === 0 ? null : {
       symbols: `npx ducktape ${symbols.map(Shell.quote).join(" ")}`,
       file: `npx ducktape ${

@@ -15,8 +15,13 @@
  *   seconds: number, duration: string, longDuration: string, data: string | null, dir: string, nodes: string[],
  *   nodesAllocated: number, nodesUsed: number, services: ServiceView[], faults: FaultView[], symbol: string, file: string
  * }} TestView
+ * @typedef {{ t: number, node: number, from: number, to: number, status: Status, attempt: number }} Bar
+ * @typedef {{ t: number, node: number, from: number, to?: number, until: number, kind: string }} FaultMark
+ * @typedef {{ t: number, node: number, at: number, start: boolean, service: string }} Tick
+ * @typedef {{ start: number, stop: number, nodes: string[], bars: Bar[], faults: FaultMark[], ticks: Tick[] }} Timeline
+ * @typedef {{ start: number, stop: number, nodes: string[], bars: number[][], faults: number[][], ticks: number[][] }} CompactTimeline
  * @typedef {{ sessionId: string, version: string, start: number, notRun: string[], tests: TestView[],
- *   rerun: { symbols: string, file: string } | null }} Model
+ *   timeline: CompactTimeline, rerun: { symbols: string, file: string } | null }} Model
  * @typedef {{ row: HTMLElement, detail: HTMLElement, cell: HTMLElement, toggle: HTMLElement }} Ui
  * @typedef {{ t: TestView, i: number, open: boolean, ui: Ui | null, filled: boolean, hay: string }} Entry
  */
@@ -329,6 +334,345 @@
     return box;
   }
 
+  // ---- session timeline ------------------------------------------------------------------------------------
+  // One row per node; each test a bar on every node it held, from allocation to release. Drawn on a canvas:
+  // 2,000 tests on 50 nodes are ~5,000 bars and ~10,000 service ticks, which as SVG elements took over a second to
+  // build and lay out (measured), and a canvas draws in milliseconds. Hover and click find the mark under the
+  // mouse by arithmetic (per node, marks sorted by time, binary search). The canvas carries its scale in data-*
+  // attributes (window, left edge, width, row height) so that a test can locate any bar.
+  var TL = decodeTimeline(model.timeline);
+  var TL_LEFT = 120, TL_ROW = 18, TL_TOP = 22, TL_RIGHT = 12, TL_MIN_SPAN = 100, TL_PICK_PX = 3;
+  var tlBox = /** @type {HTMLDetailsElement} */ (byId("timeline"));
+  var tlChart = byId("tl-chart");
+  var tlTip = byId("tl-tip");
+  var tlCanvas = /** @type {HTMLCanvasElement} */ (document.createElement("canvas"));
+  var tlOverlay = /** @type {HTMLCanvasElement} */ (document.createElement("canvas"));
+  tlCanvas.className = "tl-canvas";
+  tlOverlay.className = "tl-overlay";
+  tlChart.appendChild(tlCanvas);
+  tlChart.appendChild(tlOverlay);
+  var tlWin = { from: TL.start, to: TL.stop };
+  var tlWidth = 300;
+  /** @type {{ x0: number, t0: number, clientX: number } | null} */
+  var brush = null;
+  var hovered = -1;
+
+  /** Indices of the marks on each node, sorted by start time. @param {Array<{ node: number }>} marks @param {(m: any) => number} key */
+  function byNode(marks, key) {
+    /** @type {number[][]} */
+    var rows = TL.nodes.map(function () { return []; });
+    marks.forEach(function (m, i) { rows[m.node].push(i); });
+    rows.forEach(function (r) { r.sort(function (a, b) { return key(marks[a]) - key(marks[b]); }); });
+    return rows;
+  }
+  /** @param {FaultMark} f */
+  function faultEnd(f) { return f.to === undefined ? f.until : f.to; }
+  var barRows = byNode(TL.bars, function (b) { return b.from; });
+  var tickRows = byNode(TL.ticks, function (k) { return k.at; });
+  var faultRows = byNode(TL.faults, function (f) { return f.from; });
+  /** @type {Record<number, number[]>} */
+  var barsOfTest = {};
+  TL.bars.forEach(function (b, i) { (barsOfTest[b.t] = barsOfTest[b.t] || []).push(i); });
+
+  /**
+   * The timeline from the page's tuples (see compact in src/internal/reportTimeline.ts).
+   * @param {CompactTimeline} c
+   * @returns {Timeline}
+   */
+  function decodeTimeline(c) {
+    var s = c.start;
+    return {
+      start: c.start, stop: c.stop, nodes: c.nodes,
+      bars: c.bars.map(function (b) {
+        return { t: b[0], node: b[1], from: s + b[2], to: s + b[3], status: tests[b[0]].status, attempt: b[4] };
+      }),
+      faults: c.faults.map(function (f) {
+        /** @type {FaultMark} */
+        var m = { t: f[0], node: f[1], from: s + f[2], until: s + f[4], kind: tests[f[0]].faults[f[5]].kind };
+        if (f[3] >= 0) m.to = s + f[3];
+        return m;
+      }),
+      ticks: c.ticks.map(function (k) {
+        return { t: k[0], node: k[1], at: s + k[2], start: k[3] === 1, service: tests[k[0]].services[k[4]].name };
+      })
+    };
+  }
+
+  /** @param {number} ms */
+  function offset(ms) { return "+" + secs(ms - TL.start); }
+
+  /** A round step for about `count` axis ticks over `span` ms. @param {number} span @param {number} count */
+  function tickStep(span, count) {
+    var steps = [10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 216e5, 432e5, 864e5];
+    for (var k = 0; k < steps.length; k++) if (span / steps[k] <= count) return steps[k];
+    return Math.ceil(span / count / 864e5) * 864e5;
+  }
+
+  /** @param {number} ms */
+  function xOf(ms) { return TL_LEFT + (ms - tlWin.from) / (tlWin.to - tlWin.from) * tlWidth; }
+  /** @param {number} ms */
+  function clampX(ms) { return Math.min(TL_LEFT + tlWidth, Math.max(TL_LEFT, xOf(ms))); }
+  /** @param {number} x */
+  function timeOfX(x) { return tlWin.from + (Math.min(tlWidth, Math.max(0, x - TL_LEFT)) / tlWidth) * (tlWin.to - tlWin.from); }
+
+  /** Sizes a canvas for the screen's pixel ratio; returns its context in CSS pixels. @param {HTMLCanvasElement} c @param {number} w @param {number} h */
+  function sized(c, w, h) {
+    var ratio = window.devicePixelRatio || 1;
+    c.width = Math.round(w * ratio);
+    c.height = Math.round(h * ratio);
+    c.style.width = w + "px";
+    c.style.height = h + "px";
+    var g = /** @type {CanvasRenderingContext2D} */ (c.getContext("2d"));
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    return g;
+  }
+
+  function drawTimeline() {
+    tlWidth = Math.max(300, tlChart.clientWidth - TL_LEFT - TL_RIGHT);
+    var w = TL_LEFT + tlWidth + TL_RIGHT, hgt = TL_TOP + TL.nodes.length * TL_ROW + 2;
+    var css = getComputedStyle(document.documentElement);
+    /** @param {string} name */
+    function v(name) { return css.getPropertyValue(name).trim(); }
+    var colour = { PASS: v("--pass"), FAIL: v("--fail"), FLAKY: v("--flaky"), IGNORE: v("--ignore") };
+    var g = sized(tlCanvas, w, hgt);
+    sized(tlOverlay, w, hgt);
+    ["from", "to"].forEach(function (k) { tlCanvas.setAttribute("data-" + k, String(k === "from" ? tlWin.from : tlWin.to)); });
+    tlCanvas.setAttribute("data-left", String(TL_LEFT));
+    tlCanvas.setAttribute("data-width", String(tlWidth));
+    tlCanvas.setAttribute("data-top", String(TL_TOP));
+    tlCanvas.setAttribute("data-row", String(TL_ROW));
+    var font = "11px system-ui, sans-serif";
+    g.font = font;
+    g.textBaseline = "middle";
+    // rows and node names
+    TL.nodes.forEach(function (n, i) {
+      var y = TL_TOP + i * TL_ROW;
+      if (i % 2 === 1) { g.fillStyle = v("--soft"); g.fillRect(TL_LEFT, y, tlWidth, TL_ROW); }
+      g.fillStyle = v("--fg");
+      g.textAlign = "right";
+      g.fillText(n.length > 18 ? n.slice(0, 17) + "\u2026" : n, TL_LEFT - 8, y + TL_ROW / 2);
+    });
+    // time axis
+    var span = tlWin.to - tlWin.from;
+    var step = tickStep(span, Math.max(2, Math.floor(tlWidth / 90)));
+    g.textAlign = "center";
+    for (var at = Math.ceil((tlWin.from - TL.start) / step) * step + TL.start; at <= tlWin.to; at += step) {
+      var x = Math.round(xOf(at)) + 0.5;
+      g.fillStyle = v("--line");
+      g.fillRect(x, TL_TOP - 4, 1, hgt - TL_TOP + 4);
+      g.fillStyle = v("--muted");
+      g.fillText(offset(at), Math.min(w - 30, Math.max(TL_LEFT + 20, x)), 9);
+    }
+    // bars, with their test's name where it fits
+    // one fill colour at a time: switching it per bar was a third of the drawing time
+    var drawn = 0;
+    STATUSES.forEach(function (status) {
+      g.fillStyle = colour[status];
+      TL.bars.forEach(function (b) {
+        if (b.status !== status || b.to < tlWin.from || b.from > tlWin.to) return;
+        var x0 = clampX(b.from), x1 = clampX(b.to);
+        g.fillRect(x0, TL_TOP + b.node * TL_ROW + 2, Math.max(1, x1 - x0 - 0.5), TL_ROW - 4);
+        drawn++;
+      });
+    });
+    g.fillStyle = "#fff";
+    g.textAlign = "left";
+    TL.bars.forEach(function (b) {
+      if (b.to < tlWin.from || b.from > tlWin.to) return;
+      var x0 = clampX(b.from), x1 = clampX(b.to), y = TL_TOP + b.node * TL_ROW + 2;
+      if (x1 - x0 > 60) {
+        var name = tests[b.t].name, fits = Math.floor((x1 - x0 - 8) / 6.2);
+        // maxWidth: a name never runs past its bar's end, whatever the font
+        g.fillText(name.length > fits ? name.slice(0, Math.max(1, fits - 1)) + "\u2026" : name, x0 + 4, y + (TL_ROW - 4) / 2, x1 - x0 - 8);
+      }
+    });
+    tlCanvas.setAttribute("data-drawn", String(drawn));
+    // faults along the bottom of their nodes' rows, service starts and stops as ticks along the top
+    // (a fault never healed is drawn to its test's end; its tooltip says it was never healed)
+    g.fillStyle = v("--fault");
+    TL.faults.forEach(function (f) {
+      var to = faultEnd(f);
+      if (to < tlWin.from || f.from > tlWin.to) return;
+      var x0 = clampX(f.from);
+      g.fillRect(x0, TL_TOP + f.node * TL_ROW + TL_ROW - 6, Math.max(3, clampX(to) - x0), 5);
+    });
+    [true, false].forEach(function (start) {
+      g.fillStyle = start ? v("--accent") : v("--muted");
+      TL.ticks.forEach(function (k) {
+        if (k.start !== start || k.at < tlWin.from || k.at > tlWin.to) return;
+        g.fillRect(xOf(k.at) - 1, TL_TOP + k.node * TL_ROW, 2, 7);
+      });
+    });
+    byId("tl-window").textContent = (tlWin.from === TL.start && tlWin.to === TL.stop ? "whole session: " : "window: ") +
+      offset(tlWin.from) + " \u2192 " + offset(tlWin.to) + " of " + secs(TL.stop - TL.start);
+    hovered = -1;
+  }
+
+  /** @param {number} a @param {number} b */
+  function setWindow(a, b) {
+    var lo = Math.max(TL.start, Math.min(a, b)), hi = Math.min(TL.stop, Math.max(a, b));
+    if (hi - lo < TL_MIN_SPAN) { var mid = (lo + hi) / 2; lo = Math.max(TL.start, mid - TL_MIN_SPAN / 2); hi = Math.min(TL.stop, lo + TL_MIN_SPAN); }
+    tlWin = { from: lo, to: hi };
+    drawTimeline();
+  }
+
+  /**
+   * The index (in `marks`) of the mark on a row nearest to time `t`, within `tol` ms, or -1.
+   * @param {number[]} row @param {any[]} marks @param {(m: any) => number} from @param {(m: any) => number} to
+   * @param {number} t @param {number} tol
+   */
+  function nearest(row, marks, from, to, t, tol) {
+    var lo = 0, hi = row.length;
+    while (lo < hi) { var mid = (lo + hi) >> 1; if (from(marks[row[mid]]) <= t + tol) lo = mid + 1; else hi = mid; }
+    var best = -1, bestD = Infinity;
+    // marks on one node hardly overlap: the few before the search point are the only candidates
+    for (var k = lo - 1; k >= 0 && k >= lo - 8; k--) {
+      var m = marks[row[k]], d = t < from(m) ? from(m) - t : t > to(m) ? t - to(m) : 0;
+      if (d <= tol && d < bestD) { best = row[k]; bestD = d; }
+    }
+    return best;
+  }
+
+  /** What is under the mouse: { kind, i } or null. @param {MouseEvent} ev */
+  function pick(ev) {
+    var box = tlCanvas.getBoundingClientRect();
+    var x = ev.clientX - box.left, y = ev.clientY - box.top;
+    var node = Math.floor((y - TL_TOP) / TL_ROW);
+    if (x < TL_LEFT || x > TL_LEFT + tlWidth || node < 0 || node >= TL.nodes.length) return null;
+    var inRow = y - TL_TOP - node * TL_ROW;
+    var t = timeOfX(x), tol = TL_PICK_PX * (tlWin.to - tlWin.from) / tlWidth;
+    if (inRow >= TL_ROW - 7) {
+      var f = nearest(faultRows[node], TL.faults, function (m) { return m.from; },
+        faultEnd, t, tol);
+      if (f >= 0) return { kind: "fault", i: f };
+    }
+    if (inRow <= 7) {
+      var k = nearest(tickRows[node], TL.ticks, function (m) { return m.at; }, function (m) { return m.at; }, t, tol);
+      if (k >= 0) return { kind: "tick", i: k };
+    }
+    var b = nearest(barRows[node], TL.bars, function (m) { return m.from; }, function (m) { return m.to; }, t, tol);
+    return b >= 0 ? { kind: "bar", i: b } : null;
+  }
+
+  /** What a mark stands for, in words. @param {{ kind: string, i: number }} p */
+  function describeMark(p) {
+    if (p.kind === "bar") {
+      var b = TL.bars[p.i];
+      return tests[b.t].id + "\n" + b.status + (b.attempt > 1 ? ", attempt " + b.attempt : "") + " on " + TL.nodes[b.node] + ": " +
+        offset(b.from) + " \u2192 " + offset(b.to) + " (" + secs(b.to - b.from) + ")\nclick: show the test";
+    }
+    if (p.kind === "fault") {
+      var f = TL.faults[p.i];
+      return f.kind + " on " + TL.nodes[f.node] + ": " + offset(f.from) + " \u2192 " + (f.to === undefined ? "never healed" : offset(f.to)) +
+        "\nin " + tests[f.t].id;
+    }
+    var k = TL.ticks[p.i];
+    return k.service + (k.start ? " started" : " stopped") + " on " + TL.nodes[k.node] + " at " + offset(k.at) + "\nin " + tests[k.t].id;
+  }
+
+  /** Outlines every bar of test `t` (or none) on the overlay, with the brush if one is being dragged. @param {number} t @param {number} [brushTo] */
+  function drawOverlay(t, brushTo) {
+    var g = /** @type {CanvasRenderingContext2D} */ (tlOverlay.getContext("2d"));
+    var ratio = window.devicePixelRatio || 1;
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.clearRect(0, 0, tlOverlay.width, tlOverlay.height);
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    if (t >= 0) {
+      g.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue("--fg").trim();
+      g.lineWidth = 1.5;
+      (barsOfTest[t] || []).forEach(function (i) {
+        var b = TL.bars[i];
+        if (b.to < tlWin.from || b.from > tlWin.to) return;
+        var x0 = clampX(b.from), x1 = clampX(b.to);
+        g.strokeRect(x0 - 0.5, TL_TOP + b.node * TL_ROW + 1.5, Math.max(2, x1 - x0) + 1, TL_ROW - 3);
+      });
+    }
+    if (brush && brushTo !== undefined) {
+      g.fillStyle = "rgba(9, 105, 218, .15)";
+      g.fillRect(Math.min(brush.x0, brushTo), 0, Math.abs(brushTo - brush.x0), tlOverlay.height / ratio);
+    }
+  }
+
+  tlOverlay.addEventListener("mousemove", function (ev) {
+    if (brush) return;
+    var p = pick(ev);
+    var t = p && p.kind === "bar" ? TL.bars[p.i].t : p ? (p.kind === "fault" ? TL.faults[p.i] : TL.ticks[p.i]).t : -1;
+    if (t !== hovered) { drawOverlay(t); hovered = t; }
+    tlOverlay.style.cursor = p && p.kind === "bar" ? "pointer" : "crosshair";
+    if (!p) { tlTip.hidden = true; return; }
+    tlTip.textContent = describeMark(p);
+    tlTip.hidden = false;
+    tlTip.style.left = Math.max(0, Math.min(window.innerWidth - 390, ev.clientX + 14)) + "px";
+    tlTip.style.top = (ev.clientY + 16) + "px";
+  });
+  tlOverlay.addEventListener("mouseleave", function () {
+    if (brush) return;
+    tlTip.hidden = true;
+    drawOverlay(-1);
+    hovered = -1;
+  });
+  tlOverlay.addEventListener("mousedown", function (ev) {
+    if (ev.button !== 0) return;
+    ev.preventDefault();
+    var left = tlCanvas.getBoundingClientRect().left;
+    brush = { x0: ev.clientX - left, t0: timeOfX(ev.clientX - left), clientX: ev.clientX };
+    tlTip.hidden = true;
+    var down = ev;
+    /** @param {MouseEvent} move */
+    function moved(move) { drawOverlay(-1, Math.min(TL_LEFT + tlWidth, Math.max(TL_LEFT, move.clientX - left))); }
+    /** @param {MouseEvent} up */
+    function done(up) {
+      window.removeEventListener("mousemove", moved);
+      window.removeEventListener("mouseup", done);
+      var b = brush;
+      brush = null;
+      drawOverlay(-1);
+      if (b && Math.abs(up.clientX - b.clientX) >= 4) { setWindow(b.t0, timeOfX(up.clientX - left)); return; }
+      var p = pick(down);
+      if (p && p.kind === "bar") reveal(TL.bars[p.i].t);
+    }
+    window.addEventListener("mousemove", moved);
+    window.addEventListener("mouseup", done);
+  });
+  byId("tl-zoom-in").addEventListener("click", function () {
+    var mid = (tlWin.from + tlWin.to) / 2, quarter = (tlWin.to - tlWin.from) / 4;
+    setWindow(mid - quarter, mid + quarter);
+  });
+  byId("tl-zoom-out").addEventListener("click", function () {
+    var mid = (tlWin.from + tlWin.to) / 2, span = tlWin.to - tlWin.from;
+    setWindow(mid - span, mid + span);
+  });
+  byId("tl-reset").addEventListener("click", function () { setWindow(TL.start, TL.stop); });
+  var resizeQueued = false;
+  window.addEventListener("resize", function () {
+    if (resizeQueued) return;
+    resizeQueued = true;
+    requestAnimationFrame(function () { resizeQueued = false; if (tlBox.open) drawTimeline(); });
+  });
+  tlBox.addEventListener("toggle", function () { if (tlBox.open) drawTimeline(); });
+
+  /** Shows test `i`'s row, open, whatever the filters hid: where a click on its bar leads. @param {number} i */
+  function reveal(i) {
+    selected = {};
+    query = "";
+    search.value = "";
+    var order = sorted();
+    for (var k = 0; k < order.length; k++) if (order[k].i === i && k >= limit) limit = k + 1;
+    apply();
+    var entry = entries[i];
+    setOpen(entry, true);
+    var row = build(entry).row;
+    Array.prototype.forEach.call(document.querySelectorAll("tr.test-row.target"), function (r) { r.classList.remove("target"); });
+    row.classList.add("target");
+    row.scrollIntoView({ block: "center" });
+  }
+
+  if (TL.nodes.length === 0) tlBox.hidden = true;
+  else {
+    byId("tl-summary").textContent = "\u2014 " + tests.length + " test" + (tests.length === 1 ? "" : "s") + " on " +
+      TL.nodes.length + " node" + (TL.nodes.length === 1 ? "" : "s") + ", " + TL.bars.length + " node holds";
+  }
+
   // ---- not run, rerun --------------------------------------------------------------------------------------
   var extra = byId("extra");
   if (model.notRun.length > 0) {
@@ -346,4 +690,5 @@
   }
 
   apply();
+  if (TL.nodes.length > 0) drawTimeline();
 })();
