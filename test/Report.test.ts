@@ -750,6 +750,20 @@ describe.skipIf(!hasChromium)("html in headless Chromium (apt-get install -y chr
     expect(errors).toEqual([])
   })
 
+  it("fits the timeline to a resized window, bars still where their times say", async () => {
+    const wide = await scale()
+    await page.setViewportSize({ width: 1000, height: 900 })
+    await page.waitForFunction(`Number(document.querySelector("canvas.tl-canvas").getAttribute("data-width")) < ${wide.width}`)
+    const s = await scale()
+    expect(wide.width - s.width).toBe(400)
+    await page.locator("#timeline").scrollIntoViewIfNeeded()
+    const b = expectedBars.find((x) => x.id === plainFail.testId)!
+    const mid = at(await scale(), (b.from + b.to) / 2, b.node)
+    expect(await pixel(mid.x, mid.y)).toEqual(await statusColour("FAIL"))
+    await page.setViewportSize({ width: 1400, height: 900 })
+    await page.waitForFunction(`Number(document.querySelector("canvas.tl-canvas").getAttribute("data-width")) === ${wide.width}`)
+  })
+
   it("writes timeline.svg beside the report: well-formed, one titled bar per node held, placed by its times", async () => {
     const text = NodeFs.readFileSync(NodePath.join(dir, "timeline.svg"), "utf8")
     const parsed = (await page.evaluate(`(() => {
