@@ -31,47 +31,11 @@
  * @since 0.1.0
  */
 import type { Duration, Layer, Scope } from "effect"
-import { Context, Effect, Schema } from "effect"
+import { Context, Effect } from "effect"
+import type { LabError } from "./internal/lab/errors.js"
 import * as internal from "./internal/lab.js"
 
-/** Why a lab could not be brought up or taken down. */
-export const LabFailure = Schema.Literal(
-  "not-root",
-  "missing-tool",
-  "invalid-options",
-  "subnet-in-use",
-  "dir-in-use",
-  "command-failed",
-  "sshd-failed",
-  "timeout"
-)
-/** @see LabFailure */
-export type LabFailure = typeof LabFailure.Type
-
-/** The tools the lab needs, and the Debian packages that bring them. */
-export const installHint = "apt-get install -y openssh-server iptables iproute2"
-
-const hints: Record<LabFailure, string> = {
-  "not-root": "network namespaces, bridges and bind mounts need root; run as root",
-  "missing-tool": `install the tools with \`${installHint}\``,
-  "invalid-options": "fix the lab options",
-  "subnet-in-use": "pass another `subnet` (e.g. 10.201.<k>.0/24 with a free <k>) or take down the lab using it",
-  "dir-in-use": "take that lab down first (`down({ dir })`) or use another `dir`",
-  "command-failed": "see the command's error output above",
-  "sshd-failed": "see the sshd log excerpt above",
-  timeout: "the machine may be overloaded; retry, or take the lab down and up again"
-}
-
-/** A lab could not be brought up or taken down; nothing of a failed `up` is left behind. */
-export class LabError extends Schema.TaggedError<LabError>()("LabError", {
-  lab: Schema.String,
-  reason: LabFailure,
-  detail: Schema.String
-}) {
-  override get message(): string {
-    return `lab ${JSON.stringify(this.lab)}: ${this.detail} (${hints[this.reason]})`
-  }
-}
+export { installHint, LabError, LabFailure } from "./internal/lab/errors.js"
 
 /** How to bring a lab up. */
 export interface LabOptions {
@@ -165,11 +129,7 @@ export interface DownSummary {
   readonly survivors: ReadonlyArray<number>
 }
 
-/** The default lab name. */
-export const defaultName = "dtlab"
-
-/** The default common working directory path of the nodes. */
-export const defaultWorkdir = "/var/lib/ducktape-lab/work"
+export { defaultName, defaultWorkdir } from "./internal/lab/names.js"
 
 /**
  * Brings a lab up and leaves it up (for `ducktape lab up`; tests use `scoped`). A lab of the same name left

@@ -1,6 +1,7 @@
 /**
  * The session reports: `report.txt` (also printed to the terminal), `report.json` (the results model itself),
- * `report.xml` (JUnit for CI), `report.html` (one self-contained file, no network) and `rerun-failed.yml`.
+ * `report.xml` (JUnit for CI), `report.html` (one self-contained file, no network), `timeline.svg` (the session
+ * timeline as an image for CI systems) and `rerun-failed.yml`.
  *
  * Every report reads only the results model (`Results.SessionResults`), so a merged or historical
  * `report.json` renders exactly like a fresh run.
@@ -12,7 +13,9 @@ import { Schema } from "effect"
 import * as internal from "./internal/report.js"
 import * as html_ from "./internal/reportHtml.js"
 import * as junit_ from "./internal/reportJunit.js"
+import * as timeline_ from "./internal/reportTimeline.js"
 import * as text_ from "./internal/reportText.js"
+import { byStatus } from "./internal/reportFormat.js"
 import type { SessionResults } from "./Results.js"
 
 /** A report could not be written, or a `report.json` could not be read back. */
@@ -40,6 +43,7 @@ export const fileNames = {
   json: "report.json",
   junit: "report.xml",
   html: "report.html",
+  timeline: "timeline.svg",
   rerun: "rerun-failed.yml"
 } as const
 
@@ -67,6 +71,9 @@ export const junit: (session: SessionResults) => string = junit_.junit
 
 /** `report.html`: one self-contained page (inline CSS and JS, no network) with filters, details and fault timelines. */
 export const html: (session: SessionResults, options?: TextOptions) => string = html_.html
+
+/** `timeline.svg`: one row per node, each test a bar from its nodes' allocation to their release, faults and service ticks. */
+export const timelineSvg = (session: SessionResults): string => timeline_.svg(session, byStatus(session.results))
 
 /**
  * `rerun-failed.yml`: `{ <sessionId>: [symbols of failed tests] }`, or undefined when no test failed. Given the

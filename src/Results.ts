@@ -35,6 +35,15 @@ export const FaultRecord = Schema.Struct({
 /** @see FaultRecord */
 export type FaultRecord = typeof FaultRecord.Type
 
+/** Nodes a test held for one attempt, from their allocation to their release (the session timeline's bars). */
+export const NodeAllocation = Schema.Struct({
+  nodes: Schema.Array(Schema.String),
+  allocatedAt: Schema.Number,
+  releasedAt: Schema.Number
+})
+/** @see NodeAllocation */
+export type NodeAllocation = typeof NodeAllocation.Type
+
 /** One test case's result. */
 export const TestResult = Schema.Struct({
   testId: Schema.String,
@@ -64,6 +73,8 @@ export const TestResult = Schema.Struct({
   nodesAllocated: Schema.Number,
   nodesUsed: Schema.Number,
   nodes: Schema.Array(Schema.String),
+  /** Per attempt, the nodes it held and when; absent in results written before 0.1.0's timeline. */
+  allocations: Schema.optional(Schema.Array(NodeAllocation)),
   services: Schema.Array(ServiceSummary),
   faults: Schema.Array(FaultRecord)
 })

@@ -1,4 +1,5 @@
 import * as ChildProcess from "node:child_process"
+import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -74,12 +75,14 @@ const passed = result({
   status: "PASS",
   params: { acks: 1, size: "1k" },
   description: "Produces a million records and measures the rate.",
+  startTime: T0 + 11_000,
   runTimeSeconds: 75.5,
   nodesAllocated: 3,
   nodesUsed: 3,
   nodes: ["worker1", "worker2", "worker3"],
   data: { rate: 123.4, unit: "records/s", latencies: [1, 2, 3], "</script><script>alert(3)</script>": "<!-- x" },
-  services: [service({ name: "Kafka", nodes: ["worker1", "worker2"], notes: ["leader moved to worker2 at +3.1 s"] })]
+  // no `allocations`, as in results written before they were recorded: the timeline uses its nodes and run time
+  services: [service({ name: "Kafka", nodes: ["worker1", "worker2"], startedAt: T0 + 11_100, stoppedAt: T0 + 80_000, notes: ["leader moved to worker2 at +3.1 s"] })]
 })
 
 const hostileFail = result({
@@ -100,6 +103,7 @@ const hostileFail = result({
   nodesAllocated: 2,
   nodesUsed: 2,
   nodes: ["worker1", "worker2"],
+  allocations: [{ nodes: ["worker1", "worker2"], allocatedAt: T0, releasedAt: T0 + 10_400 }],
   data: { "</script>": "<!--" },
   services: [
     service({ name: "ZooKeeper", nodes: ["worker1", "worker2"], problems: ["worker2: process exited with 137"], notes: [hostile] })
@@ -120,6 +124,12 @@ const flaky = result({
     { status: "FAIL", summary: "connection refused", runTimeSeconds: 12 },
     { status: "PASS", summary: "Test Passed", runTimeSeconds: 8 }
   ],
+  nodes: ["worker4"],
+  allocations: [
+    { nodes: ["worker4"], allocatedAt: T0 + 200, releasedAt: T0 + 30_300 },
+    { nodes: ["worker5"], allocatedAt: T0 + 30_500, releasedAt: T0 + 42_600 },
+    { nodes: ["worker4"], allocatedAt: T0 + 43_000, releasedAt: T0 + 51_200 }
+  ],
   runTimeSeconds: 50
 })
 
@@ -132,6 +142,8 @@ const plainFail = result({
   params: { partitions: 12 },
   summary: "lag stayed above 1000 for 30 seconds",
   failure: { tag: "WaitTimeout", message: "lag stayed above 1000 for 30 seconds", detail: "WaitTimeout: lag stayed above 1000 for 30 seconds" },
+  nodes: ["worker3"],
+  allocations: [{ nodes: ["worker3"], allocatedAt: T0 + 200, releasedAt: T0 + 3_600 }],
   data: 42
 })
 
@@ -452,13 +464,13 @@ describe("writeAll", () => {
       const dir = NodePath.join(tmp, "write")
       const paths = yield* Report.writeAll(dir, full)
       expect([...paths].map((p) => NodePath.basename(p)).sort()).toEqual(
-        ["report.html", "report.json", "report.txt", "report.xml", "rerun-failed.yml"]
+        ["report.html", "report.json", "report.txt", "report.xml", "rerun-failed.yml", "timeline.svg"]
       )
-      expect(NodeFs.readdirSync(dir).sort()).toEqual(["report.html", "report.json", "report.txt", "report.xml", "rerun-failed.yml"])
+      expect(NodeFs.readdirSync(dir).sort()).toEqual(["report.html", "report.json", "report.txt", "report.xml", "rerun-failed.yml", "timeline.svg"])
       expect(NodeFs.readFileSync(NodePath.join(dir, "report.txt"), "utf8")).toContain("rerun-failed.yml")
       const again = yield* Report.writeAll(dir, session({ results: [passed], notRun: [] }))
-      expect(again).toHaveLength(4)
-      expect(NodeFs.readdirSync(dir).sort()).toEqual(["report.html", "report.json", "report.txt", "report.xml"])
+      expect(again).toHaveLength(5)
+      expect(NodeFs.readdirSync(dir).sort()).toEqual(["report.html", "report.json", "report.txt", "report.xml", "timeline.svg"])
     }))
 
   it.live("fails with a ReportError naming the path when the directory cannot be written", () =>
@@ -479,6 +491,37 @@ describe("writeAll", () => {
 // ---------------------------------------------------------------------------------------------------------
 // report.html in a real headless Chromium
 // ---------------------------------------------------------------------------------------------------------
+
+describe("the report page's templates", () => {
+  const templates = NodePath.join(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..", "templates", "report")
+
+  it("report.js type-checks as browser code (tsc --checkJs, DOM types, no Node globals)", () => {
+    const config = NodePath.join(tmp, "tsconfig.report-js.json")
+    NodeFs.writeFileSync(config, JSON.stringify({
+      compilerOptions: {
+        noEmit: true, allowJs: true, checkJs: true, target: "ES2022", lib: ["ES2022", "DOM"], types: [],
+        strict: true, noImplicitAny: false, skipLibCheck: true
+      },
+      files: [NodePath.join(templates, "report.js")]
+    }))
+    const tsc = NodePath.join(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..", "node_modules", "typescript", "bin", "tsc")
+    const run = sh(process.execPath, [tsc, "-p", config])
+    expect(run.stdout + run.stderr).toBe("")
+    expect(run.status).toBe(0)
+  })
+
+  it("renders into one page with the script and style inline, allowed by the CSP's hash", () => {
+    const page = Report.html(full)
+    const script = NodeFs.readFileSync(NodePath.join(templates, "report.js"), "utf8")
+    expect(page).toContain(`<script>${script}</script>`)
+    expect(page).toContain(NodeFs.readFileSync(NodePath.join(templates, "report.css"), "utf8"))
+    const hash = NodeCrypto.createHash("sha256").update(script, "utf8").digest("base64")
+    expect(page).toContain(`script-src 'sha256-${hash}'`)
+    // every mustache tag was filled: none is left outside the inlined script and style
+    expect(page.replace(/<script[^>]*>[^]*?<\/script>|<style>[^]*?<\/style>/g, "")).not.toMatch(/\{\{|\}\}/)
+  })
+})
+
 
 const chromiumPath = "/usr/bin/chromium"
 const hasChromium = NodeFs.existsSync(chromiumPath)
@@ -619,6 +662,164 @@ describe.skipIf(!hasChromium)("html in headless Chromium (apt-get install -y chr
     await big.click("text=Show all 300")
     expect(await big.locator("tr.test-row").count()).toBe(300)
     await big.close()
+  })
+
+  // ---- the session timeline ----------------------------------------------------------------------------
+
+  /** Every bar the timeline should draw: one per node per allocation (or, without allocations, per node over the run). */
+  const expectedBars = full.results.flatMap((r) =>
+    (r.allocations ?? (r.nodes.length === 0 ? [] : [{ nodes: r.nodes, allocatedAt: r.startTime, releasedAt: r.stopTime }]))
+      .flatMap((a) => a.nodes.map((node) => ({ id: r.testId, status: r.status, node, from: a.allocatedAt, to: a.releasedAt })))
+  )
+  const timelineNodes = ["worker1", "worker2", "worker3", "worker4", "worker5"]
+
+  interface Scale { from: number; to: number; left: number; width: number; top: number; row: number; x: number; y: number }
+  const scale = async (): Promise<Scale> => {
+    const canvas = page.locator("canvas.tl-canvas")
+    const box = (await canvas.boundingBox())!
+    const n = async (name: string) => Number(await canvas.getAttribute(`data-${name}`))
+    return { from: await n("from"), to: await n("to"), left: await n("left"), width: await n("width"), top: await n("top"), row: await n("row"), x: box.x, y: box.y }
+  }
+  /** Page coordinates of time `ms` on `node`'s row, a little below the row's top (clear of service ticks and faults). */
+  const at = (s: Scale, ms: number, node: string) => ({
+    x: s.x + s.left + ((ms - s.from) / (s.to - s.from)) * s.width,
+    y: s.y + s.top + timelineNodes.indexOf(node) * s.row + 8
+  })
+  const pixel = (x: number, y: number): Promise<[number, number, number]> =>
+    page.evaluate(`(() => {
+      const c = document.querySelector("canvas.tl-canvas"), b = c.getBoundingClientRect(), r = devicePixelRatio
+      // read through a copy made for reading, not the page's canvas (reading that often makes Chrome warn)
+      const copy = document.createElement("canvas")
+      copy.width = 1
+      copy.height = 1
+      const g = copy.getContext("2d", { willReadFrequently: true })
+      g.drawImage(c, Math.floor((${x} - b.left) * r), Math.floor((${y} - b.top) * r), 1, 1, 0, 0, 1, 1)
+      const d = g.getImageData(0, 0, 1, 1).data
+      return [d[0], d[1], d[2]]
+    })()`)
+  const statusColour = async (status: string): Promise<[number, number, number]> => {
+    const hex = (await page.evaluate(`getComputedStyle(document.documentElement).getPropertyValue("--${status === "PASS" ? "pass" : status === "FAIL" ? "fail" : status === "FLAKY" ? "flaky" : "ignore"}").trim()`)) as string
+    return [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)) as [number, number, number]
+  }
+
+  it("draws each test's bars on the nodes it held, from allocation to release, in its status's colour", async () => {
+    await page.click("#collapse-all")
+    await page.locator("#timeline").scrollIntoViewIfNeeded()
+    await page.mouse.move(0, 0)
+    expect(await page.textContent("#tl-summary")).toContain("5 tests on 5 nodes, 9 node holds")
+    const s = await scale()
+    expect([s.from, s.to]).toEqual([full.startTime, full.stopTime])
+    expect(expectedBars).toHaveLength(9)
+    for (const b of expectedBars) {
+      const colour = await statusColour(b.status)
+      const start = at(s, b.from, b.node)
+      const end = at(s, b.to, b.node)
+      // just inside both ends: the bar's colour; 3 px outside: not (nothing else is on that node then)
+      expect(await pixel(start.x + 1.5, start.y), `${b.id} on ${b.node} at its start`).toEqual(colour)
+      expect(await pixel(end.x - 1.5, end.y), `${b.id} on ${b.node} at its end`).toEqual(colour)
+      if (b.from > full.startTime) expect(await pixel(start.x - 3, start.y)).not.toEqual(colour)
+      expect(await pixel(end.x + 3, end.y)).not.toEqual(colour)
+    }
+  })
+
+  it("names the test and node under the mouse, and a click on a bar opens that test's row", async () => {
+    await page.locator("#timeline").scrollIntoViewIfNeeded()
+    const s = await scale()
+    const flakyRetry = expectedBars.find((b) => b.id === flaky.testId && b.node === "worker5")!
+    const mid = at(s, (flakyRetry.from + flakyRetry.to) / 2, "worker5")
+    await page.mouse.move(mid.x, mid.y)
+    const tip = await page.textContent("#tl-tip")
+    expect(tip).toContain(flaky.testId)
+    expect(tip).toContain("FLAKY, attempt 2 on worker5: +30.5 s → +42.6 s")
+    const partition = at(s, T0 + 4_000, "worker2")
+    await page.mouse.move(partition.x, partition.y + 7)
+    expect(await page.textContent("#tl-tip")).toContain("partition on worker2: +2.00 s → +6.00 s")
+
+    await page.fill("#search", "no such test")
+    await page.mouse.click(mid.x, mid.y)
+    const row = page.locator("tr.test-row.target")
+    expect(await row.getAttribute("data-id")).toBe(flaky.testId)
+    expect(await page.isVisible("tr.test-row.target + tr.detail-row")).toBe(true)
+    expect(await page.inputValue("#search")).toBe("")
+    const box = (await row.boundingBox())!
+    expect(box.y >= 0 && box.y + box.height <= page.viewportSize()!.height).toBe(true)
+  })
+
+  it("zooms to a dragged time window and back to the whole session", async () => {
+    await page.locator("#timeline").scrollIntoViewIfNeeded()
+    let s = await scale()
+    const a = at(s, T0 + 25_000, "worker4")
+    const b = at(s, T0 + 45_000, "worker4")
+    await page.mouse.move(a.x, a.y)
+    await page.mouse.down()
+    await page.mouse.move(b.x, b.y, { steps: 4 })
+    await page.mouse.up()
+    s = await scale()
+    expect(Math.abs(s.from - (T0 + 25_000))).toBeLessThan(200)
+    expect(Math.abs(s.to - (T0 + 45_000))).toBeLessThan(200)
+    expect(await page.textContent("#tl-window")).toMatch(/^window: \+2\d\.\d s → \+4\d\.\d s of 2m 06s$/)
+    // only what overlaps the window is drawn: flaky's three attempts and passed's three nodes
+    expect(await page.getAttribute("canvas.tl-canvas", "data-drawn")).toBe("6")
+    const retry = at(s, T0 + 36_000, "worker5")
+    expect(await pixel(retry.x, retry.y)).toEqual(await statusColour("FLAKY"))
+    const before = s
+    await page.click("#tl-zoom-in")
+    s = await scale()
+    // the middle half of the window
+    expect(s.to - s.from).toBeCloseTo((before.to - before.from) / 2, 2)
+    expect(s.from + s.to).toBeCloseTo(before.from + before.to, 2)
+    await page.click("#tl-reset")
+    s = await scale()
+    expect([s.from, s.to]).toEqual([full.startTime, full.stopTime])
+    expect(await page.getAttribute("canvas.tl-canvas", "data-drawn")).toBe("9")
+    await page.locator("#timeline").screenshot({ path: NodePath.join(process.cwd(), "scratch", "timeline.png") })
+    expect(errors).toEqual([])
+  })
+
+  it("fits the timeline to a resized window, bars still where their times say", async () => {
+    const wide = await scale()
+    await page.setViewportSize({ width: 1000, height: 900 })
+    await page.waitForFunction(`Number(document.querySelector("canvas.tl-canvas").getAttribute("data-width")) < ${wide.width}`)
+    const s = await scale()
+    expect(wide.width - s.width).toBe(400)
+    await page.locator("#timeline").scrollIntoViewIfNeeded()
+    const b = expectedBars.find((x) => x.id === plainFail.testId)!
+    const mid = at(await scale(), (b.from + b.to) / 2, b.node)
+    expect(await pixel(mid.x, mid.y)).toEqual(await statusColour("FAIL"))
+    await page.setViewportSize({ width: 1400, height: 900 })
+    await page.waitForFunction(`Number(document.querySelector("canvas.tl-canvas").getAttribute("data-width")) === ${wide.width}`)
+  })
+
+  it("writes timeline.svg beside the report: well-formed, one titled bar per node held, placed by its times", async () => {
+    const text = NodeFs.readFileSync(NodePath.join(dir, "timeline.svg"), "utf8")
+    const parsed = (await page.evaluate(`(() => {
+      const doc = new DOMParser().parseFromString(${JSON.stringify(text)}, "image/svg+xml")
+      const svg = doc.documentElement
+      return {
+        error: doc.getElementsByTagName("parsererror").length,
+        start: Number(svg.getAttribute("data-start")), stop: Number(svg.getAttribute("data-stop")),
+        left: Number(svg.getAttribute("data-left")), width: Number(svg.getAttribute("data-width")),
+        bars: Array.from(doc.querySelectorAll("rect.bar")).map((r) => ({
+          cls: r.getAttribute("class"), x: Number(r.getAttribute("x")), w: Number(r.getAttribute("width")),
+          title: r.querySelector("title").textContent
+        }))
+      }
+    })()`)) as {
+      error: number; start: number; stop: number; left: number; width: number
+      bars: Array<{ cls: string; x: number; w: number; title: string }>
+    }
+    expect(parsed.error).toBe(0)
+    expect([parsed.start, parsed.stop]).toEqual([full.startTime, full.stopTime])
+    expect(parsed.bars).toHaveLength(expectedBars.length)
+    const px = (ms: number) => parsed.left + ((ms - parsed.start) / (parsed.stop - parsed.start)) * parsed.width
+    for (const b of expectedBars) {
+      const match = parsed.bars.filter((r) => r.title.startsWith(`${b.id} (${b.status}`) && r.title.includes(` on ${b.node}: `) &&
+        Math.abs(r.x - px(b.from)) < 0.1 && Math.abs(r.x + r.w - px(b.to)) < 0.1)
+      expect(match, `${b.id} on ${b.node}`).toHaveLength(1)
+      expect(match[0]!.cls).toBe(`bar ${b.status}`)
+    }
+    expect(text).not.toContain("<script")
+    expect(text).toContain("&lt;script&gt;alert(1)&lt;/script&gt;")
   })
 
   it("made no request outside file:// and renders readably (screenshot in scratch/report.png)", async () => {

@@ -381,6 +381,30 @@ describe("Runner", () => {
       expect(s2.results.interrupted).toBe(true)
     }))
 
+  it.live("records for each attempt the nodes it held, from allocation to release (the report's session timeline)", () =>
+    Effect.gen(function*() {
+      let tries = 0
+      const cases = casesOf({
+        retried: Test.make(() => (++tries < 2 ? Effect.fail("first run fails") : Effect.void)),
+        plain: Test.make(() => Effect.void)
+      })
+      const { results } = yield* runOn(2, { cases, deflake: 2, maxParallel: 2, resultsRoot: resultsRoot() })
+      for (const r of results.results) {
+        const allocations = r.allocations ?? []
+        expect(allocations).toHaveLength(r.attempts.length === 0 ? 1 : r.attempts.length)
+        expect(allocations.at(-1)!.nodes).toEqual(r.nodes)
+        // held from before the test started until after it stopped, attempts one after another
+        expect(allocations[0]!.allocatedAt).toBeLessThanOrEqual(r.startTime)
+        expect(allocations.at(-1)!.releasedAt).toBeGreaterThanOrEqual(r.stopTime)
+        allocations.forEach((a, i) => {
+          expect(a.nodes).toHaveLength(1)
+          expect(a.releasedAt).toBeGreaterThanOrEqual(a.allocatedAt)
+          if (i > 0) expect(a.allocatedAt).toBeGreaterThanOrEqual(allocations[i - 1]!.releasedAt)
+        })
+      }
+      expect(results.results.find((r) => r.name === "retried")!.allocations).toHaveLength(2)
+    }))
+
   it.live("interrupting a run tears running tests down and still writes the reports", () =>
     Effect.gen(function*() {
       const root = resultsRoot()

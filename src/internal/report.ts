@@ -7,7 +7,8 @@ import type * as Results from "../Results.js"
 import { SessionResults } from "../Results.js"
 import { html } from "./reportHtml.js"
 import { junit } from "./reportJunit.js"
-import { failedSymbols, stringify, truncate } from "./reportFormat.js"
+import { svg as timelineSvg } from "./reportTimeline.js"
+import { byStatus, failedSymbols, stringify, truncate } from "./reportFormat.js"
 import { text } from "./reportText.js"
 import { errorText } from "./errorText.js"
 
@@ -127,6 +128,7 @@ export const writeAll: (
       [at(fileNames.json), () => json(session)],
       [at(fileNames.junit), () => junit(session)],
       [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath) })],
+      [at(fileNames.timeline), () => timelineSvg(session, byStatus(session.results))],
       ...(rerun === undefined ? [] : [[rerunPath, () => rerun] as const])
     ]
     const written = yield* Effect.forEach(

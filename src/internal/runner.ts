@@ -198,6 +198,9 @@ interface Attempt {
   readonly nodesUsed: number
   readonly services: ReadonlyArray<Results.ServiceSummary>
   readonly faults: ReadonlyArray<Results.FaultRecord>
+  /** When the scheduler gave it its nodes and took them back (set by `start`). */
+  readonly allocatedAt?: number
+  readonly releasedAt?: number
 }
 
 /** What every attempt of a run shares. */
@@ -472,6 +475,7 @@ export const run = (options: R.RunOptions) =>
         nodesAllocated: ClusterModule.specSize(job.testCase.spec),
         nodesUsed: last.nodesUsed,
         nodes: last.nodes,
+        allocations: job.attempts.map((a) => ({ nodes: a.nodes, allocatedAt: a.allocatedAt ?? a.startTime, releasedAt: a.releasedAt ?? a.stopTime })),
         services: last.services,
         faults: last.faults
       }
@@ -560,6 +564,7 @@ export const run = (options: R.RunOptions) =>
 
     const start = (job: Job, nodes: ReadonlyArray<ClusterModule.ClusterNode>) =>
       Effect.gen(function*() {
+        const allocatedAt = Date.now()
         const attemptNo = job.attempts.length + 1
         const dir = dirFor(job.testCase, job.run, attemptNo)
         const attempt = Effect.zipRight(
@@ -579,6 +584,7 @@ export const run = (options: R.RunOptions) =>
           // next test's services.
           // Interruptible like the test (this fiber was forked from uninterruptible `fill`): the check's timeout must fire.
           Effect.tap((a) => options.noTeardown === true ? Effect.void : Effect.interruptible(returnNodes(nodes, a.status === "FAIL"))),
+          Effect.map((a): Attempt => ({ ...a, allocatedAt, releasedAt: Date.now() })),
           Effect.onInterrupt(() => Effect.sync(() => options.noTeardown === true ? undefined : pool.giveBack(nodes))),
           Effect.tap((a) => Queue.offer(done, { job, attempt: a })),
           Effect.asVoid,

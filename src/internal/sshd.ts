@@ -4,10 +4,12 @@ import * as Net from "node:net"
 import * as NodePath from "node:path"
 import type { Scope } from "effect"
 import { Deferred, Duration, Effect, Option, Schedule } from "effect"
+import Mustache from "mustache"
 import type * as S from "../Sshd.js"
 import { SshdError } from "../Sshd.js"
 import * as Shell from "../Shell.js"
 import { signal } from "./localProcesses.js"
+import { readPackageFile } from "./packageFiles.js"
 import * as Release from "./release.js"
 
 // sshd re-execs itself by the path it was started with, so it must be absolute.
@@ -184,18 +186,8 @@ const knownHostsName = (address: string, port: number) => (port === 22 ? address
 // Starting and stopping
 // ---------------------------------------------------------------------------------------------------------
 
-const kexAlgorithms = [
-  // curve25519 first: OpenSSH's default sntrup761 hybrid costs ~80 ms more per fresh connection.
-  "curve25519-sha256",
-  "curve25519-sha256@libssh.org",
-  "ecdh-sha2-nistp256",
-  "ecdh-sha2-nistp384",
-  "ecdh-sha2-nistp521",
-  "diffie-hellman-group-exchange-sha256",
-  "diffie-hellman-group16-sha512",
-  "diffie-hellman-group14-sha256"
-].join(",")
-
+// The config's text lives in templates/sshd/sshd_config.mustache (with why each setting is there); values are
+// written as they are (no escaping: this is a config file, not HTML).
 const configText = (o: {
   readonly address: string
   readonly port: number
@@ -205,37 +197,14 @@ const configText = (o: {
   readonly env: Readonly<Record<string, string>>
   readonly extra: string | undefined
 }) =>
-  [
-    "# Written by ducktape-effect for a private test sshd.",
-    `ListenAddress ${hostPort(o.address, o.port)}`,
-    `HostKey ${o.hostKey}`,
-    `PidFile ${o.pidFile}`,
-    `AuthorizedKeysFile ${o.authorizedKeys}`,
-    "PermitRootLogin prohibit-password",
-    "PubkeyAuthentication yes",
-    "PasswordAuthentication no",
-    "KbdInteractiveAuthentication no",
-    "UsePAM no",
-    "UseDNS no",
-    // The keys may sit under a world-writable directory such as /tmp.
-    "StrictModes no",
-    `KexAlgorithms ${kexAlgorithms}`,
-    "MaxSessions 10",
-    // Tests open several connections at once; the default 10:30:100 drops some of them.
-    "MaxStartups 100:30:200",
-    // A clean HOME: root's real ~/.bashrc may run slow init scripts (pyenv: ~260 ms per command).
-    // One line: sshd keeps only the first SetEnv it reads.
-    `SetEnv ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(" ")}`,
-    "PrintMotd no",
-    "PrintLastLog no",
-    "X11Forwarding no",
-    "AllowAgentForwarding no",
-    // In-process SFTP: no sftp-server exec through the user's shell.
-    "Subsystem sftp internal-sftp",
-    "LogLevel INFO",
-    ...(o.extra === undefined ? [] : [o.extra]),
-    ""
-  ].join("\n")
+  Mustache.render(readPackageFile("templates/sshd/sshd_config.mustache"), {
+    listenAddress: hostPort(o.address, o.port),
+    hostKey: o.hostKey,
+    pidFile: o.pidFile,
+    authorizedKeys: o.authorizedKeys,
+    setEnv: Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(" "),
+    extra: o.extra ?? null
+  }, {}, { escape: (s: unknown) => String(s) })
 
 const logTail = (logPath: string) =>
   Effect.promise(() =>
