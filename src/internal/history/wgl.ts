@@ -41,12 +41,12 @@ interface MemoEntry {
 const hashString = (s: string): number => {
   let h = 0x811c9dc5
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
-  return h >>> 0
+  return h
 }
 
 const hashKey = (k: StateKey): number => {
   if (typeof k === "number") {
-    return (k | 0) === k ? Math.imul(k ^ 0x5bd1e995, 0x9e3779b1) >>> 0 : hashString(String(k))
+    return (k | 0) === k ? Math.imul(k ^ 0x5bd1e995, 0x9e3779b1) : hashString(String(k))
   }
   if (typeof k === "string") return hashString(k)
   return k === null ? 0x2545f491 : k ? 0x68e31da4 : 0x1b873593
@@ -84,13 +84,13 @@ export const search = <S>(model: Model<S>, ops: ReadonlyArray<Operation>, limits
   if (remaining === 0) return { _tag: "Valid", states: 0 }
 
   // Zobrist values, from a fixed-seed xorshift so runs are reproducible.
-  const zob = new Uint32Array(n)
+  const zob = new Int32Array(n)
   let seed = 0x9e3779b9
   for (let i = 0; i < n; i++) {
     seed ^= seed << 13
     seed ^= seed >>> 17
     seed ^= seed << 5
-    zob[i] = seed >>> 0
+    zob[i] = seed | 0
   }
   const isOk = new Uint8Array(n)
   for (let i = 0; i < n; i++) isOk[i] = ops[i]!.outcome === "ok" ? 1 : 0
@@ -142,9 +142,10 @@ export const search = <S>(model: Model<S>, ops: ReadonlyArray<Operation>, limits
         const w = i >>> 5
         const m = 1 << (i & 31)
         bits[w]! |= m
-        const h = (bitHash ^ zob[i]!) >>> 0
+        const h = bitHash ^ zob[i]!
         const key = model.key(res.state)
-        const slot = (h ^ Math.imul(hashKey(key), 0x85ebca6b)) >>> 0
+        // Kept within 30 bits: a small integer (Smi) key, so Map lookups allocate nothing.
+        const slot = (h ^ Math.imul(hashKey(key), 0x85ebca6b)) & 0x3fffffff
         let hit = false
         const head = memo.get(slot)
         for (let c = head; c !== undefined; c = c.next) {
@@ -192,7 +193,7 @@ export const search = <S>(model: Model<S>, ops: ReadonlyArray<Operation>, limits
       state = stackState[depth]!
       stackState[depth] = undefined as S
       bits[j >>> 5]! &= ~(1 << (j & 31))
-      bitHash = (bitHash ^ zob[j]!) >>> 0
+      bitHash = bitHash ^ zob[j]!
       unlift(call)
       if (isOk[j] === 1) remaining++
       entry = next[call]!
