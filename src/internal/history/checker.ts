@@ -34,9 +34,9 @@ export const check = <S>(model: Model<S>, history: History, options?: CheckOptio
   const deadline = started + Duration.toMillis(Duration.decode(options?.timeLimit ?? defaultTimeLimit))
   const maxStates = options?.maxStates ?? defaultMaxStates
   // `fail` ops definitely did not happen; an `info` op that changes nothing may as well not have happened.
-  const relevant = history.ops.filter(
-    (op) => op.outcome === "ok" || (op.outcome === "info" && !(model.readOnly?.(op) ?? false))
-  )
+  const relevant = history.ops
+    .filter((op) => op.outcome === "ok" || (op.outcome === "info" && !(model.readOnly?.(op) ?? false)))
+    .map(uniform)
   const parts = model.partition ? model.partition(relevant) : [{ key: "", ops: relevant }]
   let states = 0
   const base = () => ({
@@ -79,6 +79,24 @@ export const check = <S>(model: Model<S>, history: History, options?: CheckOptio
   }
   return { _tag: "Valid", ...base() }
 }
+
+/**
+ * A copy with every field present, so all ops share one hidden class: the model's step then reads them through
+ * monomorphic property accesses (measured: the first check of a 1,000-op history ran several times slower with
+ * ops of mixed shapes, as files and recorders produce them).
+ */
+const uniform = (op: Operation): Operation =>
+  ({
+    id: op.id,
+    process: op.process,
+    f: op.f,
+    value: op.value,
+    output: op.output,
+    invoke: op.invoke,
+    complete: op.complete,
+    outcome: op.outcome,
+    line: op.line
+  }) as Operation
 
 export const checkEffect = <S>(model: Model<S>, history: History, options?: CheckOptions) =>
   Effect.sync(() => check(model, history, options))
