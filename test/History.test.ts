@@ -153,6 +153,9 @@ INFO  jepsen.util - 3	:ok	:read	4
       [3, "read", null, 4, "ok", 6, 7]
     ])
     expect(h.ops[1]!.line).toBe(3)
+    // some Jepsen logs separate the fields with spaces
+    const spaced = parsed("INFO  jepsen.util - 1   :invoke :cas    [1 2]\nINFO  jepsen.util - 1   :info   :cas    :timed-out\n")
+    expect(brief(spaced)).toEqual([[1, "cas", [1, 2], undefined, "info", 0, 1]])
   })
 
   it("reads our JSON Lines, events or ops, and writes histories that read back the same", () => {
@@ -179,6 +182,8 @@ INFO  jepsen.util - 3	:ok	:read	4
     expect(e3.message).toContain("EDN syntax")
     const e4 = parseError("INFO  jepsen.util - 3\t:invoke\t:read\t[1 2\n")
     expect(e4.message).toContain("h:1: the value is not EDN")
+    const e6 = parseError("INFO  jepsen.util - 3\t:invoke\t:read\tnil\nINFO  jepsen.util - :ok 3\n")
+    expect(e6.message).toContain("h:2: expected an op: process, :type")
     const e5 = parseError("{:type :invoke, :f :read, :process nil, :time 1}")
     expect(e5.message).toContain("expected :process to be a number, found nil")
     expect(e5.fix).toContain(":type :invoke")

@@ -18,7 +18,10 @@ const err = (source: string, line: number | undefined, reason: string, fix: stri
 export const detect = (text: string): Format => {
   const first = text.split("\n").find((l) => l.trim() !== "")?.trim() ?? ""
   if (first.startsWith('{"')) return "jsonl"
-  if (/\t:(invoke|ok|fail|info)\t/.test(text.slice(0, 100_000))) return "jepsen-log"
+  const head = text.slice(0, 100_000)
+  if (/jepsen\.util\s+-\s+\S+\s+:(invoke|ok|fail|info)\s/.test(head) || /^\S+\t:(invoke|ok|fail|info)\t/m.test(head)) {
+    return "jepsen-log"
+  }
   return "edn"
 }
 
@@ -99,7 +102,9 @@ const toEvent = (
   })
 }
 
-const logRe = /(?:^|\s)(\S+)\t:(\S+)\t(\S+)(?:\t(.*))?$/
+// After Jepsen's logger prefix (`INFO  jepsen.util - `), fields are separated by tabs (or, in some logs, spaces).
+const logPrefixRe = /jepsen\.util\s+-\s+(.*)$/
+const logOpRe = /^(\S+)\s+:(\S+)\s+(\S+)(?:\s+(.*))?$/
 const logFix = "Jepsen log op lines read `PROCESS<TAB>:TYPE<TAB>:F<TAB>VALUE`, e.g. `3\t:invoke\t:read\tnil`"
 
 const parseLog = (text: string, source: string): Parsed => {
@@ -107,21 +112,17 @@ const parseLog = (text: string, source: string): Parsed => {
   const events: Array<Event> = []
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!.replace(/\r$/, "")
-    if (!raw.includes("\t")) continue // other log lines
-    const m = logRe.exec(raw)
-    if (m === null) {
-      if (/jepsen\.util\s+-/.test(raw)) {
-        return err(source, i + 1, "expected an op: process, :type, :f and value separated by tabs", logFix)
-      }
-      continue
+    const prefixed = logPrefixRe.exec(raw)
+    // Other log lines (and other loggers' lines) are not ops; bare `PROCESS<TAB>:TYPE…` lines are.
+    const payload = prefixed !== null ? prefixed[1]! : /^\S+\t:/.test(raw) ? raw : undefined
+    if (payload === undefined) continue
+    const m = logOpRe.exec(payload.trim())
+    if (m === null || !types.has(m[2]!)) {
+      // jepsen.util logs other messages too; a line naming an op type is an op line gone wrong.
+      if (!/(^|\s):(invoke|ok|fail|info)(\s|$)/.test(payload)) continue
+      return err(source, i + 1, "expected an op: process, :type (:invoke :ok :fail :info), :f and a value", logFix)
     }
     const [, p, type, f, value] = m
-    if (!types.has(type!)) {
-      if (/jepsen\.util\s+-/.test(raw)) {
-        return err(source, i + 1, `expected :type to be one of :invoke :ok :fail :info, found :${type}`, logFix)
-      }
-      continue
-    }
     const proc = /^-?\d+$/.test(p!) ? Number(p) : p!.replace(/^:/, "")
     if (isNemesis(proc)) continue
     let v: unknown = null
