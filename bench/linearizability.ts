@@ -2,7 +2,7 @@
  * Linearizability checker speed and memory, side by side with Porcupine (Go).
  *
  *   npx tsx bench/linearizability.ts
- *   PORCUPINE_DRIVER=/tmp/porcupine-driver npx tsx bench/linearizability.ts
+ *   PORCUPINE_DRIVER=bench/porcupine-driver PORCUPINE_SRC=/tmp/porcupine npx tsx bench/linearizability.ts
  *
  * Histories are generated from a seed (Jepsen-style: clients with random op durations, a real register behind
  * them, timeouts recorded as `info` with the effect applied or not at random) and written as our JSON Lines into a
@@ -257,6 +257,32 @@ for (const spec of specs) {
     states: v.states
   }
   console.log(JSON.stringify(row))
+}
+
+// Real Jepsen histories: Porcupine's etcd logs (test_data/jepsen), with the verdicts its own tests expect.
+{
+  const src = process.env["PORCUPINE_SRC"]
+  if (src === undefined || !NodeFs.existsSync(NodePath.join(src, "porcupine_test.go"))) {
+    console.log("jepsen etcd logs: skipped (set PORCUPINE_SRC to a Porcupine checkout)")
+  } else {
+    const tests = NodeFs.readFileSync(NodePath.join(src, "porcupine_test.go"), "utf8")
+    const expected = Array.from(tests.matchAll(/checkJepsen\(t, (\d+), (true|false)\)/g), (m) => [Number(m[1]), m[2] === "true"] as const)
+    let agree = 0
+    const wrong: Array<number> = []
+    let cpu = 0
+    for (const [n, ok] of expected) {
+      const text = NodeFs.readFileSync(NodePath.join(src, "test_data/jepsen", `etcd_${String(n).padStart(3, "0")}.log`), "utf8")
+      const h = History.parse(text)
+      if (Either.isLeft(h)) throw new Error(h.left.message)
+      const c0 = process.cpuUsage()
+      const v = Linearizability.check(Model.casRegister(), h.right, { timeLimit: `${limit} seconds` })
+      const c = process.cpuUsage(c0)
+      cpu += (c.user + c.system) / 1000
+      if (v._tag === (ok ? "Valid" : "Invalid")) agree++
+      else wrong.push(n)
+    }
+    console.log(JSON.stringify({ history: "porcupine jepsen etcd logs", logs: expected.length, agree, wrong, oursCpuMs: Number(cpu.toFixed(1)) }))
+  }
 }
 
 console.log(
