@@ -106,8 +106,11 @@ export const checkFile: <S>(
 export const exitCode = (verdict: Verdict): 0 | 1 | 3 =>
   verdict._tag === "Valid" ? 0 : verdict._tag === "Invalid" ? 1 : 3
 
-/** A verdict as text for a person: one line for valid/unknown; for invalid, the counterexample step by step. */
-export const format: (verdict: Verdict) => string = internal.format
+/**
+ * A verdict as text for a person: one line for valid/unknown; for invalid, the counterexample step by step. Ops
+ * are described with the model's `describeOp` when the model is given.
+ */
+export const format: <S>(verdict: Verdict, model?: Model<S>) => string = internal.format
 
 /** Rejects operations whose `f` the model does not know, naming the first one (a `HistoryParseError`). */
 export const validate: <S>(model: Model<S>, history: History, source?: string) => HistoryParseError | undefined =

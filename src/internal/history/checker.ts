@@ -123,7 +123,7 @@ const opLine = (op: Operation, describe: (op: Operation) => string) =>
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`
 
-export const format = (verdict: Verdict): string => {
+export const format = <S>(verdict: Verdict, model?: Model<S>): string => {
   const stats = `${plural(verdict.ops, "op")}, ${plural(verdict.partitions, "partition")}, ${plural(verdict.states, "state")}, ${verdict.millis.toFixed(1)} ms`
   if (verdict._tag === "Valid") return `linearizable (${verdict.model} model; ${stats})`
   if (verdict._tag === "Unknown") {
@@ -133,8 +133,7 @@ export const format = (verdict: Verdict): string => {
     return `unknown: ${why}${verdict.partition !== undefined ? ` in partition ${verdict.partition}` : ""} (${verdict.model} model; ${stats})`
   }
   const c = verdict.counterexample
-  // Descriptions come from the built-in models' text rules; a user's model brings its own through Model.make.
-  const describe = (op: Operation) => defaultDescribe(op)
+  const describe = model?.describeOp ?? defaultDescribe
   const lines = [
     `NOT linearizable (${verdict.model} model${c.partition !== undefined ? `, key ${c.partition}` : ""}; ${stats})`,
     "",
