@@ -22,6 +22,11 @@ export interface CheckOptions {
   readonly timeLimit?: Duration.DurationInput
   /** Give up (verdict `Unknown`) after memoising this many search states in one partition. Default 4,000,000. */
   readonly maxStates?: number
+  /**
+   * Give up (verdict `Unknown`, reason `state-limit`) when the memo of one partition would pass this many bytes
+   * (each state holds a bitset of the partition's ops). Default 512 MiB.
+   */
+  readonly maxMemoBytes?: number
 }
 
 /** One step of a counterexample's prefix: the op linearized and the state after it. */

@@ -184,6 +184,12 @@ describe("Linearizability: limits", () => {
     expect(Linearizability.format(v)).toContain("raise maxStates")
   })
 
+  it("answers unknown when the memo would pass its memory budget", () => {
+    const v = Linearizability.check(Model.register(), hard(), { maxMemoBytes: 100_000 })
+    expect(v).toMatchObject({ _tag: "Unknown", reason: "state-limit" })
+    expect(v.states).toBeLessThan(1000)
+  })
+
   it("answers unknown when the time limit is hit", () => {
     const v = Linearizability.check(Model.register(), hard(), { timeLimit: "1 millis" })
     expect(v).toMatchObject({ _tag: "Unknown", reason: "time-limit" })

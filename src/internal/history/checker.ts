@@ -12,6 +12,7 @@ import { search } from "./wgl.js"
 
 const defaultTimeLimit = Duration.seconds(60)
 const defaultMaxStates = 4_000_000
+const defaultMaxMemoBytes = 512 * 2 ** 20
 
 export const validate = <S>(model: Model<S>, history: History, source = "<history>") => {
   if (model.fs === undefined) return undefined
@@ -47,7 +48,10 @@ export const check = <S>(model: Model<S>, history: History, options?: CheckOptio
     millis: performance.now() - started
   })
   for (const part of parts) {
-    const r = search(model, part.ops, { deadline, maxStates })
+    // Per memo entry: its bitset (4 bytes per 32 ops) plus the entry, the typed array and the map slot (~120 B).
+    const perState = 4 * Math.ceil(part.ops.length / 32) + 120
+    const cap = Math.min(maxStates, Math.floor((options?.maxMemoBytes ?? defaultMaxMemoBytes) / perState))
+    const r = search(model, part.ops, { deadline, maxStates: cap })
     states += r.states
     if (r._tag === "Unknown") {
       return {
