@@ -305,6 +305,29 @@ describe("Linearizability: properties (seeded)", () => {
     }
   })
 
+  it("a key-value history of independent valid keys is valid; one corrupted read makes its key invalid", () => {
+    const keyed = (o: Omit<Operation, "id">, k: string): Omit<Operation, "id"> => ({
+      ...o,
+      value: [k, o.value],
+      ...(o.output !== undefined ? { output: [k, o.output] } : {})
+    })
+    for (let seed = 1; seed <= 40; seed++) {
+      const keys = ["a", "b", "c"]
+      // the keys' histories overlap in time: each is a valid cas-register history of its own
+      const ops = keys.flatMap((k, i) => generate(casSpec, seed * 10 + i, 30, 150, 3).ops.map((o) => keyed(o, k)))
+      expect(Linearizability.check(Model.kv(), history(...ops))._tag).toBe("Valid")
+      const strict = keys.flatMap((k, i) => generate(casSpec, seed * 10 + i, 30, 0, 3, false).ops.map((o) => keyed(o, k)))
+      const victim = strict.findIndex((o) => o.f === "read" && (o.value as Array<unknown>)[0] === "b")
+      if (victim < 0) continue
+      const out = (strict[victim]!.output as [string, unknown])[1]
+      strict[victim] = { ...strict[victim]!, output: ["b", casSpec.corrupt("read", out, () => 0)] }
+      expect(Linearizability.check(Model.kv(), history(...strict))).toMatchObject({
+        _tag: "Invalid",
+        counterexample: { partition: "b" }
+      })
+    }
+  })
+
   it("checks a 2,000-op Jepsen-style register history with 10 clients and info ops", () => {
     const h = generate(casSpec, 42, 2000, 400, 10)
     expect(Linearizability.check(Model.casRegister(), h)._tag).toBe("Valid")
