@@ -132,6 +132,9 @@ for (const [name, backendLayer] of Backends.all) {
         expect(error.exitCode).toBe(5)
         expect(error.stderr).toContain("oops")
         expect(error.message).toContain("exited with status 5")
+        // The cause of a failure followed by a usage text is on the message's first line (a terminal's summary).
+        const usage = yield* Effect.flip(a.ssh("echo 'flag provided but not defined: -x' >&2; for i in 1 2 3 4 5; do echo \"  -opt$i   an option\" >&2; done; exit 2"))
+        expect(usage.message.split("\n")[0]).toContain("flag provided but not defined: -x")
       }))
 
     it.effect("separates stdout and stderr", () =>

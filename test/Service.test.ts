@@ -202,6 +202,42 @@ describe("Service", () => {
         NodeFs.rmSync(dir, { recursive: true, force: true })
       })))
 
+  it.live("a daemon that dies during start fails it at once; the message names the cause and the collected log", () =>
+    withCluster(1, () =>
+      Effect.gen(function*() {
+        const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "svc-badflag-"))
+        const registry = Service.makeRegistry(dir)
+        const usage = Array.from({ length: 40 }, (_, i) => `echo '  --option-${i}   what option ${i} does'`).join("; ")
+        const BadFlag = Service.make({
+          name: "badflag",
+          logs: { server: { path: "badflag/server.log" } },
+          startNode: (node) =>
+            Effect.gen(function*() {
+              yield* node.account.mkdirs("badflag")
+              const monitor = yield* node.account.monitorLog("badflag/server.log")
+              const pid = yield* node.account.spawnDaemon(`echo 'flag provided but not defined: -bogus'; ${usage}; exit 2`, {
+                logFile: "badflag/server.log"
+              })
+              yield* monitor.waitUntil("serving", { timeout: "60 seconds", whileAlive: pid })
+            })
+        })
+        const started = Date.now()
+        const exit = yield* Effect.exit(Effect.scoped(BadFlag.start()).pipe(Effect.provideService(Service.ServiceRegistry, registry)))
+        expect(Date.now() - started).toBeLessThan(20_000)
+        const error = Exit.isFailure(exit) ? Option.getOrThrow(Cause.failureOption(exit.cause)) : undefined
+        if (error?._tag !== "ServiceError") return expect.unreachable(String(error))
+        const firstLine = error.message.split("\n")[0]!
+        expect(firstLine).toContain("exited with status 2")
+        expect(firstLine).toContain("flag provided but not defined: -bogus")
+        // It points at the copy under the results, which exists, not at the node's scratch directory.
+        const [node] = NodeFs.readdirSync(NodePath.join(dir, "badflag-1"))
+        const collected = NodePath.join(dir, "badflag-1", node!, "server.log")
+        expect(error.message).toContain(collected)
+        expect(error.message).not.toMatch(/ducktape-localhost-[^ ]*server\.log/)
+        expect(NodeFs.readFileSync(collected, "utf8")).toContain("flag provided but not defined")
+        NodeFs.rmSync(dir, { recursive: true, force: true })
+      })))
+
   it.live("a step that cannot be interrupted does not hold the teardown past its time limit", () =>
     withCluster(1, () =>
       Effect.gen(function*() {

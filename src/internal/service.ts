@@ -21,6 +21,22 @@ const reasonOf = (cause: Cause.Cause<unknown>): string => {
   return Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause)
 }
 
+/**
+ * The file name a collected log gets: its own, unless another one collected has the same (logs/out.log,
+ * data/out.log): then its name in `logs` goes first, so neither overwrites the other.
+ */
+const collectedName = (logs: Readonly<Record<string, S.LogSpec>>, name: string, path: string) => {
+  const base = NodePath.posix.basename(path)
+  const shared = Object.values(logs).filter((other) => NodePath.posix.basename(other.path) === base).length > 1
+  return shared ? `${name}.${base}` : base
+}
+
+/** A local path as a person at the terminal would type it: relative to the working directory when under it. */
+const displayPath = (path: string) => {
+  const relative = NodePath.relative(process.cwd(), path)
+  return relative === "" || relative.startsWith("..") || NodePath.isAbsolute(relative) ? path : relative
+}
+
 /** Services started without a registry still get unique ids. */
 let orphanCounter = 0
 
@@ -111,7 +127,31 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
       const idx = (node: ClusterNode) => nodes.findIndex((n) => n.index === node.index) + 1 || -1
       const who = (node?: ClusterNode) => (node === undefined ? id : `${id} node ${idx(node)} on ${node.name}`)
       const fail = (node: ClusterNode | undefined, phase: S.ServiceError["phase"]) => (cause: Cause.Cause<unknown>) =>
-        new ServiceError({ service: id, ...(node === undefined ? {} : { node: node.name }), phase, reason: reasonOf(cause) })
+        new ServiceError({
+          service: id,
+          ...(node === undefined ? {} : { node: node.name }),
+          phase,
+          reason: node === undefined ? reasonOf(cause) : pointAtCollected(node, reasonOf(cause))
+        })
+      /**
+       * A failure naming one of the node's logs (a log wait that timed out) points at the copy collected under the
+       * results rather than the node's scratch directory, which is gone once the run ends; that copy is made sure of.
+       */
+      const pointAtCollected = (node: ClusterNode, reason: string) =>
+        Option.match(registry, {
+          onNone: () => reason,
+          onSome: (r) => {
+            let text = reason
+            for (const [name, spec] of Object.entries(logs)) {
+              const remote = node.account.resolve(spec.path)
+              if (!text.includes(remote)) continue
+              r.collect.set(`${id}/${name}`, true)
+              const local = displayPath(NodePath.join(r.logsDir, id, node.name, collectedName(logs, name, spec.path)))
+              text = text.split(`${node.account.hostname}:${remote}`).join(`${local} (${node.name}'s ${spec.path})`).split(remote).join(local)
+            }
+            return text
+          }
+        })
       const run = <A>(node: ClusterNode, phase: S.ServiceError["phase"], effect: Effect.Effect<A, unknown, R>) =>
         effect.pipe(
           Effect.provide(context),
@@ -263,11 +303,7 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
     const wanted = logs.filter(([name, spec]) => failed || (override(name) ?? spec.collectDefault === true))
     // A log keeps its file name, unless another one collected has the same (logs/out.log, data/out.log): then
     // its name in `logs` goes first, so neither overwrites the other.
-    const shared = (base: string) => wanted.filter(([, other]) => NodePath.posix.basename(other.path) === base).length > 1
-    const fileName = (name: string, path: string) => {
-      const base = NodePath.posix.basename(path)
-      return shared(base) ? `${name}.${base}` : base
-    }
+    const fileName = (name: string, path: string) => collectedName(Object.fromEntries(wanted), name, path)
     return Effect.forEach(
       nodes.flatMap((node) => wanted.map(([name, spec]) => ({ node, name, spec }))),
       ({ node, name, spec }) =>
