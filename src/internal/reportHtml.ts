@@ -540,9 +540,13 @@ const script = String.raw`
     box.appendChild(h("div", { class: "tl-row tl-axis" }, [h("div", { class: "tl-label none", text: "since test start" }), axis, h("div")]));
     t.faults.forEach(function (f) {
       var from = pct(f.appliedAt);
-      var to = pct(f.healedAt === undefined ? end : f.healedAt);
-      var when = "+" + secs(f.appliedAt - t.start) + " \u2192 " + (f.healedAt === undefined ? "never healed" : "+" + secs(f.healedAt - t.start));
-      var bar = h("div", { class: "tl-bar" + (f.healedAt === undefined ? " open" : ""), title: f.kind + " " + f.target + ": " + when + (f.detail ? "\n" + f.detail : "") });
+      // A one-shot fault (a kill) is never healed: its bar runs to its restart, or is a mark at the kill.
+      var oneShot = f.outcome !== undefined;
+      var to = pct(oneShot ? (f.restartedAt === undefined ? f.appliedAt : f.restartedAt) : f.healedAt === undefined ? end : f.healedAt);
+      var when = "+" + secs(f.appliedAt - t.start) + (oneShot
+        ? ", " + f.outcome + (f.restartedAt === undefined ? "" : " at +" + secs(f.restartedAt - t.start))
+        : " \u2192 " + (f.healedAt === undefined ? "never healed" : "+" + secs(f.healedAt - t.start)));
+      var bar = h("div", { class: "tl-bar" + (!oneShot && f.healedAt === undefined ? " open" : ""), title: f.kind + " " + f.target + ": " + when + (f.detail ? "\n" + f.detail : "") });
       bar.style.left = from + "%";
       bar.style.width = Math.max(0, to - from) + "%";
       box.appendChild(h("div", { class: "tl-row fault" }, [
