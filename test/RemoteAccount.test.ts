@@ -2,6 +2,7 @@
  * The RemoteAccount contract: one suite, run against every backend (local processes; ssh2 against a private
  * sshd), so that a test written against one behaves the same on the other. Then what only SSH can do wrong.
  */
+import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
@@ -558,6 +559,35 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       // 1 s of re-opening, each attempt itself reconnecting for up to 15 s, plus the dead tail's release (10 s).
       expect(Date.now() - started).toBeLessThan(45_000)
     }), { timeout: 60_000 })
+
+  it.scoped("an sshd without an SFTP subsystem is refused at connect, saying so", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.start
+      // The same server, configured without its `Subsystem sftp` line, on a port of its own.
+      const config = (yield* Effect.promise(() => NodeFs.readFile(NodePath.join(fixture.dir, "sshd", "sshd_config"), "utf8")))
+        .split("\n").filter((l) => !l.startsWith("Subsystem ") && !l.startsWith("ListenAddress ") && !l.startsWith("PidFile ")).join("\n")
+      const port = yield* Effect.promise(() => new Promise<number>((resolve) => {
+        const server = Net.createServer()
+        server.listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as Net.AddressInfo
+          server.close(() => resolve(port))
+        })
+      }))
+      const configFile = NodePath.join(fixture.dir, "nosftp_config")
+      const pidFile = NodePath.join(fixture.dir, "nosftp.pid")
+      yield* Effect.promise(() => NodeFs.writeFile(configFile, `${config}\nListenAddress 127.0.0.1:${port}\nPidFile ${pidFile}\n`))
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((resolve, reject) =>
+          ChildProcess.execFile("/usr/sbin/sshd", ["-f", configFile, "-E", NodePath.join(fixture.dir, "nosftp.log")], (e) => (e ? reject(e) : resolve()))
+        )),
+        () => Effect.promise(() => NodeFs.readFile(pidFile, "utf8").then((pid) => process.kill(Number(pid), "SIGTERM"), () => {})).pipe(Effect.ignore)
+      )
+      const error = yield* Effect.flip(SshdSupport.account(fixture, { port, strictHostKeyChecking: false }))
+      expect(error._tag).toBe("RemoteConnectionError")
+      expect(error.message).toMatch(/SFTP/)
+      expect(error.message).toContain("Subsystem sftp")
+      expect(error.message).not.toContain("rebooted")
+    }))
 
   it.scoped("a node reached through a loopback port (as Vagrant's are) says where others reach it", () =>
     Effect.gen(function*() {

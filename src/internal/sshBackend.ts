@@ -530,6 +530,13 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
                   return resume(Effect.fail(
                     message.includes("Channel open failure")
                       ? new ChannelRefused({ detail: message })
+                      : message.includes("Unable to start subsystem")
+                      // Not a lost connection: the server has no SFTP, and every file operation would fail alike.
+                      ? connectionError(
+                        "other",
+                        `the server offers no SFTP subsystem (${message}), which file operations need; add ` +
+                          `"Subsystem sftp internal-sftp" (or the path of sftp-server) to its sshd_config and reload sshd`
+                      )
                       : connectionError("closed", `cannot open SFTP: ${message}`)
                   ))
                 }
@@ -612,7 +619,12 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       copiesTreesAsTar: true
     }
 
-    const workdir = options.workdir ?? (yield* remoteHome(exec, connectionError))
+    // SFTP is opened now, alongside the first command: a server without it fails here, by name, rather than at
+    // the first file operation with what would look like a lost connection.
+    const [workdir] = yield* Effect.all([
+      options.workdir === undefined ? remoteHome(exec, connectionError) : Effect.succeed(options.workdir),
+      sftp
+    ], { concurrency: "unbounded" })
     const identity: RemoteAccount.Identity = {
       hostname: options.hostname,
       sshHostname: host,
