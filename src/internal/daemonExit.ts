@@ -13,14 +13,17 @@ export const exitFileWord = (pidWord: string) => `"\${TMPDIR:-/tmp}/ducktape-exi
 /**
  * The line that starts `command` as a daemon (its own session, output appended to `log`) under a watcher, and
  * prints the daemon's pid (after writing it to `pidFile`, when given). The watcher lets go of the output at once,
- * so the line ends at once; it drops the session label (`labelVariable`), which only the daemon carries: it ends
- * with the daemon, so `ducktape clean` has nothing to find in it.
+ * so the line ends at once; it drops the marks (`markVariables`: the session label, the service's mark), which only
+ * the daemon carries: the watcher ends with the daemon, so `ducktape clean` has nothing to find in it.
  */
-export const spawnLine = (command: string, log: string, pidFile: string | undefined, labelVariable: string) => {
-  const watcher = `( [ -z "$1" ] || export ${labelVariable}="$1"; setsid /bin/sh -c "$2" >> "$3" 2>&1 < /dev/null & ` +
+export const spawnLine = (command: string, log: string, pidFile: string | undefined, markVariables: ReadonlyArray<string>) => {
+  const n = markVariables.length
+  const restore = markVariables.map((v, i) => `[ -z "$${i + 1}" ] || export ${v}="$${i + 1}"; `).join("")
+  const watcher = `( ${restore}setsid /bin/sh -c "$${n + 1}" >> "$${n + 2}" 2>&1 < /dev/null & ` +
     `p=$!; f=${exitFileWord("$p")}; rm -f "$f"; echo "$p"; exec > /dev/null 2>&1 < /dev/null; wait "$p"; echo $? > "$f" ) &`
   const quotedPidFile = pidFile === undefined ? undefined : Shell.quote(pidFile)
-  return `p=$(env -u ${labelVariable} /bin/sh -c ${Shell.quote(watcher)} sh "\${${labelVariable}-}" ${Shell.quote(command)} ${Shell.quote(log)}); ` +
+  return `p=$(env ${markVariables.map((v) => `-u ${v} `).join("")}/bin/sh -c ${Shell.quote(watcher)} sh ` +
+    `${markVariables.map((v) => `"\${${v}-}" `).join("")}${Shell.quote(command)} ${Shell.quote(log)}); ` +
     (quotedPidFile === undefined ? `echo "$p"` : `echo "$p" > ${quotedPidFile}; cat ${quotedPidFile}`)
 }
 

@@ -56,6 +56,9 @@ const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 /** The environment variable that marks every process the framework starts with its session. */
 export const labelVariable = "DUCKTAPE_SESSION"
 
+/** The environment variable marking what a service's node start runs (see internal/service.ts's stopLeftovers). */
+export const serviceVariable = "DUCKTAPE_SERVICE"
+
 /** The session label of commands run by the current fiber (set by the runner for each test). */
 export const currentLabel: FiberRef.FiberRef<string | undefined> = FiberRef.unsafeMake<string | undefined>(undefined)
 
@@ -347,7 +350,7 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
     // setsid: the daemon leads its own session and process group, so it outlives this channel and can be stopped
     // as a group; `$!` is its pid because a background job of a non-interactive shell is no group leader. A watcher
     // shell (outside that group) reaps it and keeps its exit status for `waitUntil(…, { whileAlive })`.
-    const line = DaemonExit.spawnLine(Shell.toLine(command), log, pidFile, labelVariable)
+    const line = DaemonExit.spawnLine(Shell.toLine(command), log, pidFile, [labelVariable, serviceVariable])
     // Interrupted half-way, the daemon would run on with a pid nobody learnt: finish (within a bound), and if the
     // caller was interrupted meanwhile, stop the daemon again — an interrupted start leaves nothing running.
     return Effect.uninterruptibleMask((restore) =>
