@@ -758,6 +758,26 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       if (error._tag === "RemoteConnectionError") expect(error.reason).toBe("closed")
       expect(yield* a.sshOutput("echo recovered")).toBe("recovered\n")
     }))
+
+  it.effect("commands whose connection dropped are stopped once it is back", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.SshdFixtureTag
+      const a = yield* RemoteAccount
+      const marker = `lost-channel-${process.pid}-${Date.now()}`
+      const running = yield* Effect.fork(Effect.all([a.exec(`sleep 600 # ${marker}`), a.exec(`sleep 601 # ${marker}`)], { concurrency: 2 }))
+      yield* Effect.sleep("500 millis")
+      expect(yield* processesMentioning(marker)).toHaveLength(2)
+      yield* fixture.sshd.restart
+      expect((yield* Effect.flip(Fiber.join(running)))._tag).toBe("RemoteConnectionError")
+      // The next command reconnects; the lost commands are stopped then (in the background).
+      yield* a.ssh("true")
+      const left = yield* Wait.waitUntil(
+        Effect.map(processesMentioning(marker), (found) => found.length === 0),
+        { timeout: "10 seconds", backoff: "100 millis", errMsg: "the commands of the lost connection still run" }
+      ).pipe(Effect.as(0), Effect.catchAll(() => Effect.map(processesMentioning(marker), (found) => found.length)))
+      console.log(`lost connection: ${left} commands left running after reconnect (was 2)`)
+      expect(left).toBe(0)
+    }))
 })
 
 /** Pids of processes whose command line mentions `text` (sshd shows its config path in its title). */
