@@ -3,7 +3,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as NodeStream from "node:stream"
 import type { Scope } from "effect"
-import { Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, Redacted, Schedule, Stream } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, Redacted, Runtime, Schedule, Stream } from "effect"
 import ssh2 from "ssh2"
 import type { AuthMethod, Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2"
 import * as RemoteAccount from "../RemoteAccount.js"
@@ -493,6 +493,9 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
 
     /** Stops of abandoned channels still under way: the account waits for them before it closes its connections. */
     const stopping = new Set<Fiber.RuntimeFiber<void>>()
+    // ssh2 reports an abandoned channel in a callback, outside any fiber: its stop is forked on the account's own
+    // runtime (its logger, tracer and services), not a default one.
+    const runtime = yield* Effect.runtime<never>()
     yield* Effect.addFinalizer(() =>
       Release.bounded(Effect.forEach([...stopping], Fiber.await, { discard: true }), orphanStopTimeout, () => "gave up").pipe(Effect.ignore)
     )
@@ -522,7 +525,7 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
             const o = opened(channel, line, slot)
             // Abandoned: the release has run already; this channel is nobody's but ours.
             if (abandoned) {
-              const fiber = Effect.runFork(Effect.zipRight(stopOrphan(o, line), releaseChannel(o.channel, o.closed)))
+              const fiber = Runtime.runFork(runtime)(Effect.zipRight(stopOrphan(o, line), releaseChannel(o.channel, o.closed)))
               stopping.add(fiber)
               fiber.addObserver(() => stopping.delete(fiber))
             }
