@@ -8,7 +8,23 @@
  */
 import type { Duration, Effect, Schedule, Stream } from "effect"
 import { Schema } from "effect"
+import { causeLine } from "./internal/causeLine.js"
 import type { CommandError } from "./RemoteAccount.js"
+
+/**
+ * What a log showed, for a failure message: its first lines too when it had more than the tail shows (a program
+ * given a bad flag says why on its first line, then prints a long usage text).
+ */
+const showLines = (firstLines: ReadonlyArray<string> | undefined, lastLines: ReadonlyArray<string>, skipped: number | undefined) =>
+  firstLines === undefined || firstLines.length === 0
+    ? `its last lines were:\n  ${lastLines.join("\n  ")}`
+    : `its first and last lines were:\n  ${firstLines.join("\n  ")}\n  … (${skipped ?? "some"} lines not shown)\n  ${lastLines.join("\n  ")}`
+
+/** The line most likely to say why, quoted for the first line of a message (the one a terminal summary shows). */
+const causeOf = (firstLines: ReadonlyArray<string> | undefined, lastLines: ReadonlyArray<string>) => {
+  const cause = causeLine([...(firstLines ?? []), ...lastLines])
+  return cause === undefined ? "" : ` (it says ${JSON.stringify(cause)})`
+}
 
 /** A log line did not appear within the timeout. */
 export class LogMonitorTimeout extends Schema.TaggedError<LogMonitorTimeout>()("LogMonitorTimeout", {
@@ -18,6 +34,10 @@ export class LogMonitorTimeout extends Schema.TaggedError<LogMonitorTimeout>()("
   timeout: Schema.String,
   /** What the file said last, for the failure message. */
   lastLines: Schema.Array(Schema.String),
+  /** The first lines written, when there were more than `lastLines` holds. */
+  firstLines: Schema.optional(Schema.Array(Schema.String)),
+  /** How many lines between `firstLines` and `lastLines` are not shown. */
+  skippedLines: Schema.optional(Schema.Number),
   errMsg: Schema.optional(Schema.String),
   /** Why the file could not be read while waiting (a lost connection, say), if it could not. */
   readProblem: Schema.optional(Schema.String)
@@ -25,10 +45,31 @@ export class LogMonitorTimeout extends Schema.TaggedError<LogMonitorTimeout>()("
   override get message(): string {
     const seen = this.lastLines.length === 0
       ? this.readProblem === undefined ? "nothing was written to it" : "nothing was read from it"
-      : `its last lines were:\n  ${this.lastLines.join("\n  ")}`
+      : showLines(this.firstLines, this.lastLines, this.skippedLines)
     const problem = this.readProblem === undefined ? "" : `\n  reading it failed: ${this.readProblem}`
     return `${this.errMsg ?? "log line did not appear"}: ${this.pattern} not seen in ${this.host}:${this.path} ` +
-      `within ${this.timeout}; ${seen}${problem}`
+      `within ${this.timeout}${causeOf(this.firstLines, this.lastLines)}; ${seen}${problem}`
+  }
+}
+
+/** The process a wait was for (`whileAlive`) ended before the line appeared: waiting on would be in vain. */
+export class LogMonitorProcessExited extends Schema.TaggedError<LogMonitorProcessExited>()("LogMonitorProcessExited", {
+  host: Schema.String,
+  path: Schema.String,
+  pattern: Schema.String,
+  pid: Schema.Number,
+  /** Its exit status (128 + N for signal N), when it was started by `spawnDaemon` on this node. */
+  exitCode: Schema.optional(Schema.Number),
+  lastLines: Schema.Array(Schema.String),
+  firstLines: Schema.optional(Schema.Array(Schema.String)),
+  skippedLines: Schema.optional(Schema.Number),
+  errMsg: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const status = this.exitCode === undefined ? "exited" : `exited with status ${this.exitCode}`
+    const seen = this.lastLines.length === 0 ? "nothing was written to it" : showLines(this.firstLines, this.lastLines, this.skippedLines)
+    return `${this.errMsg ?? "log line did not appear"}: process ${this.pid} on ${this.host} ${status} before ${this.pattern} ` +
+      `appeared in ${this.path}${causeOf(this.firstLines, this.lastLines)}; ${seen}`
   }
 }
 
@@ -40,6 +81,11 @@ export interface WaitForLineOptions {
   readonly errMsg?: string
   /** How many matching lines to wait for. Default 1. */
   readonly count?: number
+  /**
+   * The pid of the process that writes the line (say, `spawnDaemon`'s): when it ends first, the wait fails at once
+   * with `LogMonitorProcessExited` and its exit status rather than wait out the timeout.
+   */
+  readonly whileAlive?: number
 }
 
 /** How a monitor reads. */
@@ -67,5 +113,5 @@ export interface LogMonitor {
   readonly waitUntil: (
     pattern: string | RegExp,
     options: WaitForLineOptions
-  ) => Effect.Effect<ReadonlyArray<string>, LogMonitorTimeout | CommandError>
+  ) => Effect.Effect<ReadonlyArray<string>, LogMonitorTimeout | LogMonitorProcessExited | CommandError>
 }

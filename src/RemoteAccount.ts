@@ -9,6 +9,7 @@
 import type { Readable } from "node:stream"
 import type { Duration, Option, Scope, Stream } from "effect"
 import { Context, Effect, Schema } from "effect"
+import { causeLine } from "./internal/causeLine.js"
 import * as internal from "./internal/remoteAccount.js"
 import type { LogMonitor, LogMonitorOptions } from "./LogMonitor.js"
 import type { Command } from "./Shell.js"
@@ -30,8 +31,10 @@ export class RemoteCommandError extends Schema.TaggedError<RemoteCommandError>()
 }) {
   override get message(): string {
     const tail = this.stderr.trim()
+    // A terminal's one-line summary shows only the first line: the line that says why goes there too.
+    const cause = causeLine(tail.split("\n"))
     return `${this.user}@${this.host}: command ${JSON.stringify(this.command)} exited with status ${this.exitCode}` +
-      (tail === "" ? " (no error output)" : `; its output ends:\n${tail}`)
+      (tail === "" || cause === undefined ? " (no error output)" : ` (it says ${JSON.stringify(cause)}); its output ends:\n${tail}`)
   }
 }
 

@@ -30,7 +30,13 @@ export const FaultRecord = Schema.Struct({
   target: Schema.String,
   detail: Schema.String,
   appliedAt: Schema.Number,
-  healedAt: Schema.optional(Schema.Number)
+  healedAt: Schema.optional(Schema.Number),
+  /**
+   * A one-shot fault (a kill, a bounce) is never healed: what followed it. "restarted" comes with `restartedAt`,
+   * when the restart finished; "restart failed" with the moment it failed.
+   */
+  outcome: Schema.optional(Schema.Literal("restarted", "not restarted", "restart failed")),
+  restartedAt: Schema.optional(Schema.Number)
 })
 /** @see FaultRecord */
 export type FaultRecord = typeof FaultRecord.Type

@@ -216,7 +216,9 @@ layer(LabCluster, { excludeTestServices: true, timeout: "60 seconds" })("Fault o
       })).pipe(Effect.provideService(FaultLog.FaultLog, log))
       expect(log.records).toHaveLength(1)
       expect(log.records[0]).toMatchObject({ kind: "kill", target: "n3", detail: `SIGKILL pid ${pid}` })
-      expect(log.records[0]!.healedAt).toBeGreaterThanOrEqual(log.records[0]!.appliedAt)
+      // A kill is not healed: the record says it was not restarted.
+      expect(log.records[0]!.healedAt).toBeUndefined()
+      expect(log.records[0]!.outcome).toBe("not restarted")
     }))
 
   it.effect("bounce and kill with restart go through the service, and are recorded", () =>
@@ -243,7 +245,8 @@ layer(LabCluster, { excludeTestServices: true, timeout: "60 seconds" })("Fault o
         expect(third).not.toBe(second)
         expect(yield* node.account.alive(third)).toBe(true)
       })).pipe(Effect.provideService(FaultLog.FaultLog, log))
-      expect(log.records.map((r) => [r.kind, r.healedAt !== undefined])).toEqual([["bounce", true], ["kill", true]])
+      expect(log.records.map((r) => [r.kind, r.healedAt, r.outcome])).toEqual([["bounce", undefined, "restarted"], ["kill", undefined, "restarted"]])
+      for (const r of log.records) expect(r.restartedAt).toBeGreaterThanOrEqual(r.appliedAt)
       expect(log.records[1]!.detail).toBe(`SIGKILL processes matching "sleep 4711", then restart sleeper-1 node 1 on ${log.records[1]!.target}`)
     }))
 

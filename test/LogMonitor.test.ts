@@ -114,5 +114,44 @@ for (const [name, backendLayer] of Backends.all) {
         const silent = yield* Effect.flip(quiet.waitUntil("started", { timeout: "300 millis" }))
         expect(silent.message).toContain("nothing was written")
       }))
+
+    it.effect("a long log's timeout shows its first lines too, and names the cause on its first line", () =>
+      Effect.gen(function*() {
+        const a = yield* RemoteAccount
+        const path = yield* logPath(a)
+        const monitor = yield* a.monitorLog(path)
+        const usage = Array.from({ length: 40 }, (_, i) => `  --option-${i} value   what option ${i} does`)
+        yield* append(a, path, "flag provided but not defined: -bogus", "Usage: etcd [flags]", ...usage)
+        const error = yield* Effect.flip(monitor.waitUntil("serving", { timeout: "700 millis" }))
+        if (error._tag !== "LogMonitorTimeout") return expect.unreachable(error._tag)
+        expect(error.firstLines?.[0]).toBe("flag provided but not defined: -bogus")
+        expect(error.lastLines.at(-1)).toBe(usage.at(-1))
+        const firstLine = error.message.split("\n")[0]!
+        expect(firstLine).toContain("flag provided but not defined: -bogus")
+        expect(error.message).toContain("lines not shown")
+      }))
+
+    it.effect("whileAlive: a daemon that dies at once fails the wait at once, with its exit status and first line", () =>
+      Effect.gen(function*() {
+        const a = yield* RemoteAccount
+        const path = yield* logPath(a)
+        const monitor = yield* a.monitorLog(path)
+        const pid = yield* a.spawnDaemon("echo 'flag provided but not defined: -bogus'; sleep 0.3; exit 2", { logFile: path })
+        const started = Date.now()
+        const error = yield* Effect.flip(monitor.waitUntil("serving", { timeout: "20 seconds", whileAlive: pid }))
+        const took = Date.now() - started
+        if (error._tag !== "LogMonitorProcessExited") return expect.unreachable(error.message)
+        expect(error.pid).toBe(pid)
+        expect(error.exitCode).toBe(2)
+        expect(error.message.split("\n")[0]).toContain("exited with status 2")
+        expect(error.message.split("\n")[0]).toContain("flag provided but not defined")
+        // Far below the 20 s timeout (the bound is loose: the machine is shared).
+        expect(took).toBeLessThan(10_000)
+        console.log(`whileAlive: daemon exit noticed ${took} ms after the wait began (it lived ~300 ms)`)
+        // A daemon that lives and writes the line: the wait succeeds as before.
+        const live = yield* a.spawnDaemon("sleep 0.2; echo serving now; exec sleep 30", { logFile: path })
+        expect(yield* monitor.waitUntil("serving", { timeout: "10 seconds", whileAlive: live })).toEqual(["serving now"])
+        yield* a.killProcessGroup(live)
+      }))
   })
 }

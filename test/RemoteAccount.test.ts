@@ -2,6 +2,7 @@
  * The RemoteAccount contract: one suite, run against every backend (local processes; ssh2 against a private
  * sshd), so that a test written against one behaves the same on the other. Then what only SSH can do wrong.
  */
+import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
@@ -132,6 +133,9 @@ for (const [name, backendLayer] of Backends.all) {
         expect(error.exitCode).toBe(5)
         expect(error.stderr).toContain("oops")
         expect(error.message).toContain("exited with status 5")
+        // The cause of a failure followed by a usage text is on the message's first line (a terminal's summary).
+        const usage = yield* Effect.flip(a.ssh("echo 'flag provided but not defined: -x' >&2; for i in 1 2 3 4 5; do echo \"  -opt$i   an option\" >&2; done; exit 2"))
+        expect(usage.message.split("\n")[0]).toContain("flag provided but not defined: -x")
       }))
 
     it.effect("separates stdout and stderr", () =>
@@ -556,6 +560,35 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       expect(Date.now() - started).toBeLessThan(45_000)
     }), { timeout: 60_000 })
 
+  it.scoped("an sshd without an SFTP subsystem is refused at connect, saying so", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.start
+      // The same server, configured without its `Subsystem sftp` line, on a port of its own.
+      const config = (yield* Effect.promise(() => NodeFs.readFile(NodePath.join(fixture.dir, "sshd", "sshd_config"), "utf8")))
+        .split("\n").filter((l) => !l.startsWith("Subsystem ") && !l.startsWith("ListenAddress ") && !l.startsWith("PidFile ")).join("\n")
+      const port = yield* Effect.promise(() => new Promise<number>((resolve) => {
+        const server = Net.createServer()
+        server.listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as Net.AddressInfo
+          server.close(() => resolve(port))
+        })
+      }))
+      const configFile = NodePath.join(fixture.dir, "nosftp_config")
+      const pidFile = NodePath.join(fixture.dir, "nosftp.pid")
+      yield* Effect.promise(() => NodeFs.writeFile(configFile, `${config}\nListenAddress 127.0.0.1:${port}\nPidFile ${pidFile}\n`))
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((resolve, reject) =>
+          ChildProcess.execFile("/usr/sbin/sshd", ["-f", configFile, "-E", NodePath.join(fixture.dir, "nosftp.log")], (e) => (e ? reject(e) : resolve()))
+        )),
+        () => Effect.promise(() => NodeFs.readFile(pidFile, "utf8").then((pid) => process.kill(Number(pid), "SIGTERM"), () => {})).pipe(Effect.ignore)
+      )
+      const error = yield* Effect.flip(SshdSupport.account(fixture, { port, strictHostKeyChecking: false }))
+      expect(error._tag).toBe("RemoteConnectionError")
+      expect(error.message).toMatch(/SFTP/)
+      expect(error.message).toContain("Subsystem sftp")
+      expect(error.message).not.toContain("rebooted")
+    }))
+
   it.scoped("a node reached through a loopback port (as Vagrant's are) says where others reach it", () =>
     Effect.gen(function*() {
       const fixture = yield* SshdSupport.SshdFixtureTag
@@ -747,6 +780,26 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       expect(error._tag).toBe("RemoteConnectionError")
       if (error._tag === "RemoteConnectionError") expect(error.reason).toBe("closed")
       expect(yield* a.sshOutput("echo recovered")).toBe("recovered\n")
+    }))
+
+  it.effect("commands whose connection dropped are stopped once it is back", () =>
+    Effect.gen(function*() {
+      const fixture = yield* SshdSupport.SshdFixtureTag
+      const a = yield* RemoteAccount
+      const marker = `lost-channel-${process.pid}-${Date.now()}`
+      const running = yield* Effect.fork(Effect.all([a.exec(`sleep 600 # ${marker}`), a.exec(`sleep 601 # ${marker}`)], { concurrency: 2 }))
+      yield* Effect.sleep("500 millis")
+      expect(yield* processesMentioning(marker)).toHaveLength(2)
+      yield* fixture.sshd.restart
+      expect((yield* Effect.flip(Fiber.join(running)))._tag).toBe("RemoteConnectionError")
+      // The next command reconnects; the lost commands are stopped then (in the background).
+      yield* a.ssh("true")
+      const left = yield* Wait.waitUntil(
+        Effect.map(processesMentioning(marker), (found) => found.length === 0),
+        { timeout: "10 seconds", backoff: "100 millis", errMsg: "the commands of the lost connection still run" }
+      ).pipe(Effect.as(0), Effect.catchAll(() => Effect.map(processesMentioning(marker), (found) => found.length)))
+      console.log(`lost connection: ${left} commands left running after reconnect (was 2)`)
+      expect(left).toBe(0)
     }))
 })
 

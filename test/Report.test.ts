@@ -110,7 +110,8 @@ const hostileFail = result({
   ],
   faults: [
     fault({ kind: "partition", target: "worker1|worker2", detail: "iptables DROP both ways", appliedAt: T0 + 2_000, healedAt: T0 + 6_000 }),
-    fault({ kind: "kill", target: "worker2", detail: "SIGKILL zookeeper", appliedAt: T0 + 7_000 })
+    fault({ kind: "kill", target: "worker2", detail: "SIGKILL zookeeper", appliedAt: T0 + 7_000 }),
+    fault({ kind: "kill", target: "worker1", detail: "SIGKILL etcd, then restart", appliedAt: T0 + 7_500, outcome: "restarted", restartedAt: T0 + 8_250 })
   ]
 })
 
@@ -223,6 +224,8 @@ describe("text", () => {
     expect(txt).toContain("problem: worker2: process exited with 137")
     expect(txt).toContain("fault partition on worker1|worker2 at +2.000s, healed at +6.000s: iptables DROP both ways")
     expect(txt).toContain("fault kill on worker2 at +7.000s, never healed")
+    // A kill is not healed: the report says what followed it.
+    expect(txt).toContain("fault kill on worker1 at +7.500s, restarted at +8.250s: SIGKILL etcd, then restart")
     expect(txt).toContain("marked ignore")
     expect(txt).toContain("1. FAIL after 30.000 seconds: timed out waiting for leader")
     // a passing test's "Test Passed" is not repeated, as in ducktape
@@ -601,7 +604,8 @@ describe.skipIf(!hasChromium)("html in headless Chromium (apt-get install -y chr
     expect(await detail.isVisible()).toBe(true)
     expect(await detail.locator(".failure-msg").innerText()).toContain("broker said <img src=x onerror=alert(2)> ]]> \\u0001red & \"quotes\"")
     expect(await detail.locator("pre.failure-detail").innerText()).toContain("at </script> (x.ts:1:1)")
-    expect(await detail.locator(".tl-bar").count()).toBe(2)
+    expect(await detail.locator(".tl-bar").count()).toBe(3)
+    expect(await detail.locator(".tl-when").last().innerText()).toBe("+7.50 s, restarted at +8.25 s")
     expect(await detail.locator(".tl-bar.open").count()).toBe(1)
     expect(await detail.locator(".tl-when").first().innerText()).toBe("+2.00 s → +6.00 s")
     expect(await detail.locator("table.services").innerText()).toContain("problem: worker2: process exited with 137")

@@ -202,6 +202,76 @@ describe("Service", () => {
         NodeFs.rmSync(dir, { recursive: true, force: true })
       })))
 
+  it.live("a daemon that dies during start fails it at once; the message names the cause and the collected log", () =>
+    withCluster(1, () =>
+      Effect.gen(function*() {
+        const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "svc-badflag-"))
+        const registry = Service.makeRegistry(dir)
+        const usage = Array.from({ length: 40 }, (_, i) => `echo '  --option-${i}   what option ${i} does'`).join("; ")
+        const BadFlag = Service.make({
+          name: "badflag",
+          logs: { server: { path: "badflag/server.log" } },
+          startNode: (node) =>
+            Effect.gen(function*() {
+              yield* node.account.mkdirs("badflag")
+              const monitor = yield* node.account.monitorLog("badflag/server.log")
+              const pid = yield* node.account.spawnDaemon(`echo 'flag provided but not defined: -bogus'; ${usage}; exit 2`, {
+                logFile: "badflag/server.log"
+              })
+              yield* monitor.waitUntil("serving", { timeout: "60 seconds", whileAlive: pid })
+            })
+        })
+        const started = Date.now()
+        const exit = yield* Effect.exit(Effect.scoped(BadFlag.start()).pipe(Effect.provideService(Service.ServiceRegistry, registry)))
+        expect(Date.now() - started).toBeLessThan(20_000)
+        const error = Exit.isFailure(exit) ? Option.getOrThrow(Cause.failureOption(exit.cause)) : undefined
+        if (error?._tag !== "ServiceError") return expect.unreachable(String(error))
+        const firstLine = error.message.split("\n")[0]!
+        expect(firstLine).toContain("exited with status 2")
+        expect(firstLine).toContain("flag provided but not defined: -bogus")
+        // It points at the copy under the results, which exists, not at the node's scratch directory.
+        const [node] = NodeFs.readdirSync(NodePath.join(dir, "badflag-1"))
+        const collected = NodePath.join(dir, "badflag-1", node!, "server.log")
+        expect(error.message).toContain(collected)
+        expect(error.message).not.toMatch(/ducktape-localhost-[^ ]*server\.log/)
+        expect(NodeFs.readFileSync(collected, "utf8")).toContain("flag provided but not defined")
+        NodeFs.rmSync(dir, { recursive: true, force: true })
+      })))
+
+  it.live("a stop that hangs is cut at its limit and what the start left running is killed; the error says so", () =>
+    withCluster(2, () =>
+      Effect.gen(function*() {
+        const marker = `hung-stop-${process.pid}-${Date.now()}`
+        const Hung = Service.make({
+          name: "hung",
+          numNodes: 2,
+          stopTimeout: "1 second",
+          // Two daemons per node (one of them starts a child of its own): they outlive the node's scope.
+          startNode: (node) =>
+            Effect.all([
+              node.account.spawnDaemon(`exec sleep 3600 # ${marker}`),
+              node.account.spawnDaemon(`sleep 3601 # ${marker} & exec sleep 3602 # ${marker}`)
+            ]),
+          stopNode: () => Effect.never
+        })
+        const left = (node: ClusterNode) => Effect.map(node.account.pids(marker), (p) => p.length)
+        let nodes: ReadonlyArray<ClusterNode> = []
+        const registry = Service.makeRegistry(NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "svc-hung-")))
+        yield* Effect.scoped(Effect.gen(function*() {
+          const svc = yield* Hung.start()
+          nodes = svc.nodes
+          // localhost nodes share one process table: both nodes' daemons are seen from either.
+          expect(yield* left(nodes[0]!)).toBe(6)
+        })).pipe(Effect.provideService(Service.ServiceRegistry, registry))
+        const leftover = yield* left(nodes[0]!)
+        console.log(`hung stop: ${leftover} processes left running after teardown (was 6)`)
+        expect(leftover).toBe(0)
+        const problems = registry.records[0]!.problems
+        expect(problems).toHaveLength(2)
+        for (const p of problems) expect(p).toMatch(/did not stop within 1s; killed the 3 processes it had left running/)
+        NodeFs.rmSync(registry.logsDir, { recursive: true, force: true })
+      })))
+
   it.live("a step that cannot be interrupted does not hold the teardown past its time limit", () =>
     withCluster(1, () =>
       Effect.gen(function*() {

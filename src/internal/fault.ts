@@ -9,7 +9,7 @@ import type { CommandError, RemoteAccount, Signal } from "../RemoteAccount.js"
 import type { RunningService, ServiceError } from "../Service.js"
 import * as Shell from "../Shell.js"
 import { isLoopback } from "./cluster.js"
-import { recordApplied } from "./faultLog.js"
+import { recordApplied, recordOneShot } from "./faultLog.js"
 import { isProcessId } from "./pid.js"
 import { currentLabel } from "./remoteAccount.js"
 
@@ -676,22 +676,27 @@ export const kill = (
       )
     }
     const restart = options.restart
-    const done = yield* recordApplied(
+    const done = yield* recordOneShot(
       kind,
       node.name,
       `SIG${signal} ${describeTarget(target, group)}${restart === undefined ? "" : `, then restart ${restart.who(node)}`}`
     )
-    if (restart !== undefined) yield* restart.restartNode(node)
-    yield* done
+    if (restart === undefined) yield* done("not restarted")
+    else yield* restartRecorded(restart.restartNode(node), done)
     return signalled
   }).pipe(Effect.withSpan("Fault.kill", { attributes: { node: node.name } }))
+
+/** Runs a restart and records how it went. */
+const restartRecorded = <E>(
+  restart: Effect.Effect<void, E>,
+  done: (outcome: "restarted" | "restart failed") => Effect.Effect<void>
+) => Effect.zipRight(restart.pipe(Effect.tapError(() => done("restart failed"))), done("restarted"))
 
 /** @internal */
 export const bounce = (service: RunningService<unknown>, node: ClusterNode): Effect.Effect<void, ServiceError> =>
   Effect.gen(function*() {
-    const done = yield* recordApplied("bounce", node.name, `restart ${service.who(node)}`)
-    yield* service.restartNode(node)
-    yield* done
+    const done = yield* recordOneShot("bounce", node.name, `restart ${service.who(node)}`)
+    yield* restartRecorded(service.restartNode(node), done)
   }).pipe(Effect.withSpan("Fault.bounce", { attributes: { node: node.name, service: service.id } }))
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,12 +1,19 @@
 import { Deferred, Duration, Effect, Exit, Fiber, Schedule, Stream } from "effect"
 import type * as LM from "../LogMonitor.js"
-import { LogMonitorTimeout } from "../LogMonitor.js"
+import { LogMonitorProcessExited, LogMonitorTimeout } from "../LogMonitor.js"
 import type * as RA from "../RemoteAccount.js"
 import * as Shell from "../Shell.js"
+import * as DaemonExit from "./daemonExit.js"
+import { isProcessId } from "./pid.js"
 import * as Release from "./release.js"
 
 /** How many of the file's last lines a timeout error shows. */
 const lastLinesKept = 20
+/** How many of the file's first lines it shows too, when there were more: a bad flag's cause is the first line. */
+const firstLinesKept = 5
+
+/** After the watched process is gone, how long its last lines may take to reach the tail. */
+const exitedLinesGrace = Duration.millis(300)
 
 /** How long a waitUntil that did not match waits for its tail to stop before it returns. */
 const readerStopWait = Duration.seconds(2)
@@ -48,6 +55,8 @@ export const make = (
         const matches = typeof pattern === "string" ? (l: string) => l.includes(pattern) : (l: string) => pattern.test(l)
         const wanted = options.count ?? 1
         const recent: Array<string> = []
+        const first: Array<string> = []
+        let seen = 0
         const backoff = options.backoff === undefined
           ? reopenBackoff
           : Schedule.isSchedule(options.backoff)
@@ -62,6 +71,8 @@ export const make = (
         const reader = yield* linesFrom(backoff, (problem) => (readProblem = problem)).pipe(
           Stream.tap((line) =>
             Effect.sync(() => {
+              seen++
+              if (first.length < firstLinesKept) first.push(line)
               recent.push(line)
               if (recent.length > lastLinesKept) recent.shift()
             })
@@ -74,8 +85,44 @@ export const make = (
           Effect.forkDaemon
         )
         const ended = Effect.flatMap(Fiber.join(reader), () => Deferred.await(done))
+        // What the file said, for a failure: its first lines too when the tail no longer holds them.
+        const shown = () => {
+          const skipped = seen - lastLinesKept - firstLinesKept
+          return {
+            lastLines: [...recent],
+            ...(seen <= lastLinesKept ? {} : { firstLines: first.slice(0, Math.max(0, seen - lastLinesKept)) }),
+            ...(skipped > 0 ? { skippedLines: skipped } : {})
+          }
+        }
+        const pid = options.whileAlive
+        // The writer gone (its exit seen by one remote command that waits for it), the line will never come; lines
+        // it wrote just before it ended get a moment to arrive.
+        const writerGone = pid === undefined || !isProcessId(pid) ? Effect.never : account.exec(DaemonExit.awaitExitLine(pid)).pipe(
+          // Not knowing (a lost connection) is no reason to fail: the timeout still bounds the wait.
+          Effect.catchAll(() => Effect.never),
+          Effect.flatMap((r) =>
+            Deferred.await(done).pipe(
+              Effect.timeout(exitedLinesGrace),
+              Effect.catchTag("TimeoutException", () => {
+                const code = Number.parseInt(r.stdout.trim(), 10)
+                return Effect.fail(
+                  new LogMonitorProcessExited({
+                    host: account.hostname,
+                    path: absolute,
+                    pattern: String(pattern),
+                    pid,
+                    ...(Number.isInteger(code) ? { exitCode: code } : {}),
+                    ...shown(),
+                    ...(options.errMsg === undefined ? {} : { errMsg: options.errMsg })
+                  })
+                )
+              })
+            )
+          )
+        )
         return yield* Deferred.await(done).pipe(
           Effect.raceFirst(ended),
+          Effect.raceFirst(writerGone),
           Effect.timeoutFail({
             duration: options.timeout,
             onTimeout: () =>
@@ -84,7 +131,7 @@ export const make = (
                 path: absolute,
                 pattern: String(pattern),
                 timeout: Duration.format(Duration.decode(options.timeout)),
-                lastLines: [...recent],
+                ...shown(),
                 ...(options.errMsg === undefined ? {} : { errMsg: options.errMsg }),
                 ...(readProblem === undefined ? {} : { readProblem })
               })

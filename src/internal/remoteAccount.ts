@@ -6,6 +6,7 @@ import { Chunk, Duration, Effect, FiberRef, Option, Queue, Ref, Schedule, Stream
 import type * as RA from "../RemoteAccount.js"
 import { RemoteCommandError, RemoteCommandTimeout, RemoteConnectionError, RemoteFileError } from "../RemoteAccount.js"
 import * as Shell from "../Shell.js"
+import * as DaemonExit from "./daemonExit.js"
 import * as logMonitor from "./logMonitor.js"
 import { isProcessId, pidLinePrefix } from "./pid.js"
 import * as Release from "./release.js"
@@ -54,6 +55,9 @@ const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 
 /** The environment variable that marks every process the framework starts with its session. */
 export const labelVariable = "DUCKTAPE_SESSION"
+
+/** The environment variable marking what a service's node start runs (see internal/service.ts's stopLeftovers). */
+export const serviceVariable = "DUCKTAPE_SERVICE"
 
 /** The session label of commands run by the current fiber (set by the runner for each test). */
 export const currentLabel: FiberRef.FiberRef<string | undefined> = FiberRef.unsafeMake<string | undefined>(undefined)
@@ -342,10 +346,11 @@ export const make = (backend: RA.Backend): RA.RemoteAccount => {
   ) => {
     const log = options.logFile === undefined ? "/dev/null" : resolve(options.logFile)
     // The pid file is written by the same remote command, so a daemon is never running without it.
-    const record = options.pidFile === undefined ? "" : ` > ${Shell.quote(resolve(options.pidFile))}; cat ${Shell.quote(resolve(options.pidFile))}`
+    const pidFile = options.pidFile === undefined ? undefined : resolve(options.pidFile)
     // setsid: the daemon leads its own session and process group, so it outlives this channel and can be stopped
-    // as a group; `$!` is its pid because a background job of a non-interactive shell is no group leader.
-    const line = `setsid /bin/sh -c ${Shell.quote(Shell.toLine(command))} >> ${Shell.quote(log)} 2>&1 < /dev/null & echo $!${record}`
+    // as a group; `$!` is its pid because a background job of a non-interactive shell is no group leader. A watcher
+    // shell (outside that group) reaps it and keeps its exit status for `waitUntil(…, { whileAlive })`.
+    const line = DaemonExit.spawnLine(Shell.toLine(command), log, pidFile, [labelVariable, serviceVariable])
     // Interrupted half-way, the daemon would run on with a pid nobody learnt: finish (within a bound), and if the
     // caller was interrupted meanwhile, stop the daemon again — an interrupted start leaves nothing running.
     return Effect.uninterruptibleMask((restore) =>

@@ -52,7 +52,9 @@ const systemOut = (r: TestResult): string | undefined => {
   }
   for (const f of r.faults) {
     lines.push(`fault ${f.kind} on ${f.target}` +
-      (f.healedAt === undefined ? " (never healed)" : ` for ${shortDuration((f.healedAt - f.appliedAt) / 1000)}`) +
+      (f.outcome !== undefined
+        ? ` (${f.outcome}${f.restartedAt === undefined ? "" : ` after ${shortDuration((f.restartedAt - f.appliedAt) / 1000)}`})`
+        : f.healedAt === undefined ? " (never healed)" : ` for ${shortDuration((f.healedAt - f.appliedAt) / 1000)}`) +
       (f.detail === "" ? "" : `: ${f.detail}`))
   }
   if (r.nodes.length > 0) lines.push(`nodes: ${r.nodes.join(", ")}`)

@@ -104,7 +104,9 @@ const testBlock = (r: TestResult): string => {
   }
   for (const f of r.faults) {
     lines.push(`fault ${f.kind} on ${f.target} at ${offset(f.appliedAt, r.startTime)}` +
-      (f.healedAt === undefined ? ", never healed" : `, healed at ${offset(f.healedAt, r.startTime)}`) +
+      (f.outcome !== undefined
+        ? `, ${f.outcome}${f.restartedAt === undefined ? "" : ` at ${offset(f.restartedAt, r.startTime)}`}`
+        : f.healedAt === undefined ? ", never healed" : `, healed at ${offset(f.healedAt, r.startTime)}`) +
       (f.detail === "" ? "" : `: ${f.detail}`))
   }
   const data = r.data === undefined ? undefined : stringify(r.data, 2)

@@ -86,8 +86,10 @@ export const timeline = (session: SessionResults, tests: ReadonlyArray<TestResul
       }
     })
     for (const [fi, f] of r.faults.entries()) {
+      // A one-shot fault (a kill) is never healed: it lasts until its restart, or is a mark where it struck.
+      const end = f.outcome === undefined ? f.healedAt : f.restartedAt ?? f.appliedAt
       see(f.appliedAt)
-      see(f.healedAt)
+      see(end)
       // A fault names its nodes in its target ("worker1", "worker1|worker2", "worker1 -> worker2").
       const hit = new Set(f.target.split(/[^\w.-]+/).filter((w) => row.has(w)))
       for (const n of hit) {
@@ -95,8 +97,8 @@ export const timeline = (session: SessionResults, tests: ReadonlyArray<TestResul
           t,
           node: row.get(n)!,
           from: f.appliedAt,
-          ...(f.healedAt === undefined ? {} : { to: f.healedAt }),
-          until: f.healedAt ?? Math.max(ended, f.appliedAt),
+          ...(end === undefined ? {} : { to: end }),
+          until: end ?? Math.max(ended, f.appliedAt),
           kind: f.kind,
           f: fi
         })

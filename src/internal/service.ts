@@ -1,15 +1,31 @@
 import * as NodePath from "node:path"
-import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, FiberRef, Layer, Option, Scope } from "effect"
 import type { ClusterNode } from "../Cluster.js"
 import { Cluster } from "../Cluster.js"
 import * as Provision from "../Provision.js"
 import * as Release from "./release.js"
+import { ambientEnv, currentLabel, serviceVariable } from "./remoteAccount.js"
+import * as Shell from "../Shell.js"
 import type * as S from "../Service.js"
 import { ServiceError, ServiceRegistry } from "../Service.js"
 import { errorText } from "./errorText.js"
 import * as JvmLogs from "./jvmLogs.js"
 
 const defaultStopTimeout = Duration.seconds(60)
+/** How long finding and killing what a failed stop left running may take. */
+const leftoverTimeout = Duration.seconds(20)
+
+/**
+ * Kills (KILL: the stop already failed) every process whose environment carries exactly `mark`, then prints how many
+ * it killed and how many are still there a moment later.
+ */
+const leftoverScript = (mark: string) => {
+  const entry = Shell.quote(`${serviceVariable}=${mark}`)
+  const find = `for f in $(grep -l -a -s -F ${entry} /proc/[0-9]*/environ); do p=\${f#/proc/}; p=\${p%/environ}; ` +
+    `[ "$p" = "$$" ] && continue; tr '\\0' '\\n' < "$f" 2>/dev/null | grep -q -x -F ${entry} && echo "$p"; done`
+  return `n=0; for p in $(${find}); do kill -s KILL "$p" 2>/dev/null && n=$((n+1)); done; sleep 0.2; ` +
+    `echo "$n $(${find} | grep -c .)"`
+}
 const defaultWaitTimeout = Duration.minutes(10)
 
 /** A person-readable reason from whatever a user's step failed with. */
@@ -19,6 +35,22 @@ const reasonOf = (cause: Cause.Cause<unknown>): string => {
     return errorText(failure.value)
   }
   return Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause)
+}
+
+/**
+ * The file name a collected log gets: its own, unless another one collected has the same (logs/out.log,
+ * data/out.log): then its name in `logs` goes first, so neither overwrites the other.
+ */
+const collectedName = (logs: Readonly<Record<string, S.LogSpec>>, name: string, path: string) => {
+  const base = NodePath.posix.basename(path)
+  const shared = Object.values(logs).filter((other) => NodePath.posix.basename(other.path) === base).length > 1
+  return shared ? `${name}.${base}` : base
+}
+
+/** A local path as a person at the terminal would type it: relative to the working directory when under it. */
+const displayPath = (path: string) => {
+  const relative = NodePath.relative(process.cwd(), path)
+  return relative === "" || relative.startsWith("..") || NodePath.isAbsolute(relative) ? path : relative
 }
 
 /** Services started without a registry still get unique ids. */
@@ -111,7 +143,31 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
       const idx = (node: ClusterNode) => nodes.findIndex((n) => n.index === node.index) + 1 || -1
       const who = (node?: ClusterNode) => (node === undefined ? id : `${id} node ${idx(node)} on ${node.name}`)
       const fail = (node: ClusterNode | undefined, phase: S.ServiceError["phase"]) => (cause: Cause.Cause<unknown>) =>
-        new ServiceError({ service: id, ...(node === undefined ? {} : { node: node.name }), phase, reason: reasonOf(cause) })
+        new ServiceError({
+          service: id,
+          ...(node === undefined ? {} : { node: node.name }),
+          phase,
+          reason: node === undefined ? reasonOf(cause) : pointAtCollected(node, reasonOf(cause))
+        })
+      /**
+       * A failure naming one of the node's logs (a log wait that timed out) points at the copy collected under the
+       * results rather than the node's scratch directory, which is gone once the run ends; that copy is made sure of.
+       */
+      const pointAtCollected = (node: ClusterNode, reason: string) =>
+        Option.match(registry, {
+          onNone: () => reason,
+          onSome: (r) => {
+            let text = reason
+            for (const [name, spec] of Object.entries(logs)) {
+              const remote = node.account.resolve(spec.path)
+              if (!text.includes(remote)) continue
+              r.collect.set(`${id}/${name}`, true)
+              const local = displayPath(NodePath.join(r.logsDir, id, node.name, collectedName(logs, name, spec.path)))
+              text = text.split(`${node.account.hostname}:${remote}`).join(`${local} (${node.name}'s ${spec.path})`).split(remote).join(local)
+            }
+            return text
+          }
+        })
       const run = <A>(node: ClusterNode, phase: S.ServiceError["phase"], effect: Effect.Effect<A, unknown, R>) =>
         effect.pipe(
           Effect.provide(context),
@@ -134,9 +190,31 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
             ? Effect.void
             : Release.bounded(run(node, "stop", definition.stopNode(node, service)), stopTimeout, () =>
               new ServiceError({ service: id, node: node.name, phase: "stop", reason: `did not stop within ${Duration.format(Duration.decode(stopTimeout))}` }))
-          // The node's scope closes whatever happened to stopNode: processes it started are killed there.
-          yield* Effect.ensuring(stopped, Release.bounded(Scope.close(scope, Exit.void), stopTimeout, () => undefined).pipe(Effect.ignore))
+          // The node's scope closes whatever happened to stopNode: processes it started are killed there. Daemons
+          // outlive it: after a failed stop, those still carrying this node's mark are killed, and the error says so.
+          yield* Effect.ensuring(stopped, Release.bounded(Scope.close(scope, Exit.void), stopTimeout, () => undefined).pipe(Effect.ignore)).pipe(
+            Effect.catchAll((e) => Effect.flatMap(stopLeftovers(node), (after) => Effect.fail(new ServiceError({ service: e.service, ...(e.node === undefined ? {} : { node: e.node }), phase: e.phase, reason: `${e.reason}; ${after}` }))))
+          )
         })
+
+      /** The mark every process a node's start runs carries in `serviceVariable`: `<service id>@<node>@<session>`. */
+      const markOf = (node: ClusterNode, label: string | undefined) => `${id}@${node.name}${label === undefined ? "" : `@${label}`}`
+
+      /** Kills what the node's start left running (found by its mark); says what it did, for the stop's error. */
+      const stopLeftovers = (node: ClusterNode): Effect.Effect<string> =>
+        Effect.gen(function*() {
+          const mark = markOf(node, yield* FiberRef.get(currentLabel))
+          const r = yield* node.account.exec(leftoverScript(mark), { timeout: leftoverTimeout })
+          const [killed = "0", left = "0"] = r.stdout.trim().split(/\s+/)
+          if (r.exitCode !== 0 || left !== "0") {
+            return `${left} of its processes may still run on ${node.name}: \`ducktape clean\` (with this run's cluster options) stops them`
+          }
+          return killed === "0" ? "nothing of it was left running" : `killed the ${killed} process${killed === "1" ? "" : "es"} it had left running`
+        }).pipe(
+          Effect.catchAll((e) =>
+            Effect.succeed(`its processes on ${node.name} may still run (${e.message}): \`ducktape clean\` stops them`)
+          )
+        )
 
       const cleanNode = (node: ClusterNode): Effect.Effect<void, ServiceError> =>
         definition.cleanNode === undefined
@@ -152,7 +230,11 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
           const scope = yield* Scope.make()
           state.scope = scope
           yield* Effect.logInfo(`starting ${who(node)}`)
-          const starting = Scope.extend(definition.startNode(node, service), scope)
+          const label = yield* FiberRef.get(currentLabel)
+          // Marked, so that what a start left running can be found again when its stop fails (see stopLeftovers).
+          const starting = Scope.extend(definition.startNode(node, service), scope).pipe(
+            Effect.locallyWith(ambientEnv, (env) => ({ ...env, [serviceVariable]: markOf(node, label) }))
+          )
           yield* run(node, "start", jvm === undefined ? starting : jvm.starting(node, starting))
           yield* Effect.logInfo(`started ${who(node)}`)
         })
@@ -263,11 +345,7 @@ export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<
     const wanted = logs.filter(([name, spec]) => failed || (override(name) ?? spec.collectDefault === true))
     // A log keeps its file name, unless another one collected has the same (logs/out.log, data/out.log): then
     // its name in `logs` goes first, so neither overwrites the other.
-    const shared = (base: string) => wanted.filter(([, other]) => NodePath.posix.basename(other.path) === base).length > 1
-    const fileName = (name: string, path: string) => {
-      const base = NodePath.posix.basename(path)
-      return shared(base) ? `${name}.${base}` : base
-    }
+    const fileName = (name: string, path: string) => collectedName(Object.fromEntries(wanted), name, path)
     return Effect.forEach(
       nodes.flatMap((node) => wanted.map(([name, spec]) => ({ node, name, spec }))),
       ({ node, name, spec }) =>

@@ -3,7 +3,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as NodeStream from "node:stream"
 import type { Scope } from "effect"
-import { Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, Redacted, Schedule, Stream } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, Redacted, Runtime, Schedule, Stream } from "effect"
 import ssh2 from "ssh2"
 import type { AuthMethod, Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2"
 import * as RemoteAccount from "../RemoteAccount.js"
@@ -64,6 +64,8 @@ const connectionCloseTimeout = Duration.seconds(3)
 const orphanPidWait = Duration.seconds(5)
 const orphanSettle = Duration.millis(300)
 const orphanStopTimeout = Duration.seconds(10)
+/** A channel that closed without an exit status this shortly before its connection dropped was lost with it. */
+const lostCloseWindow = 5_000
 const defaultConnectTimeout = Duration.seconds(10)
 const defaultKeepalive = Duration.seconds(5)
 const keepaliveCountMax = 4
@@ -106,6 +108,15 @@ interface Slot {
   sftp: Deferred.Deferred<SFTPWrapper, RemoteConnectionError> | undefined
   /** Channels of this slot in use (or being opened). */
   inUse: number
+  /** Commands of this slot's connection that have not reported an exit (see `lostCommands`). */
+  readonly running: Set<Tracked>
+}
+
+/** A command on a channel, as far as a lost connection matters: its pid once known, when it started and closed. */
+interface Tracked {
+  pid: number | undefined
+  readonly openedAt: number
+  closedAt: number | undefined
 }
 
 const expandHome = (path: string) => (path.startsWith("~/") ? NodePath.join(NodeOs.homedir(), path.slice(2)) : path)
@@ -196,13 +207,25 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
     )
 
     let everConnected = false
-    const newSlot = (index: number): Slot => ({ index, client: undefined, connecting: undefined, sftp: undefined, inUse: 0 })
+    const newSlot = (index: number): Slot => ({ index, client: undefined, connecting: undefined, sftp: undefined, inUse: 0, running: new Set() })
+
+    /**
+     * Commands whose connection dropped while they ran: without a pty they run on, and nobody can reach them through
+     * their channel any more. They are stopped by pid once a connection is back (see stopLost).
+     */
+    const lostCommands: Array<Tracked> = []
     const slots: Array<Slot> = Array.from({ length: maxConnections }, (_, index) => newSlot(index))
 
     const forget = (slot: Slot, client: Client) => {
       if (slot.client !== client) return
       slot.client = undefined
       slot.sftp = undefined
+      // The channel's own close may come first (without an exit status): one that closed just now was lost too.
+      const now = Date.now()
+      for (const t of slot.running) {
+        if (t.pid !== undefined && (t.closedAt === undefined || now - t.closedAt < lostCloseWindow)) lostCommands.push(t)
+      }
+      slot.running.clear()
     }
 
     /** Watches an established connection: when it drops, the slot forgets it and the next use reconnects. */
@@ -223,6 +246,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
           while: (e) => retrying && (e.reason === "refused" || e.reason === "closed" || e.reason === "timeout")
         }),
         Effect.tap((client) => adopt(slot, client)),
+        // Forked: the stop runs commands itself, on this very pool.
+        Effect.tap(() => (lostCommands.length === 0 ? Effect.void : Effect.forkIn(stopLost, scope))),
         Effect.tap(() => Effect.logDebug(`connected to ${user}@${host}:${port} (connection ${slot.index + 1})`)),
         Effect.annotateLogs({ host: options.hostname })
       )
@@ -392,6 +417,25 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       })
     }
 
+    /**
+     * Stops the commands of lost connections, by process group, TERM then KILL. A pid is signalled only while it
+     * still leads its own session (as every command here does) and the host has been up longer than the command
+     * ran: after a reboot, the same pid is someone else.
+     */
+    const stopLost = Effect.suspend(() => {
+      const now = Date.now()
+      const entries = lostCommands.splice(0).flatMap((t) =>
+        t.pid === undefined ? [] : [`${t.pid}:${Math.max(0, Math.floor((now - t.openedAt) / 1000) - 1)}`])
+      if (entries.length === 0) return Effect.void
+      const ours = `up=$(cut -d. -f1 /proc/uptime); for e in ${entries.join(" ")}; do p=\${e%%:*}; [ "$up" -ge "\${e#*:}" ] || continue; ` +
+        `s=$(cat /proc/$p/stat 2>/dev/null) || continue; s=\${s##*) }; set -- $s; [ "$4" = "$p" ] && echo "$p"; done`
+      return Effect.zipRight(
+        Effect.logDebug(`stopping ${entries.length} command(s) whose connection to ${options.hostname} was lost`),
+        runQuietly(`g=$(${ours}); [ -n "$g" ] || exit 0; for p in $g; do kill -s TERM -- -$p; done 2>/dev/null; ` +
+          `sleep ${Duration.toSeconds(Release.killGrace) > 1 ? 1 : Duration.toSeconds(Release.killGrace)}; for p in $g; do kill -s KILL -- -$p; done 2>/dev/null; true`)
+      )
+    }).pipe((stop) => Release.bounded(stop, orphanStopTimeout, () => "gave up"), Effect.ignore)
+
     /** A command run to its end by the backend itself (stopping an orphan), its exit status ignored. */
     const runQuietly = (line: string) => Effect.scoped(Effect.flatMap(exec(line), (raw) => raw.exitCode)).pipe(Effect.ignore)
 
@@ -416,9 +460,17 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       }).pipe((stop) => Release.bounded(stop, orphanStopTimeout, () => "gave up"), Effect.ignore)
 
     /** A channel as soon as it opened: its exit watched, its output read eagerly, its pid line (if any) noted. */
-    const opened = (channel: ClientChannel, line: string): Opened => {
+    const opened = (channel: ClientChannel, line: string, slot: Slot): Opened => {
       const closed = Deferred.unsafeMake<number, RemoteConnectionError>(FiberId.none)
       watch(channel, closed)
+      // Tracked until it reports an exit: should the connection drop first, it is stopped once one is back.
+      const tracked: Tracked = { pid: undefined, openedAt: Date.now(), closedAt: undefined }
+      slot.running.add(tracked)
+      channel.once("exit", () => slot.running.delete(tracked))
+      channel.once("close", (code: unknown, signal: unknown) => {
+        if (typeof code === "number" || typeof signal === "string") slot.running.delete(tracked)
+        else tracked.closedAt = Date.now()
+      })
       const exited = Deferred.unsafeMake<void>(FiberId.none)
       // "exit" comes with the command's exit status, "close" once its output is closed too (or the connection died).
       channel.once("exit", () => Deferred.unsafeDone(exited, Exit.void))
@@ -435,7 +487,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
           const newline = head.indexOf(10)
           if (newline < 0 && head.length < 32) return
           channel.removeListener("data", onData)
-          Deferred.unsafeDone(pid, Exit.succeed(newline < 0 ? undefined : pidOfLine(head.subarray(0, newline).toString("latin1"))))
+          tracked.pid = newline < 0 ? undefined : pidOfLine(head.subarray(0, newline).toString("latin1"))
+          Deferred.unsafeDone(pid, Exit.succeed(tracked.pid))
         }
         channel.on("data", onData)
         channel.once("close", () => Deferred.unsafeDone(pid, Exit.succeed(undefined)))
@@ -447,6 +500,9 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
 
     /** Stops of abandoned channels still under way: the account waits for them before it closes its connections. */
     const stopping = new Set<Fiber.RuntimeFiber<void>>()
+    // ssh2 reports an abandoned channel in a callback, outside any fiber: its stop is forked on the account's own
+    // runtime (its logger, tracer and services), not a default one.
+    const runtime = yield* Effect.runtime<never>()
     yield* Effect.addFinalizer(() =>
       Release.bounded(Effect.forEach([...stopping], Fiber.await, { discard: true }), orphanStopTimeout, () => "gave up").pipe(Effect.ignore)
     )
@@ -473,10 +529,10 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
             }))
           )
           const onOpen = (channel: ClientChannel, abandoned: boolean) => {
-            const o = opened(channel, line)
+            const o = opened(channel, line, slot)
             // Abandoned: the release has run already; this channel is nobody's but ours.
             if (abandoned) {
-              const fiber = Effect.runFork(Effect.zipRight(stopOrphan(o, line), releaseChannel(o.channel, o.closed)))
+              const fiber = Runtime.runFork(runtime)(Effect.zipRight(stopOrphan(o, line), releaseChannel(o.channel, o.closed)))
               stopping.add(fiber)
               fiber.addObserver(() => stopping.delete(fiber))
             }
@@ -537,6 +593,13 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
                   return resume(Effect.fail(
                     message.includes("Channel open failure")
                       ? new ChannelRefused({ detail: message })
+                      : message.includes("Unable to start subsystem")
+                      // Not a lost connection: the server has no SFTP, and every file operation would fail alike.
+                      ? connectionError(
+                        "other",
+                        `the server offers no SFTP subsystem (${message}), which file operations need; add ` +
+                          `"Subsystem sftp internal-sftp" (or the path of sftp-server) to its sshd_config and reload sshd`
+                      )
                       : connectionError("closed", `cannot open SFTP: ${message}`)
                   ))
                 }
@@ -619,7 +682,12 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
       copiesTreesAsTar: true
     }
 
-    const workdir = options.workdir ?? (yield* remoteHome(exec, connectionError))
+    // SFTP is opened now, alongside the first command: a server without it fails here, by name, rather than at
+    // the first file operation with what would look like a lost connection.
+    const [workdir] = yield* Effect.all([
+      options.workdir === undefined ? remoteHome(exec, connectionError) : Effect.succeed(options.workdir),
+      sftp
+    ], { concurrency: "unbounded" })
     const identity: RemoteAccount.Identity = {
       hostname: options.hostname,
       sshHostname: host,

@@ -6,7 +6,7 @@
  * The data report.html carries in <script id="report-data">, as src/internal/reportHtml.ts writes it.
  * @typedef {"PASS" | "FAIL" | "FLAKY" | "IGNORE"} Status
  * @typedef {{ id: string, name: string, nodes: string[], startedAt: number, stoppedAt?: number, problems: string[], notes: string[] }} ServiceView
- * @typedef {{ kind: string, target: string, detail: string, appliedAt: number, healedAt?: number }} FaultView
+ * @typedef {{ kind: string, target: string, detail: string, appliedAt: number, healedAt?: number, outcome?: string, restartedAt?: number }} FaultView
  * @typedef {{ tag: string, message: string, detail: string }} FailureView
  * @typedef {{
  *   id: string, status: Status, module: string, suite: string, name: string, params: Array<[string, string]>,
@@ -320,9 +320,13 @@
     box.appendChild(h("div", { class: "tl-row tl-axis" }, [h("div", { class: "tl-label none", text: "since test start" }), axis, h("div")]));
     t.faults.forEach(function (f) {
       var from = pct(f.appliedAt);
-      var to = pct(f.healedAt === undefined ? end : f.healedAt);
-      var when = "+" + secs(f.appliedAt - t.start) + " \u2192 " + (f.healedAt === undefined ? "never healed" : "+" + secs(f.healedAt - t.start));
-      var bar = h("div", { class: "tl-bar" + (f.healedAt === undefined ? " open" : ""), title: f.kind + " " + f.target + ": " + when + (f.detail ? "\n" + f.detail : "") });
+      // A one-shot fault (a kill) is never healed: its bar runs to its restart, or is a mark at the kill.
+      var oneShot = f.outcome !== undefined;
+      var to = pct(oneShot ? (f.restartedAt === undefined ? f.appliedAt : f.restartedAt) : f.healedAt === undefined ? end : f.healedAt);
+      var when = "+" + secs(f.appliedAt - t.start) + (oneShot
+        ? ", " + f.outcome + (f.restartedAt === undefined ? "" : " at +" + secs(f.restartedAt - t.start))
+        : " \u2192 " + (f.healedAt === undefined ? "never healed" : "+" + secs(f.healedAt - t.start)));
+      var bar = h("div", { class: "tl-bar" + (!oneShot && f.healedAt === undefined ? " open" : ""), title: f.kind + " " + f.target + ": " + when + (f.detail ? "\n" + f.detail : "") });
       bar.style.left = from + "%";
       bar.style.width = Math.max(0, to - from) + "%";
       box.appendChild(h("div", { class: "tl-row fault" }, [
