@@ -19,6 +19,7 @@ import { Cause, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Clean from "./Clean.js"
 import * as Cluster from "./Cluster.js"
 import * as Discovery from "./Discovery.js"
+import * as Docker from "./Docker.js"
 import * as ClusterPool from "./internal/cluster.js"
 import * as Lab from "./Lab.js"
 import { makeProgress } from "./internal/progress.js"
@@ -184,6 +185,10 @@ const clusterLayer = (flags: Pick<RunFlags, "cluster" | "clusterFile" | "sshConf
     if (Option.isSome(flags.sshConfig)) return Cluster.fromSshConfig(flags.sshConfig.value)
     const spec = Option.getOrElse(flags.cluster, () => "localhost:8")
     if (/\.[cm]?[jt]s$/.test(spec)) return yield* moduleCluster(spec)
+    const docker = Docker.parseClusterFlag(spec)
+    if (Option.isSome(docker)) {
+      return typeof docker.value === "string" ? yield* fail(docker.value, "use --cluster docker:N or docker:N,TYPE=N (types: small, medium, large)") : Docker.layer(docker.value)
+    }
     const m = /^localhost(?::(\d+))?$/.exec(spec)
     if (m === null) {
       return yield* fail(`--cluster ${JSON.stringify(spec)} is not a cluster this tool knows`, "use --cluster localhost:N or --cluster ./my-cluster.ts (a module), or --cluster-file FILE / --ssh-config FILE for ssh nodes")
@@ -445,6 +450,10 @@ const cleanCommand = Command.make("clean", {
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Only list what would be removed."))
 }, (o) =>
   Effect.gen(function*() {
+    // Containers of dead sessions on the Docker engine(s) (DOCKER_HOST, DUCKTAPE_DOCKER_ENDPOINTS); a docker cluster
+    // is not made just to be scanned.
+    yield* dockerClean(o.dryRun, Option.isSome(Option.flatMap(o.cluster, Docker.parseClusterFlag)))
+    if (Option.isSome(Option.flatMap(o.cluster, Docker.parseClusterFlag))) return
     // The localhost cluster's nodes are all this machine: one node is enough to scan it.
     const layer = yield* clusterLayer({ ...o, cluster: Option.isNone(o.cluster) && Option.isNone(o.clusterFile) && Option.isNone(o.sshConfig) ? Option.some("localhost:1") : o.cluster })
     const removed = yield* Effect.flatMap(Cluster.Cluster, (c) => Clean.clean(c.all, { dryRun: o.dryRun })).pipe(
@@ -456,17 +465,92 @@ const cleanCommand = Command.make("clean", {
     )
   })).pipe(Command.withDescription("Find and remove what crashed sessions left on the nodes: processes, iptables rules, bandwidth limits, scratch directories."))
 
+/**
+ * `ducktape clean`'s Docker part: containers, networks and volumes of dead sessions. Without a docker cluster named,
+ * an engine that is not there is no error (the run may never have used Docker).
+ */
+const dockerClean = (dryRun: boolean, asked: boolean) =>
+  Effect.gen(function*() {
+    const endpoints = (process.env["DUCKTAPE_DOCKER_ENDPOINTS"] ?? "").split(",").map((e) => e.trim()).filter((e) => e !== "")
+    const result = yield* Effect.either(Docker.clean({ dryRun, ...(endpoints.length === 0 ? {} : { endpoints }) }))
+    if (result._tag === "Left") {
+      if (asked || !["no-daemon", "missing-tool"].includes(result.left.reason)) {
+        return yield* fail(result.left.message.split("\n  fix: ")[0]!, result.left.message.split("\n  fix: ")[1] ?? "")
+      }
+      return 0
+    }
+    const found = result.right
+    yield* Effect.sync(() => {
+      if (found.length > 0) {
+        process.stdout.write(`${Docker.describeLeftovers(found)}\n${dryRun ? `${found.length} docker leftovers found (dry run: nothing removed)` : `removed ${found.length} docker leftovers`}\n`)
+      } else if (asked) process.stdout.write("no docker leftovers found\n")
+    })
+    return found.length
+  })
+
+const dockerName = Options.text("name").pipe(Options.withDescription("The docker cluster's name (1-10 lowercase letters/digits)."), Options.withDefault("dtdocker"))
+const dockerDir = Options.text("dir").pipe(Options.withDescription("Where the docker cluster keeps its state, key and cluster.json."), Options.withDefault(".ducktape/docker"))
+const dockerEndpoints = Options.text("endpoint").pipe(
+  Options.repeated,
+  Options.withDescription("A Docker engine to put nodes on (repeatable): unix:///path, tcp://HOST:PORT, ssh://USER@HOST or context:NAME. Default: DOCKER_HOST or the CLI's context.")
+)
+
+const dockerUp = Command.make("up", {
+  nodes: Options.text("nodes").pipe(Options.withDescription("The nodes: N, or N,TYPE=N (e.g. 2,large=1)."), Options.withDefault("3")),
+  name: dockerName,
+  dir: dockerDir,
+  endpoint: dockerEndpoints,
+  image: Options.text("image").pipe(Options.withDescription("An image with /bin/sh and sshd. Default: one built from Debian packages."), Options.optional),
+  packages: Options.text("package").pipe(Options.repeated, Options.withDescription("A Debian package to bake into the nodes' image (repeatable)."))
+}, (o) =>
+  Effect.gen(function*() {
+    const parsed = Docker.parseClusterFlag(`docker:${o.nodes}`)
+    if (Option.isNone(parsed) || typeof parsed.value === "string") {
+      return yield* fail(`--nodes ${o.nodes} is not N or N,TYPE=N`, "pass e.g. --nodes 3 or --nodes 2,large=1")
+    }
+    const cluster = yield* Docker.up({
+      ...parsed.value,
+      name: o.name,
+      dir: NodePath.resolve(o.dir),
+      ...(o.endpoint.length === 0 ? {} : { endpoints: o.endpoint }),
+      ...(Option.isSome(o.image) ? { image: o.image.value } : {}),
+      ...(o.packages.length === 0 ? {} : { packages: o.packages })
+    }).pipe(Effect.mapError((e) => new UsageError({ problem: e.message, fix: "" })))
+    yield* Effect.sync(() => {
+      process.stdout.write(`docker cluster ${cluster.name} is up: ${cluster.nodes.map((n) => `${n.name}=${n.address}`).join(" ")}\n`)
+      process.stdout.write(`cluster file: ${cluster.clusterFile}\nrun tests on it: npx ducktape --cluster-file ${NodePath.relative(process.cwd(), cluster.clusterFile)} <paths>\n`)
+      process.stdout.write(`take it down: npx ducktape docker down --dir ${o.dir}\n`)
+    })
+  })).pipe(Command.withDescription("Start N Docker containers as nodes (each with its own hostname, address and sshd) and write a cluster file."))
+
+const dockerDown = Command.make("down", { name: dockerName.pipe(Options.optional), dir: dockerDir, endpoint: dockerEndpoints }, (o) =>
+  Effect.gen(function*() {
+    const summary = yield* Docker.down({
+      dir: NodePath.resolve(o.dir),
+      ...(Option.isSome(o.name) ? { name: o.name.value } : {}),
+      ...(o.endpoint.length === 0 ? {} : { endpoints: o.endpoint })
+    }).pipe(Effect.mapError((e) => new UsageError({ problem: e.message, fix: "" })))
+    yield* Effect.sync(() =>
+      process.stdout.write(`docker cluster ${summary.name} is down: removed ${summary.containers} containers, ${summary.networks} networks\n`)
+    )
+  })).pipe(Command.withDescription("Remove a docker cluster `docker up` made."))
+
+const dockerCommand = Command.make("docker").pipe(
+  Command.withDescription("Docker containers as cluster nodes that stay up between runs."),
+  Command.withSubcommands([dockerUp, dockerDown])
+)
+
 const report = Command.make("report").pipe(Command.withDescription("Work with reports."), Command.withSubcommands([reportMerge]))
 
 /** The whole command tree. */
-export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, report, cleanCommand]))
+export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, report, cleanCommand, dockerCommand]))
 
 /** Runs the CLI on `process.argv`-style arguments (node, script, ...args), returning the exit code. */
 export const main = (argv: ReadonlyArray<string>) => {
   // `ducktape examples [flags]` runs the bundled example suite with any of the run flags.
   const given = argv.slice(2)
   const args = given[0] === "examples" ? [examplesDir, ...given.slice(1)] : given
-  const defaults = ["lab", "report", "clean"].includes(args[0] ?? "") ? Either.right([]) : withConfigDefaults(args)
+  const defaults = ["lab", "report", "clean", "docker"].includes(args[0] ?? "") ? Either.right([]) : withConfigDefaults(args)
   if (Either.isLeft(defaults)) return Effect.fail(defaults.left)
   return Command.run(command(args), { name: "ducktape", version })([...argv.slice(0, 2), ...args, ...defaults.right])
 }

@@ -162,6 +162,10 @@ const stop = (state: State) => {
     }
     NodeFs.writeFileSync("/proc/sys/net/ipv4/ip_forward", state.before.ipForward)
   }
+  // dockerd leaves the host's network namespace bind-mounted under its exec root (netns/default).
+  const mounts = NodeFs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "")
+    .filter((m) => m.startsWith(state.execRoot + "/")).sort().reverse()
+  for (const m of mounts) run(["umount", "-l", m])
   try {
     NodeFs.rmSync(state.execRoot, { recursive: true, force: true })
   } catch { /* a mount the daemon left: harmless in /tmp */ }
