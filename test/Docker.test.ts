@@ -202,6 +202,27 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       }
     }), { timeout: 240_000 })
 
+  it.scoped("nodes spread over two engines (a second dockerd on another socket) reach each other by name", () =>
+    Effect.gen(function*() {
+      const first = yield* DaemonTag
+      const second = yield* Dockerd.start({ name: "second", iptables: false })
+      // The second engine gets the default image from the first (docker save | load) instead of building it again.
+      const base = yield* Docker.ensureImage({ endpoint: first.host })
+      if (docker(second.host, "image", "inspect", base).code !== 0) {
+        const moved = sh(["sh", "-c", `/usr/bin/docker -H ${first.host} save ${base} | /usr/bin/docker -H ${second.host} load`])
+        expect(moved.code).toBe(0)
+      }
+      const spread = yield* Docker.scoped({ nodes: 2, endpoints: [first.host, second.host], name: "spread" })
+      expect(spread.nodes.map((n) => n.endpoint)).toEqual([first.host, second.host])
+      const cluster = yield* Docker.toCluster(spread)
+      const [a, b] = cluster.all as readonly [ClusterNode, ClusterNode]
+      expect(yield* b.account.sshOutput("hostname")).toBe("n2\n")
+      expect((yield* a.account.sshOutput("getent hosts n2")).split(/\s+/)[0]).toBe(b.account.externallyRoutableIp)
+      expect(yield* reaches(a, b, 10)).toBe(true)
+      expect(yield* reaches(b, a, 10)).toBe(true)
+      expect(docker(second.host, "ps", "-q", "--filter", "label=ducktape.run=spread").stdout.trim()).not.toBe("")
+    }), { timeout: 300_000 })
+
   it.effect("bad input fails with one clear message each and leaves nothing behind", () =>
     Effect.gen(function*() {
       const { host } = yield* DaemonTag

@@ -46,6 +46,12 @@ const iptablesState = (table: string) => {
   }
 }
 
+/**
+ * dockerd loads br_netfilter, which sends bridged frames (the lab's too) through iptables; where it was not loaded
+ * before, it is as if these were 0, which is what they are put back to.
+ */
+const bridgeNfFiles = ["/proc/sys/net/bridge/bridge-nf-call-iptables", "/proc/sys/net/bridge/bridge-nf-call-ip6tables"]
+
 const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0)
@@ -80,6 +86,7 @@ export const start = (options: { readonly name: string; readonly iptables?: bool
         }
         const before = {
           ipForward: NodeFs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(),
+          bridgeNf: bridgeNfFiles.map((f) => (NodeFs.existsSync(f) ? NodeFs.readFileSync(f, "utf8").trim() : "0")),
           filter: iptablesState("filter"),
           nat: iptablesState("nat")
         }
@@ -127,6 +134,7 @@ interface State {
   readonly iptables: boolean
   readonly before: {
     readonly ipForward: string
+    readonly bridgeNf: ReadonlyArray<string>
     readonly filter: ReturnType<typeof iptablesState>
     readonly nat: ReturnType<typeof iptablesState>
   }
@@ -150,7 +158,7 @@ const stop = (state: State) => {
     for (const table of ["filter", "nat"] as const) {
       const now = iptablesState(table)
       const ours = [...now.chains].filter((c) => !state.before[table].chains.has(c) && /^DOCKER/.test(c))
-      const mentions = (rule: string) => ours.some((c) => rule.includes(` ${c}`)) || /dtd-/.test(rule)
+      const mentions = (rule: string) => ours.some((c) => rule.includes(` ${c}`)) || / dt\d-[a-z0-9]+ /.test(rule + " ")
       for (const rule of now.rules) {
         if (!state.before[table].rules.has(rule) && mentions(rule)) {
           run(["sh", "-c", `iptables -w 5 -t ${table} ${rule.replace(/^-A /, "-D ")}`])
@@ -161,6 +169,11 @@ const stop = (state: State) => {
       for (const p of state.before[table].policy) run(["sh", "-c", `iptables -w 5 -t ${table} ${p}`])
     }
     NodeFs.writeFileSync("/proc/sys/net/ipv4/ip_forward", state.before.ipForward)
+    bridgeNfFiles.forEach((f, i) => {
+      try {
+        if (NodeFs.existsSync(f)) NodeFs.writeFileSync(f, state.before.bridgeNf[i] ?? "0")
+      } catch { /* not writable here: nothing to restore */ }
+    })
   }
   // dockerd leaves the host's network namespace bind-mounted under its exec root (netns/default).
   const mounts = NodeFs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "")

@@ -21,7 +21,7 @@ export const labels = {
   node: "ducktape.node"
 } as const
 
-/** Run names: they name networks, bridges (`dtd-<name>`, at most 15 characters) and containers. */
+/** Run names: they name networks, bridges (`dt<k>-<name>`, at most 15 characters) and containers. */
 export const namePattern = /^[a-z][a-z0-9]{0,9}$/
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
@@ -61,6 +61,8 @@ export interface StartPlan {
 
 const containerName = (run: string, node: string) => `dt-${run}-${node}`
 const networkName = (run: string) => `dt-${run}`
+/** `dt<endpoint index>-<run>`: at most 15 characters, an interface name's limit. */
+export const bridgeName = (run: string, endpointIndex: number) => `dt${endpointIndex % 10}-${run}`
 
 /** How often a starting node's log is read for sshd's `Server listening` line. */
 const readyPoll = Schedule.spaced("150 millis")
@@ -177,9 +179,11 @@ export const start = (plan: StartPlan): Effect.Effect<ReadonlyArray<D.DockerNode
       ...(plan.keep ? ["--label", `${labels.keep}=1`] : [])
     ]
     return yield* Effect.gen(function*() {
-      yield* Effect.forEach(plan.endpoints, (e) =>
-        Engine.runOk(e, ["network", "create", "--driver", "bridge", ...common, "--opt", `com.docker.network.bridge.name=dtd-${plan.name}`, networkName(plan.name)]), {
-        concurrency: "unbounded",
+      // Bridges are named per endpoint: two engines on one machine must not share one (nor its addresses).
+      yield* Effect.forEach(plan.endpoints, (e, i) =>
+        Engine.runOk(e, ["network", "create", "--driver", "bridge", ...common, "--opt", `com.docker.network.bridge.name=${bridgeName(plan.name, i)}`, networkName(plan.name)]), {
+        // One after the other: an engine picks a subnet no route on its host uses yet, so engines sharing a host
+        // must see each other's bridges.
         discard: true
       })
       // Nodes go round-robin over the endpoints.
