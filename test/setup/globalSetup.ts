@@ -18,7 +18,10 @@ export const testPackages = [
   "util-linux",
   "zookeeper",
   "redis-server",
-  "chromium"
+  "chromium",
+  // test/Docker.test.ts: a private dockerd, and the default node image built from Debian packages.
+  "docker.io",
+  "mmdebstrap"
 ]
 
 export default async function setup(): Promise<void> {
