@@ -253,7 +253,13 @@ export const up = (options: UpOptions): Effect.Effect<DockerCluster & { readonly
         detail: `${dir} already holds docker cluster ${JSON.stringify(prior.name)}`
       }))
     }
-    NodeFs.mkdirSync(dir, { recursive: true })
+    // The engines first: a missing daemon or a refused socket is the problem to report, not the directory.
+    const given = yield* parseEndpoints(options.endpoints)
+    yield* Effect.forEach(given, Engine.ping, { concurrency: "unbounded", discard: true })
+    yield* Effect.try({
+      try: () => NodeFs.mkdirSync(dir, { recursive: true }),
+      catch: (e) => invalid(`cannot create the state directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; pass a --dir you may write to`)
+    })
     const { cluster, endpoints } = yield* start({ ...options, name: options.name ?? "dtdocker" }, true, dir)
     return yield* Effect.try({
       try: () => {

@@ -1,13 +1,15 @@
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
+import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Chunk, Context, Effect, Layer, Stream } from "effect"
 import * as Cluster from "../src/Cluster.js"
 import type { ClusterNode } from "../src/Cluster.js"
 import * as Docker from "../src/Docker.js"
 import * as Fault from "../src/Fault.js"
+import * as Engine from "../src/internal/docker/engine.js"
 import * as Dockerd from "./support/dockerd.js"
 
 // One private dockerd for the whole file (its data root, with the built node image, is kept between runs).
@@ -223,6 +225,34 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       expect(docker(second.host, "ps", "-q", "--filter", "label=ducktape.run=spread").stdout.trim()).not.toBe("")
     }), { timeout: 300_000 })
 
+  it.scoped("`ducktape docker up` leaves nodes for repeated runs (that clean keeps) and `docker down` removes them", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-up-${process.pid}-`))),
+        (d) => Effect.sync(() => NodeFs.rmSync(d, { recursive: true, force: true }))
+      )
+      const stateDir = NodePath.join(dir, "state")
+      const up = cli(["docker", "up", "--nodes", "1,tiny=1", "--name", "cliup", "--dir", stateDir], { DOCKER_HOST: host })
+      // An unknown type is refused; a known one works.
+      expect(up.code).toBe(2)
+      expect(up.stderr + up.stdout).toContain(`unknown node type "tiny"`)
+      expect(countByLabel(host, "ducktape.run=cliup")).toBe(0)
+      const up2 = cli(["docker", "up", "--nodes", "1,small=1", "--name", "cliup", "--dir", stateDir], { DOCKER_HOST: host })
+      expect(up2.stdout).toContain("docker cluster cliup is up")
+      expect(up2.code).toBe(0)
+      // The process that made them is gone, yet clean leaves them: they are meant to stay.
+      expect(cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host }).stdout).toContain("no docker leftovers found")
+      const context = yield* Layer.build(Cluster.fromFile(NodePath.join(stateDir, "cluster.json")))
+      const cluster = Context.get(context, Cluster.Cluster)
+      expect(cluster.all.map((n) => [n.name, n.nodeType])).toEqual([["n1", undefined], ["n2", "small"]])
+      expect(yield* cluster.all[1]!.account.sshOutput("hostname; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us")).toBe("n2\n50000\n")
+      const down = cli(["docker", "down", "--dir", stateDir], { DOCKER_HOST: host })
+      expect(down.stdout).toContain("removed 2 containers, 1 networks")
+      expect(countByLabel(host, "ducktape.run=cliup")).toBe(0)
+      expect(NodeFs.existsSync(NodePath.join(stateDir, "cluster.json"))).toBe(false)
+    }), { timeout: 240_000 })
+
   it.effect("bad input fails with one clear message each and leaves nothing behind", () =>
     Effect.gen(function*() {
       const { host } = yield* DaemonTag
@@ -270,4 +300,34 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       expect(ran.stderr + ran.stdout).toContain("the Docker daemon does not answer")
       expect(ran.stderr + ran.stdout).not.toMatch(/\n\s+at /)
     }), { timeout: 300_000 })
+})
+
+describe("Docker, without a daemon", () => {
+  it("names the problem in Docker's own words for a full disk, a refused socket, a name in use", () => {
+    expect(Engine.classify("Error response from daemon: write /var/lib/docker/tmp/x: no space left on device")).toBe("disk-full")
+    expect(Engine.classify("Got permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock")).toBe("no-permission")
+    expect(Engine.classify(`docker: Error response from daemon: Conflict. The container name "/dt-x-n1" is already in use`)).toBe("name-conflict")
+    const full = new Docker.DockerError({ endpoint: "default", reason: "disk-full", detail: "docker import failed" })
+    expect(full.message).toContain("docker system prune")
+  })
+
+  it("a socket the user may not open fails with no-permission, from the CLI with exit 2", async () => {
+    const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-perm-${process.pid}-`))
+    NodeFs.chmodSync(dir, 0o755)
+    const socket = NodePath.join(dir, "docker.sock")
+    const server = NodeNet.createServer((c) => c.destroy())
+    await new Promise<void>((resolve) => server.listen(socket, resolve))
+    NodeFs.chmodSync(socket, 0o600)
+    NodeFs.mkdirSync(NodePath.join(dir, "state"), { mode: 0o777 })
+    NodeFs.chmodSync(NodePath.join(dir, "state"), 0o777)
+    try {
+      // As an unprivileged user (root may open any socket); the repository must be readable by it.
+      const ran = sh(["runuser", "-u", "nobody", "--", process.execPath, NodePath.join(repo, "bin/ducktape.js"), "docker", "up", "--nodes", "1", "--dir", NodePath.join(dir, "state"), "--endpoint", `unix://${socket}`])
+      expect(ran.stderr + ran.stdout).toContain("add your user to the `docker` group")
+      expect(ran.code).toBe(2)
+    } finally {
+      server.close()
+      NodeFs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
