@@ -133,8 +133,9 @@ const parseJsonObject = (flag: string, text: string, allowFile: boolean) =>
 /** Whether a cluster file was written by `ducktape lab up` (it has a top-level `lab` key). */
 const isLabClusterFile = (path: string): boolean => {
   try {
-    const json = JSON.parse(NodeFs.readFileSync(path, "utf8")) as { lab?: unknown }
-    return typeof json === "object" && json !== null && json.lab !== undefined
+    const json = JSON.parse(NodeFs.readFileSync(path, "utf8")) as { lab?: unknown; docker?: unknown }
+    // `docker up` writes a `docker` key: containers, too, are hosts with network stacks of their own.
+    return typeof json === "object" && json !== null && (json.lab !== undefined || json.docker !== undefined)
   } catch {
     return false // the cluster source reports an unreadable or malformed file properly
   }
@@ -210,6 +211,9 @@ const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
 
     // Tests that need real hosts (e.g. network faults) declare env DUCKTAPE_LAB=1; a lab's cluster file is that.
     if (Option.isSome(flags.clusterFile) && process.env.DUCKTAPE_LAB === undefined && isLabClusterFile(flags.clusterFile.value)) {
+      process.env.DUCKTAPE_LAB = "1"
+    }
+    if (Option.isSome(flags.cluster) && process.env.DUCKTAPE_LAB === undefined && Option.isSome(Docker.parseClusterFlag(flags.cluster.value))) {
       process.env.DUCKTAPE_LAB = "1"
     }
     const discovered = yield* Discovery.discover({

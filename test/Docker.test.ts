@@ -253,6 +253,24 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       expect(NodeFs.existsSync(NodePath.join(stateDir, "cluster.json"))).toBe(false)
     }), { timeout: 240_000 })
 
+  it.effect("the redis example runs through the CLI on --cluster docker:3 (its package baked into the image)", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      const results = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-redis-${process.pid}-`))
+      try {
+        const ran = cli(["--cluster", "docker:3", "--results-root", results, "examples/redis.ducktape.ts"], {
+          DOCKER_HOST: host,
+          DUCKTAPE_DOCKER_PACKAGES: "redis-server"
+        })
+        expect(ran.stdout, ran.stderr).toMatch(/PASS/)
+        expect(ran.code).toBe(0)
+        // The run's containers are gone with it; only this file's own cluster is left.
+        expect(countByLabel(host, "ducktape.session")).toBe(4)
+      } finally {
+        NodeFs.rmSync(results, { recursive: true, force: true })
+      }
+    }), { timeout: 600_000 })
+
   it.effect("bad input fails with one clear message each and leaves nothing behind", () =>
     Effect.gen(function*() {
       const { host } = yield* DaemonTag
