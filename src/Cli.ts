@@ -527,7 +527,11 @@ const dockerUp = Command.make("up", {
     })
   })).pipe(Command.withDescription("Start N Docker containers as nodes (each with its own hostname, address and sshd) and write a cluster file."))
 
-const dockerDown = Command.make("down", { name: dockerName.pipe(Options.optional), dir: dockerDir, endpoint: dockerEndpoints }, (o) =>
+const dockerDown = Command.make("down", {
+  name: Options.text("name").pipe(Options.withDescription("The docker cluster's name, when its --dir is gone."), Options.optional),
+  dir: dockerDir,
+  endpoint: dockerEndpoints
+}, (o) =>
   Effect.gen(function*() {
     const summary = yield* Docker.down({
       dir: NodePath.resolve(o.dir),

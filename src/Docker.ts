@@ -32,11 +32,15 @@ import * as Engine from "./internal/docker/engine.js"
 import { DockerError } from "./internal/docker/errors.js"
 import * as Image from "./internal/docker/image.js"
 import * as Nodes from "./internal/docker/nodes.js"
+import * as Release from "./internal/release.js"
 import type { RemoteConnectionError } from "./RemoteAccount.js"
 import * as SshAccount from "./SshAccount.js"
 import * as Sshd from "./Sshd.js"
 
+/** Why Docker nodes could not be made, found or removed (`DockerError`, with its `reason`). */
 export { DockerError, DockerFailure } from "./internal/docker/errors.js"
+/** A container, network or volume a dead session left on an engine. */
+export type { DockerLeftover } from "./internal/docker/nodes.js"
 
 /** The CPU and memory limits of a node type. */
 export interface NodeSize {
@@ -204,8 +208,8 @@ export const scoped = (options: DockerOptions): Effect.Effect<DockerCluster, Doc
   Effect.gen(function*() {
     const dir = yield* tempKeyDir
     const { cluster } = yield* Effect.acquireRelease(start(options, false, dir), ({ cluster, endpoints }) =>
-      Nodes.removeEverywhere(endpoints, cluster.name).pipe(
-        Effect.timeout(releaseTimeout),
+      // Bounded even here, where nothing can be interrupted; what is left then is `ducktape clean`'s.
+      Release.bounded(Nodes.removeEverywhere(endpoints, cluster.name), releaseTimeout, () => "timed out").pipe(
         Effect.catchAllCause((cause) => Effect.logWarning(`could not remove docker cluster ${cluster.name}; \`ducktape clean\` will`, cause)),
         Effect.asVoid
       ))
