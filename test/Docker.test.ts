@@ -266,6 +266,32 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       }
     }), { timeout: 600_000 })
 
+  it.scoped("a full disk where the engine keeps its data fails with disk-full and leaves nothing", () =>
+    Effect.gen(function*() {
+      const first = yield* DaemonTag
+      // A daemon whose data root is a small tmpfs of our own (unmounted at the end), filled up once the image is in.
+      const root = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-full-${process.pid}-`))
+          expect(sh(["mount", "-t", "tmpfs", "-o", "size=700m", "tmpfs", dir]).code).toBe(0)
+          return dir
+        }),
+        (dir) => Effect.sync(() => {
+          sh(["umount", "-l", dir])
+          NodeFs.rmSync(dir, { recursive: true, force: true })
+        })
+      )
+      const full = yield* Dockerd.start({ name: "full", iptables: false, dataRoot: root })
+      const base = yield* Docker.ensureImage({ endpoint: first.host })
+      expect(sh(["sh", "-c", `/usr/bin/docker -H ${first.host} save ${base} | /usr/bin/docker -H ${full.host} load`]).code).toBe(0)
+      sh(["dd", "if=/dev/zero", `of=${NodePath.join(root, "filler")}`, "bs=1M"])
+      const error = yield* Effect.flip(Effect.scoped(Docker.scoped({ nodes: 1, endpoints: [full.host], name: "full" })))
+      expect(error.reason, error.message).toBe("disk-full")
+      expect(error.message).toContain("free space where Docker keeps its data")
+      NodeFs.rmSync(NodePath.join(root, "filler"), { force: true })
+      expect(countByLabel(full.host, "ducktape.run=full")).toBe(0)
+    }), { timeout: 300_000 })
+
   it.effect("bad input fails with one clear message each and leaves nothing behind", () =>
     Effect.gen(function*() {
       const { host } = yield* DaemonTag
