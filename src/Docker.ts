@@ -124,7 +124,7 @@ const parseEndpoints = (list: ReadonlyArray<string> | undefined) =>
     const parsed = given.map(Engine.parseEndpoint)
     const bad = parsed.filter((p): p is string => typeof p === "string")
     if (bad.length > 0) return yield* Effect.fail(invalid(`bad endpoint ${bad.join("; ")}`))
-    return parsed as ReadonlyArray<Engine.Endpoint>
+    return yield* Effect.forEach(parsed as ReadonlyArray<Engine.Endpoint>, Engine.resolve)
   })
 
 /** The endpoints the options name (DOCKER_HOST / context when none), or why they cannot be used. */

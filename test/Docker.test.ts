@@ -369,4 +369,24 @@ describe("Docker, without a daemon", () => {
       NodeFs.rmSync(dir, { recursive: true, force: true })
     }
   }, 60_000)
+
+  it.effect("a context endpoint is read from the CLI's own config; one whose engine is down fails with no-daemon", () =>
+    Effect.gen(function*() {
+      const config = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-ctx-${process.pid}-`))
+      const saved = process.env["DOCKER_CONFIG"]
+      try {
+        const made = sh(["/usr/bin/docker", "context", "create", "gone", "--docker", "host=unix:///nonexistent/docker.sock"], { DOCKER_CONFIG: config })
+        expect(made.code, made.stderr).toBe(0)
+        process.env["DOCKER_CONFIG"] = config
+        const error = yield* Effect.flip(Effect.scoped(Docker.scoped({ nodes: 1, endpoints: ["context:gone"] })))
+        expect(error.reason).toBe("no-daemon")
+        expect(error.endpoint).toBe("context:gone")
+        const unknown = yield* Effect.flip(Effect.scoped(Docker.scoped({ nodes: 1, endpoints: ["context:nosuch"] })))
+        expect(unknown.message).toContain(`docker context "nosuch" cannot be read`)
+      } finally {
+        if (saved === undefined) delete process.env["DOCKER_CONFIG"]
+        else process.env["DOCKER_CONFIG"] = saved
+        NodeFs.rmSync(config, { recursive: true, force: true })
+      }
+    }))
 })

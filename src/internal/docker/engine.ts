@@ -158,3 +158,25 @@ export const ping = (endpoint: Endpoint): Effect.Effect<void, DockerError> =>
         reason: classify(ran.stderr) ?? "no-daemon",
         detail: `the Docker daemon does not answer: ${ran.stderr.trim().split("\n").slice(-3).join(" ")}`
       })))
+
+/**
+ * A context endpoint, with where it points filled in (`docker context inspect`): its containers are reached at
+ * their address when it is a local engine, else through ports published on its host.
+ */
+export const resolve = (endpoint: Endpoint): Effect.Effect<Endpoint, DockerError> => {
+  if (endpoint.flags[0] !== "--context") return Effect.succeed(endpoint)
+  const name = endpoint.flags[1]!
+  const args = ["context", "inspect", "--format", "{{.Endpoints.docker.Host}}", name]
+  return Effect.flatMap(run({ ...endpoint, flags: [] }, args, { timeoutMs: 30_000 }), (ran) => {
+    const target = ran.code === 0 ? parseEndpoint(ran.stdout.trim()) : undefined
+    if (target === undefined || typeof target === "string") {
+      return Effect.fail(new DockerError({
+        endpoint: endpoint.id,
+        reason: "invalid-options",
+        detail: `docker context ${JSON.stringify(name)} cannot be read: ${(ran.stderr.trim() || ran.stdout.trim()).split("\n")[0]}`
+      }))
+    }
+    return Effect.succeed({ ...endpoint, local: target.local, host: target.host })
+  })
+}
+
