@@ -80,9 +80,13 @@ export const start = (options: { readonly name: string; readonly iptables?: bool
         NodeFs.mkdirSync(execRoot, { recursive: true })
         // One daemon per data root: a daemon of an earlier run that is still alive owns it.
         const pidFile = NodePath.join(dataRoot, "dockerd.pid")
-        const prior = NodeFs.existsSync(pidFile) ? Number(NodeFs.readFileSync(pidFile, "utf8").trim()) : 0
+        const priorPid = () => (NodeFs.existsSync(pidFile) ? Number(NodeFs.readFileSync(pidFile, "utf8").trim()) || 0 : 0)
+        // Another test run (another worktree, say) holds it: wait for it to end, as a lock, for up to 10 minutes.
+        const waitUntil = Date.now() + 10 * 60_000
+        while (priorPid() > 0 && isAlive(priorPid()) && Date.now() < waitUntil) sleep(1000)
+        const prior = priorPid()
         if (prior > 0 && isAlive(prior)) {
-          throw new Error(`the private dockerd data root ${dataRoot} is in use by pid ${prior} (another test run); wait for it to end`)
+          throw new Error(`the private dockerd data root ${dataRoot} is in use by pid ${prior} (another test run) for more than 10 minutes; let that run end first`)
         }
         const before = {
           ipForward: NodeFs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(),
