@@ -52,6 +52,28 @@ const iptablesState = (table: string) => {
  */
 const bridgeNfFiles = ["/proc/sys/net/bridge/bridge-nf-call-iptables", "/proc/sys/net/bridge/bridge-nf-call-ip6tables"]
 
+const safeRead = (f: string) => {
+  try {
+    return NodeFs.readFileSync(f, "utf8")
+  } catch {
+    return ""
+  }
+}
+
+/** Bridges of our runs' networks (`dt<k>-<run>`): dockerd leaves those of networks still defined when it stops. */
+const dtLinks = () =>
+  new Set(run(["ip", "-o", "link", "show"]).stdout.split("\n").flatMap((l) => {
+    const m = /^\d+:\s+(dt\d-[a-z0-9]+)[:@]/.exec(l)
+    return m?.[1] === undefined ? [] : [m[1]]
+  }))
+
+const withoutStale = (state: ReturnType<typeof iptablesState>, anyDockerd: boolean) =>
+  anyDockerd ? state : {
+    chains: new Set([...state.chains].filter((c) => !/^DOCKER/.test(c))),
+    rules: new Set([...state.rules].filter((r) => !/DOCKER|dt\d-/.test(r))),
+    policy: state.policy
+  }
+
 const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0)
@@ -88,16 +110,20 @@ export const start = (options: { readonly name: string; readonly iptables?: bool
         if (prior > 0 && isAlive(prior)) {
           throw new Error(`the private dockerd data root ${dataRoot} is in use by pid ${prior} (another test run) for more than 10 minutes; let that run end first`)
         }
+        // DOCKER chains with no dockerd running are what a daemon of ours that could not clean up left: ours too.
+        const anyDockerd = NodeFs.readdirSync("/proc").some((p) => /^\d+$/.test(p) && safeRead(`/proc/${p}/comm`).trim() === "dockerd")
         const before = {
+          links: dtLinks(),
           ipForward: NodeFs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(),
           bridgeNf: bridgeNfFiles.map((f) => (NodeFs.existsSync(f) ? NodeFs.readFileSync(f, "utf8").trim() : "0")),
-          filter: iptablesState("filter"),
-          nat: iptablesState("nat")
+          filter: withoutStale(iptablesState("filter"), anyDockerd),
+          nat: withoutStale(iptablesState("nat"), anyDockerd)
         }
         if (iptables) NodeFs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1")
         const socket = NodePath.join(execRoot, "docker.sock")
         const log = NodeFs.openSync(NodePath.join(execRoot, "dockerd.log"), "a")
-        const child = ChildProcess.spawn("/usr/sbin/dockerd", [
+        // setpriv --pdeathsig: a test worker that dies (or is ended before its hooks ran) takes its daemon along.
+        const child = ChildProcess.spawn("setpriv", ["--pdeathsig", "TERM", "--", "/usr/sbin/dockerd",
           "--data-root", dataRoot,
           "--exec-root", execRoot,
           "--pidfile", pidFile,
@@ -108,7 +134,7 @@ export const start = (options: { readonly name: string; readonly iptables?: bool
           // A private containerd under the exec root: another daemon's must not be shared or disturbed.
           "--containerd-namespace", `dt-${options.name}`,
           "--containerd-plugins-namespace", `dt-${options.name}-p`
-        ], { stdio: ["ignore", log, log], detached: true })
+        ], { stdio: ["ignore", log, log] })
         NodeFs.closeSync(log)
         child.unref()
         const pid = child.pid!
@@ -137,6 +163,7 @@ interface State {
   readonly execRoot: string
   readonly iptables: boolean
   readonly before: {
+    readonly links: ReadonlySet<string>
     readonly ipForward: string
     readonly bridgeNf: ReadonlyArray<string>
     readonly filter: ReturnType<typeof iptablesState>
@@ -158,6 +185,7 @@ const stop = (state: State) => {
     }
   }
   // The daemon's containerd (its child) leaves with it; shims of killed containers are ended by the daemon first.
+  for (const link of dtLinks()) if (!state.before.links.has(link)) run(["ip", "link", "delete", link])
   if (state.iptables) {
     for (const table of ["filter", "nat"] as const) {
       const now = iptablesState(table)
