@@ -112,6 +112,8 @@ export const start = (options: { readonly name: string; readonly iptables?: bool
         }
         // DOCKER chains with no dockerd running are what a daemon of ours that could not clean up left: ours too.
         const anyDockerd = NodeFs.readdirSync("/proc").some((p) => /^\d+$/.test(p) && safeRead(`/proc/${p}/comm`).trim() === "dockerd")
+        // Likewise bridges of our runs' networks: with no daemon up, nothing uses them.
+        if (!anyDockerd) for (const link of dtLinks()) run(["ip", "link", "delete", link])
         const before = {
           links: dtLinks(),
           ipForward: NodeFs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(),
@@ -151,11 +153,19 @@ export const start = (options: { readonly name: string; readonly iptables?: bool
           stop(state)
           throw new Error(`the private dockerd did not come up:\n${text}`)
         }
-        return state
+        // A worker that exits before its afterAll hooks ran (vitest -t skipping the layer's tests, say) still stops the
+        // daemon and puts the host back: stop is synchronous, so it can run in an exit handler.
+        const onExit = () => stop(state)
+        process.once("exit", onExit)
+        return { ...state, onExit }
       },
       catch: (e) => (e instanceof Error ? e : new Error(String(e)))
     }),
-    (state) => Effect.sync(() => stop(state))
+    (state) =>
+      Effect.sync(() => {
+        process.removeListener("exit", state.onExit)
+        stop(state)
+      })
   ).pipe(Effect.map(({ dataRoot, host, pid }) => ({ host, pid, dataRoot })))
 
 interface State {
