@@ -96,6 +96,24 @@ const labDown = Command.make("down", { name: labName, dir: labDir }, (o) =>
 
 const lab = Command.make("lab").pipe(Command.withSubcommands([labUp, labDown]))
 
+const dockerName = Options.text("name").pipe(Options.withDefault("dtdocker"))
+const dockerDir = Options.text("dir").pipe(Options.withDefault(".ducktape/docker"))
+const dockerEndpoint = Options.text("endpoint").pipe(Options.repeated)
+
+const dockerUp = Command.make("up", {
+  nodes: Options.text("nodes").pipe(Options.withDefault("3")),
+  name: dockerName,
+  dir: dockerDir,
+  endpoint: dockerEndpoint,
+  image: Options.text("image").pipe(Options.optional),
+  packages: Options.text("package").pipe(Options.repeated)
+}, (o) => Effect.flatMap(Effect.promise(() => import("./internal/cli/docker.js")), (m) => m.up(o)))
+
+const dockerDown = Command.make("down", { name: Options.text("name").pipe(Options.optional), dir: dockerDir, endpoint: dockerEndpoint }, (o) =>
+  Effect.flatMap(Effect.promise(() => import("./internal/cli/docker.js")), (m) => m.down(o)))
+
+const docker = Command.make("docker").pipe(Command.withSubcommands([dockerUp, dockerDown]))
+
 const reportMerge = Command.make("merge", {
   inputs: Args.text({ name: "report.json" }).pipe(Args.atLeast(1)),
   out: Options.text("out").pipe(Options.withDefault("results/merged"))
@@ -115,7 +133,7 @@ const cleanCommand = Command.make("clean", {
 const report = Command.make("report").pipe(Command.withSubcommands([reportMerge]))
 
 /** The whole command tree. */
-export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, report, cleanCommand]))
+export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, docker, report, cleanCommand]))
 
 /** Text for a stream that shows no colors: @effect/cli's messages come with ANSI escapes. */
 const plain = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(/\x1b\[[0-9;]*m/g, "") : a))

@@ -5,6 +5,7 @@
  */
 export * as Cluster from "./Cluster.js"
 export * as Discovery from "./Discovery.js"
+export * as Docker from "./Docker.js"
 export type { ClusterNode } from "./Cluster.js"
 export * as Clean from "./Clean.js"
 export * as Fault from "./Fault.js"

@@ -19,7 +19,10 @@ export const testPackages = [
   "zookeeper",
   "redis-server",
   "chromium",
-  "libxml2-utils"
+  "libxml2-utils",
+  // test/Docker.test.ts: a private dockerd, and the default node image built from Debian packages.
+  "docker.io",
+  "mmdebstrap"
 ]
 
 export default async function setup(): Promise<void> {

@@ -2,12 +2,18 @@
 import { Effect, Option } from "effect"
 import * as Clean from "../../Clean.js"
 import * as Cluster from "../../Cluster.js"
+import * as Docker from "../../Docker.js"
 import { type ClusterChoice, clusterLayer, fixFor } from "./clusterFlags.js"
+import * as DockerCli from "./docker.js"
 import { UsageError } from "./errors.js"
 
 /** Scans the cluster the flags name (this machine by default) and removes, or lists, the leftovers. */
 export const clean = (o: ClusterChoice & { readonly dryRun: boolean }) =>
   Effect.gen(function*() {
+    // Containers of dead sessions on the Docker engine(s); a docker cluster is not made just to be scanned.
+    const dockerAsked = Option.isSome(Option.flatMap(o.cluster, Docker.parseClusterFlag))
+    yield* DockerCli.clean(o.dryRun, dockerAsked)
+    if (dockerAsked) return
     // The localhost cluster's nodes are all this machine: one node is enough to scan it.
     const none = Option.isNone(o.cluster) && Option.isNone(o.clusterFile) && Option.isNone(o.sshConfig)
     const layer = yield* clusterLayer({ ...o, cluster: none ? Option.some("localhost:1") : o.cluster })

@@ -3,6 +3,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { Cause, Effect, Layer, Option } from "effect"
 import * as Cluster from "../../Cluster.js"
+import * as Docker from "../../Docker.js"
 import * as ClusterPool from "../cluster.js"
 import { errorText } from "../errorText.js"
 import { importUserModule } from "../userModule.js"
@@ -17,11 +18,14 @@ export interface ClusterChoice {
 
 const fail = (problem: string, fix: string) => Effect.fail(new UsageError({ problem, fix }))
 
-/** Whether a cluster file was written by `ducktape lab up` (it has a top-level `lab` key). */
+/**
+ * Whether a cluster file was written by `ducktape lab up` or `ducktape docker up` (a top-level `lab` or `docker`
+ * key): their nodes are hosts with network stacks of their own.
+ */
 export const isLabClusterFile = (path: string): boolean => {
   try {
-    const json = JSON.parse(NodeFs.readFileSync(path, "utf8")) as { lab?: unknown }
-    return typeof json === "object" && json !== null && json.lab !== undefined
+    const json = JSON.parse(NodeFs.readFileSync(path, "utf8")) as { lab?: unknown; docker?: unknown }
+    return typeof json === "object" && json !== null && (json.lab !== undefined || json.docker !== undefined)
   } catch {
     return false // the cluster source reports an unreadable or malformed file properly
   }
@@ -81,6 +85,12 @@ export const clusterLayer = (flags: ClusterChoice, keepLocalhost = false) =>
     if (Option.isSome(flags.sshConfig)) return Cluster.fromSshConfig(flags.sshConfig.value)
     const spec = Option.getOrElse(flags.cluster, () => "localhost:8")
     if (/\.[cm]?[jt]s$/.test(spec)) return yield* moduleCluster(spec)
+    const docker = Docker.parseClusterFlag(spec)
+    if (Option.isSome(docker)) {
+      return typeof docker.value === "string"
+        ? yield* fail(docker.value, "use --cluster docker:N or docker:N,TYPE=N (types: small, medium, large)")
+        : Docker.layer(docker.value)
+    }
     const m = /^localhost(?::(\d+))?$/.exec(spec)
     if (m === null) {
       return yield* fail(`--cluster ${JSON.stringify(spec)} is not a cluster this tool knows`, "use --cluster localhost:N or --cluster ./my-cluster.ts (a module), or --cluster-file FILE / --ssh-config FILE for ssh nodes")

@@ -35,8 +35,9 @@ const clusterFlags: ReadonlyArray<Flag> = [
     name: "cluster",
     type: "text",
     value: "SPEC",
-    description: "The built-in cluster, localhost:N: N nodes on this machine, each with its own loopback address; or a module " +
-      "of yours (./my-cluster.ts) whose default export is a Layer providing Cluster.",
+    description: "The built-in cluster, localhost:N: N nodes on this machine, each with its own loopback address; docker:N " +
+      "(or docker:N,TYPE=N): N Docker containers made for the run; or a module of yours (./my-cluster.ts) whose default " +
+      "export is a Layer providing Cluster.",
     default: "localhost:8"
   },
   { name: "cluster-file", type: "text", value: "FILE", description: "A ducktape cluster.json of ssh nodes (e.g. one written by `ducktape lab up`)." },
@@ -79,6 +80,16 @@ export const runFlags: ReadonlyArray<Flag> = [
   }
 ]
 
+const dockerName: Flag = { name: "name", type: "text", value: "NAME", description: "The docker cluster's name (1-10 lowercase letters/digits).", default: "dtdocker" }
+const dockerDir: Flag = { name: "dir", type: "text", value: "DIR", description: "Where the docker cluster keeps its state, key and cluster.json.", default: ".ducktape/docker" }
+const dockerEndpoint: Flag = {
+  name: "endpoint",
+  type: "text",
+  value: "ENGINE",
+  repeatable: true,
+  description: "A Docker engine to put nodes on (repeatable): unix:///path, tcp://HOST:PORT, ssh://USER@HOST or context:NAME. Default: DOCKER_HOST or the CLI's context."
+}
+
 const labName: Flag = { name: "name", type: "text", value: "NAME", description: "The lab's name (1-8 lowercase letters/digits).", default: "dtlab" }
 const labDir: Flag = { name: "dir", type: "text", value: "DIR", description: "Where the lab keeps its state, keys and cluster.json.", default: ".ducktape/lab" }
 
@@ -90,7 +101,7 @@ export const commands: ReadonlyArray<CommandHelp> = [
     args: "[PATH…]   test files (*.ducktape.ts), directories, globs, symbols (file::Suite.test@{\"k\":1}) or suite files " +
       "(.yml); default: the current directory",
     flags: runFlags,
-    subcommands: ["examples", "lab", "clean", "report"],
+    subcommands: ["examples", "lab", "docker", "clean", "report"],
     examples: [
       "ducktape tests/                                  run every *.ducktape.ts under tests/ on localhost:8",
       "ducktape tests/kafka.ducktape.ts::Kafka.produce  run one test",
@@ -123,6 +134,32 @@ export const commands: ReadonlyArray<CommandHelp> = [
     summary: "Remove everything a lab made (also after a crash).",
     flags: [labName, labDir],
     examples: ["ducktape lab down", "ducktape lab down --name big --dir /tmp/biglab"]
+  },
+  {
+    path: ["docker"],
+    summary: "Docker containers as cluster nodes that stay up between runs.",
+    flags: [],
+    subcommands: ["up", "down"],
+    examples: ["ducktape docker up --nodes 3", "ducktape docker down"]
+  },
+  {
+    path: ["docker", "up"],
+    summary: "Start N Docker containers as nodes (each with its own hostname, address and sshd) and write a cluster file.",
+    flags: [
+      { name: "nodes", type: "text", value: "N[,TYPE=N]", description: "The nodes: N, or N,TYPE=N (e.g. 2,large=1).", default: "3" },
+      dockerName,
+      dockerDir,
+      dockerEndpoint,
+      { name: "image", type: "text", value: "IMAGE", description: "An image with /bin/sh and sshd. Default: one built from Debian packages." },
+      { name: "package", type: "text", value: "PKG", repeatable: true, description: "A Debian package to bake into the nodes' image (repeatable)." }
+    ],
+    examples: ["ducktape docker up --nodes 3", "ducktape docker up --nodes 2,large=1 --package zookeeper"]
+  },
+  {
+    path: ["docker", "down"],
+    summary: "Remove a docker cluster `docker up` made.",
+    flags: [{ name: "name", type: "text", value: "NAME", description: "The docker cluster's name, when its --dir is gone." }, dockerDir, dockerEndpoint],
+    examples: ["ducktape docker down", "ducktape docker down --dir /tmp/dk"]
   },
   {
     path: ["clean"],

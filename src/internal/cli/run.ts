@@ -16,6 +16,7 @@ import { UsageError } from "./errors.js"
 import { useColor } from "./flags.js"
 import { onHardExit } from "./hardExit.js"
 import { version } from "./version.js"
+import * as Docker from "../../Docker.js"
 
 const fail = (problem: string, fix: string) => Effect.fail(new UsageError({ problem, fix }))
 
@@ -85,8 +86,11 @@ export const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
     const parameters = Option.isSome(flags.parameters) ? yield* parseJsonObject("--parameters", flags.parameters.value, false) : undefined
     const globals = Option.isSome(flags.globals) ? yield* parseJsonObject("--globals", flags.globals.value, true) : {}
 
-    // Tests that need real hosts (e.g. network faults) declare env DUCKTAPE_LAB=1; a lab's cluster file is that.
-    const labGate = Option.isSome(flags.clusterFile) && process.env.DUCKTAPE_LAB === undefined && isLabClusterFile(flags.clusterFile.value)
+    // Tests that need real hosts (e.g. network faults) declare env DUCKTAPE_LAB=1; a lab's cluster file is that, and
+    // so are Docker containers.
+    const realHosts = (Option.isSome(flags.clusterFile) && isLabClusterFile(flags.clusterFile.value)) ||
+      (Option.isSome(flags.cluster) && Option.isSome(Docker.parseClusterFlag(flags.cluster.value)))
+    const labGate = process.env.DUCKTAPE_LAB === undefined && realHosts
     const env: Record<string, string> = labGate ? { DUCKTAPE_LAB: "1" } : {}
     const discovered = yield* Discovery.discover({
       paths: flags.paths.length === 0 ? ["."] : flags.paths,

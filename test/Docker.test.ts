@@ -1,0 +1,392 @@
+import * as ChildProcess from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as NodeNet from "node:net"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Chunk, Context, Effect, Layer, Stream } from "effect"
+import * as Cluster from "../src/Cluster.js"
+import type { ClusterNode } from "../src/Cluster.js"
+import * as Docker from "../src/Docker.js"
+import * as Fault from "../src/Fault.js"
+import * as Engine from "../src/internal/docker/engine.js"
+import * as Dockerd from "./support/dockerd.js"
+
+// One private dockerd for the whole file (its data root, with the built node image, is kept between runs).
+class DaemonTag extends Context.Tag("test/PrivateDockerd")<DaemonTag, Dockerd.PrivateDockerd>() {}
+const Daemon = Layer.scoped(DaemonTag, Dockerd.start({ name: "main" }))
+
+// Three nodes: two untyped, one of a type of our own with limits we can see in its cgroup files.
+const nodeTypes = { tiny: { cpus: 0.25, memory: "300m" } }
+const DockerCluster = Layer.unwrapEffect(
+  Effect.map(DaemonTag, (d) =>
+    Docker.layer({ nodes: [{ numNodes: 2 }, { numNodes: 1, nodeType: "tiny" }], nodeTypes, endpoints: [d.host] }))
+).pipe(Layer.provideMerge(Daemon))
+
+const nodes = Effect.map(Cluster.Cluster, (c) => c.all as readonly [ClusterNode, ClusterNode, ClusterNode])
+
+const repo = NodePath.resolve(NodePath.dirname(new URL(import.meta.url).pathname), "..")
+
+interface Ran {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const sh = (argv: ReadonlyArray<string>, env: Record<string, string> = {}, timeoutMs = 300_000): Ran => {
+  const r = ChildProcess.spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", env: { ...process.env, ...env }, timeout: timeoutMs, cwd: repo })
+  return { code: r.status ?? 255, stdout: r.stdout ?? "", stderr: r.stderr ?? "" }
+}
+
+const docker = (host: string, ...args: Array<string>) => sh(["/usr/bin/docker", "-H", host, ...args])
+
+/** Containers and networks a run left, by its label. */
+const countByLabel = (host: string, label: string) => {
+  const containers = docker(host, "ps", "-aq", "--filter", `label=${label}`).stdout.split("\n").filter((l) => l !== "").length
+  const networks = docker(host, "network", "ls", "-q", "--filter", `label=${label}`).stdout.split("\n").filter((l) => l !== "").length
+  return containers + networks
+}
+
+/** Whether `from` opens a TCP connection to `to`'s sshd within `within` seconds (a dropped SYN never answers). */
+const reaches = (from: ClusterNode, to: ClusterNode, within = 1) =>
+  from.account.exec(["timeout", String(within), "bash", "-c", `exec 3<>/dev/tcp/${to.account.externallyRoutableIp}/22 && head -c 7 <&3`]).pipe(
+    Effect.map((r) => r.exitCode === 0 && r.stdout === "SSH-2.0")
+  )
+
+const cli = (args: Array<string>, env: Record<string, string>) => sh(["node", NodePath.join(repo, "bin/ducktape.js"), ...args], env)
+
+layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Docker cluster", (it) => {
+  it.effect("nodes run commands over ssh with their own hostname and address, and resolve each other by name", () =>
+    Effect.gen(function*() {
+      const [n1, n2] = yield* nodes
+      expect([n1.name, n2.name]).toEqual(["n1", "n2"])
+      expect(yield* n1.account.sshOutput("hostname")).toBe("n1\n")
+      expect((yield* n1.account.exec("exit 3")).exitCode).toBe(3)
+      expect(yield* n1.account.sshOutput(["printf", "%s", "$HOME `id` it's"])).toBe("$HOME `id` it's")
+      expect(n1.account.externallyRoutableIp).not.toBe(n2.account.externallyRoutableIp)
+      const resolved = yield* n1.account.sshOutput("getent hosts n2")
+      expect(resolved.split(/\s+/)[0]).toBe(n2.account.externallyRoutableIp)
+      // The node's scratch directory exists and is where commands run.
+      expect(yield* n1.account.sshOutput("pwd")).toBe(`${Docker.defaultWorkdir}\n`)
+    }))
+
+  it.scoped("startProcess streams output and its exit code; closing the scope kills the process group", () =>
+    Effect.gen(function*() {
+      const [n1] = yield* nodes
+      const a = n1.account
+      const r = yield* Effect.scoped(Effect.gen(function*() {
+        const p = yield* a.startProcess("echo one; echo two; exit 4")
+        const out = yield* p.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect)
+        return { out: Chunk.toArray(out), code: yield* p.exitCode }
+      }))
+      expect(r).toEqual({ out: ["one", "two"], code: 4 })
+      const child = yield* Effect.scoped(Effect.gen(function*() {
+        const p = yield* a.startProcess("sleep 300 & echo $!; wait")
+        const first = yield* p.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.take(1), Stream.runCollect)
+        const pid = Number(Chunk.unsafeHead(first))
+        expect(yield* a.alive(pid)).toBe(true)
+        return pid
+      }))
+      yield* Effect.sleep("500 millis")
+      expect(yield* a.alive(child)).toBe(false)
+    }))
+
+  it.scoped("files and directory trees copy both ways, and between nodes", () =>
+    Effect.gen(function*() {
+      const [n1, n2] = yield* nodes
+      const local = yield* Effect.acquireRelease(
+        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-files-${process.pid}-`))),
+        (d) => Effect.sync(() => NodeFs.rmSync(d, { recursive: true, force: true }))
+      )
+      yield* n1.account.createFile("hello.txt", "héllo\n")
+      expect(yield* n1.account.readFile("hello.txt")).toBe("héllo\n")
+      NodeFs.mkdirSync(NodePath.join(local, "tree", "a", "b"), { recursive: true })
+      NodeFs.writeFileSync(NodePath.join(local, "tree", "a", "b", "deep.txt"), "deep")
+      NodeFs.writeFileSync(NodePath.join(local, "tree", "top.txt"), "top")
+      yield* n1.account.copyTo(NodePath.join(local, "tree"), "tree")
+      expect(yield* n1.account.sshOutput("cd tree && find . -type f | LC_ALL=C sort")).toBe("./a/b/deep.txt\n./top.txt\n")
+      yield* n1.account.copyBetween("tree", n2.account, "tree2")
+      expect(yield* n2.account.readFile("tree2/a/b/deep.txt")).toBe("deep")
+      yield* n2.account.copyFrom("tree2", NodePath.join(local, "back"))
+      expect(NodeFs.readFileSync(NodePath.join(local, "back", "a", "b", "deep.txt"), "utf8")).toBe("deep")
+      yield* n1.account.remove("tree")
+      expect(yield* n1.account.exists("tree")).toBe(false)
+    }))
+
+  it.scoped("a log monitor sees lines written after it started", () =>
+    Effect.gen(function*() {
+      const [n1] = yield* nodes
+      yield* n1.account.createFile("service.log", "old ready\n")
+      const monitor = yield* n1.account.monitorLog("service.log")
+      yield* n1.account.spawnDaemon("sleep 0.3; echo 'started: ready' >> service.log").pipe(Effect.ignore)
+      const found = yield* monitor.waitUntil("ready", { timeout: "20 seconds" })
+      expect(found).toEqual(["started: ready"])
+    }))
+
+  it.effect("typed nodes get their type's CPU and memory limits; untyped nodes none", () =>
+    Effect.gen(function*() {
+      const [n1, , n3] = yield* nodes
+      expect(n3.nodeType).toBe("tiny")
+      const limits = (n: ClusterNode) =>
+        Effect.map(
+          n.account.sshOutput("cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/memory/memory.limit_in_bytes"),
+          (out) => out.trim().split("\n").map(Number)
+        )
+      const [quota, period, memory] = yield* limits(n3)
+      expect(quota! / period!).toBeCloseTo(0.25)
+      expect(memory).toBe(300 * 1024 * 1024)
+      const [untypedQuota, , untypedMemory] = yield* limits(n1)
+      expect(untypedQuota).toBe(-1)
+      expect(untypedMemory).toBeGreaterThan(100 * 1024 * 1024 * 1024)
+      // The runner allocates by type as on any cluster.
+      const cluster = yield* Cluster.Cluster
+      expect(cluster.fitsEver({ numNodes: 1, nodeType: "tiny" })).toBe(true)
+      expect(cluster.fitsEver({ numNodes: 2, nodeType: "tiny" })).toBe(false)
+    }))
+
+  it.effect("a partition between two containers cuts traffic both ways and heals with its scope", () =>
+    Effect.gen(function*() {
+      const [n1, n2, n3] = yield* nodes
+      expect(yield* reaches(n1, n2, 10)).toBe(true)
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Fault.partition([[n1], [n2, n3]])
+        expect(yield* reaches(n1, n2)).toBe(false)
+        expect(yield* reaches(n2, n1)).toBe(false)
+        expect(yield* reaches(n2, n3, 10)).toBe(true)
+        // The driver still reaches every node: healing needs it.
+        expect(yield* n1.account.sshOutput("echo ok")).toBe("ok\n")
+      }))
+      expect(yield* reaches(n1, n2, 10)).toBe(true)
+      expect(yield* reaches(n2, n1, 10)).toBe(true)
+      const rules = yield* n1.account.sshOutput("iptables-save -t filter")
+      expect(rules).not.toContain("ducktape:")
+    }))
+
+  it.effect("a driver killed with SIGKILL leaves containers that `ducktape clean` removes, down to 0", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      const before = countByLabel(host, "ducktape.session")
+      const driver = ChildProcess.spawn(process.execPath, ["--import", "tsx", NodePath.join(repo, "test/support/dockerDriver.ts"), "killed", host], { stdio: ["ignore", "pipe", "inherit"], cwd: repo })
+      try {
+        yield* Effect.async<void>((resume) => {
+          let out = ""
+          driver.stdout.on("data", (d: Buffer) => {
+            out += d.toString()
+            if (out.includes("UP 2")) resume(Effect.void)
+          })
+          driver.on("exit", () => resume(Effect.void))
+        }).pipe(Effect.timeout("3 minutes"), Effect.ignore)
+        expect(countByLabel(host, "ducktape.run=killed")).toBe(3)
+        driver.kill("SIGKILL")
+        yield* Effect.async<void>((resume) => {
+          if (driver.exitCode !== null || driver.signalCode !== null) resume(Effect.void)
+          else driver.on("exit", () => resume(Effect.void))
+        })
+        // Nothing removed them: the driver could run no finalizer.
+        expect(countByLabel(host, "ducktape.run=killed")).toBe(3)
+        const cleaned = cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host })
+        expect(cleaned.stdout).toContain("removed 3 docker leftovers")
+        expect(cleaned.code).toBe(0)
+        expect(countByLabel(host, "ducktape.run=killed")).toBe(0)
+        // Our own live cluster (and anything else live) was left alone.
+        expect(countByLabel(host, "ducktape.session")).toBe(before)
+      } finally {
+        driver.kill("SIGKILL")
+      }
+    }), { timeout: 240_000 })
+
+  it.scoped("nodes spread over two engines (a second dockerd on another socket) reach each other by name", () =>
+    Effect.gen(function*() {
+      const first = yield* DaemonTag
+      const second = yield* Dockerd.start({ name: "second", iptables: false })
+      // The second engine gets the default image from the first (docker save | load) instead of building it again.
+      const base = yield* Docker.ensureImage({ endpoint: first.host })
+      if (docker(second.host, "image", "inspect", base).code !== 0) {
+        const moved = sh(["sh", "-c", `/usr/bin/docker -H ${first.host} save ${base} | /usr/bin/docker -H ${second.host} load`])
+        expect(moved.code).toBe(0)
+      }
+      const spread = yield* Docker.scoped({ nodes: 2, endpoints: [first.host, second.host], name: "spread" })
+      expect(spread.nodes.map((n) => n.endpoint)).toEqual([first.host, second.host])
+      const cluster = yield* Docker.toCluster(spread)
+      const [a, b] = cluster.all as readonly [ClusterNode, ClusterNode]
+      expect(yield* b.account.sshOutput("hostname")).toBe("n2\n")
+      expect((yield* a.account.sshOutput("getent hosts n2")).split(/\s+/)[0]).toBe(b.account.externallyRoutableIp)
+      expect(yield* reaches(a, b, 10)).toBe(true)
+      expect(yield* reaches(b, a, 10)).toBe(true)
+      expect(docker(second.host, "ps", "-q", "--filter", "label=ducktape.run=spread").stdout.trim()).not.toBe("")
+    }), { timeout: 300_000 })
+
+  it.scoped("`ducktape docker up` leaves nodes for repeated runs (that clean keeps) and `docker down` removes them", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-up-${process.pid}-`))),
+        (d) => Effect.sync(() => NodeFs.rmSync(d, { recursive: true, force: true }))
+      )
+      const stateDir = NodePath.join(dir, "state")
+      // Whatever this test leaves (it fails half way, say) would outlive it in the cached data root.
+      yield* Effect.ignore(Docker.down({ name: "cliup", endpoints: [host] }))
+      yield* Effect.addFinalizer(() => Effect.ignore(Docker.down({ name: "cliup", endpoints: [host] })))
+      const up = cli(["docker", "up", "--nodes", "1,tiny=1", "--name", "cliup", "--dir", stateDir], { DOCKER_HOST: host })
+      // An unknown type is refused; a known one works.
+      expect(up.code).toBe(2)
+      expect(up.stderr + up.stdout).toContain(`unknown node type "tiny"`)
+      expect(countByLabel(host, "ducktape.run=cliup")).toBe(0)
+      const up2 = cli(["docker", "up", "--nodes", "1,small=1", "--name", "cliup", "--dir", stateDir], { DOCKER_HOST: host })
+      expect(up2.stdout).toContain("docker cluster cliup is up")
+      expect(up2.code).toBe(0)
+      // The process that made them is gone, yet clean leaves them: they are meant to stay.
+      expect(cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host }).stdout).toContain("no docker leftovers found")
+      const context = yield* Layer.build(Cluster.fromFile(NodePath.join(stateDir, "cluster.json")))
+      const cluster = Context.get(context, Cluster.Cluster)
+      expect(cluster.all.map((n) => [n.name, n.nodeType])).toEqual([["n1", undefined], ["n2", "small"]])
+      expect(yield* cluster.all[1]!.account.sshOutput("hostname; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us")).toBe("n2\n50000\n")
+      const down = cli(["docker", "down", "--dir", stateDir], { DOCKER_HOST: host })
+      expect(down.stdout).toContain("removed 2 containers, 1 networks")
+      expect(countByLabel(host, "ducktape.run=cliup")).toBe(0)
+      expect(NodeFs.existsSync(NodePath.join(stateDir, "cluster.json"))).toBe(false)
+    }), { timeout: 240_000 })
+
+  it.effect("the redis example runs through the CLI on --cluster docker:3 (its package baked into the image)", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      const before = countByLabel(host, "ducktape.session")
+      const results = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-redis-${process.pid}-`))
+      try {
+        const ran = cli(["--cluster", "docker:3", "--results-root", results, "examples/redis.ducktape.ts"], {
+          DOCKER_HOST: host,
+          DUCKTAPE_DOCKER_PACKAGES: "redis-server"
+        })
+        expect(ran.stdout, ran.stderr).toMatch(/PASS/)
+        expect(ran.code).toBe(0)
+        // The run's containers and network are gone with it.
+        expect(countByLabel(host, "ducktape.session")).toBe(before)
+      } finally {
+        NodeFs.rmSync(results, { recursive: true, force: true })
+      }
+    }), { timeout: 600_000 })
+
+  it.scoped("a full disk where the engine keeps its data fails with disk-full and leaves nothing", () =>
+    Effect.gen(function*() {
+      const first = yield* DaemonTag
+      // A daemon whose data root is a small tmpfs of our own (unmounted at the end), filled up once the image is in.
+      const root = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-full-${process.pid}-`))
+          expect(sh(["mount", "-t", "tmpfs", "-o", "size=700m", "tmpfs", dir]).code).toBe(0)
+          return dir
+        }),
+        (dir) => Effect.sync(() => {
+          sh(["umount", "-l", dir])
+          NodeFs.rmSync(dir, { recursive: true, force: true })
+        })
+      )
+      const full = yield* Dockerd.start({ name: "full", iptables: false, dataRoot: root })
+      const base = yield* Docker.ensureImage({ endpoint: first.host })
+      expect(sh(["sh", "-c", `/usr/bin/docker -H ${first.host} save ${base} | /usr/bin/docker -H ${full.host} load`]).code).toBe(0)
+      sh(["dd", "if=/dev/zero", `of=${NodePath.join(root, "filler")}`, "bs=1M"])
+      const error = yield* Effect.flip(Effect.scoped(Docker.scoped({ nodes: 1, endpoints: [full.host], name: "full" })))
+      expect(error.reason, error.message).toBe("disk-full")
+      expect(error.message).toContain("free space where Docker keeps its data")
+      NodeFs.rmSync(NodePath.join(root, "filler"), { force: true })
+      expect(countByLabel(full.host, "ducktape.run=full")).toBe(0)
+    }), { timeout: 300_000 })
+
+  it.effect("bad input fails with one clear message each and leaves nothing behind", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      const before = countByLabel(host, "ducktape.session")
+      const attempt = (options: Docker.DockerOptions) => Effect.flip(Effect.scoped(Docker.scoped(options)))
+
+      const noDaemon = yield* attempt({ nodes: 1, endpoints: ["unix:///nonexistent/docker.sock"] })
+      expect(noDaemon.reason).toBe("no-daemon")
+      expect(noDaemon.message).toContain("start the Docker daemon")
+
+      const unknownType = yield* attempt({ nodes: { numNodes: 1, nodeType: "huge" }, endpoints: [host] })
+      expect(unknownType.reason).toBe("invalid-options")
+      expect(unknownType.message).toContain(`unknown node type "huge"`)
+
+      const badEndpoint = yield* attempt({ nodes: 1, endpoints: ["ftp://x"] })
+      expect(badEndpoint.message).toContain("write unix:///path/docker.sock")
+
+      const missingImage = yield* attempt({ nodes: 1, endpoints: [host], image: "no-such-image:1" })
+      expect(missingImage.reason).toBe("image-not-found")
+
+      // An image without sshd: the default one with sshd taken out.
+      const base = yield* Docker.ensureImage({ endpoint: host })
+      const ctx = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "dt-nosshd-"))
+      NodeFs.writeFileSync(NodePath.join(ctx, "Dockerfile"), `FROM ${base}\nRUN rm -f /usr/sbin/sshd\n`)
+      const built = sh(["/usr/bin/docker", "-H", host, "build", "--network", "none", "-q", "-t", "dt-test-nosshd:1", ctx], { DOCKER_BUILDKIT: "0" })
+      NodeFs.rmSync(ctx, { recursive: true, force: true })
+      expect(built.stderr).toBe("")
+      const noSshd = yield* attempt({ nodes: 1, endpoints: [host], image: "dt-test-nosshd:1", name: "nosshd" })
+      expect(noSshd.reason).toBe("no-sshd")
+      expect(noSshd.message).toContain("no sshd")
+      expect(countByLabel(host, "ducktape.run=nosshd")).toBe(0)
+
+      // A name a live cluster uses.
+      const conflict = yield* Effect.scoped(Effect.gen(function*() {
+        yield* Docker.scoped({ nodes: 1, endpoints: [host], name: "twice" })
+        return yield* attempt({ nodes: 1, endpoints: [host], name: "twice" })
+      }))
+      expect(conflict.reason).toBe("name-conflict")
+      expect(countByLabel(host, "ducktape.run=twice")).toBe(0)
+      expect(countByLabel(host, "ducktape.session")).toBe(before)
+
+      // From the CLI: exit 2 and the message, no stack trace.
+      const ran = cli(["--cluster", "docker:1", "examples/redis.ducktape.ts"], { DOCKER_HOST: "unix:///nonexistent/docker.sock" })
+      expect(ran.code).toBe(2)
+      expect(ran.stderr + ran.stdout).toContain("the Docker daemon does not answer")
+      expect(ran.stderr + ran.stdout).not.toMatch(/\n\s+at /)
+    }), { timeout: 300_000 })
+})
+
+describe("Docker, without a daemon", () => {
+  it("names the problem in Docker's own words for a full disk, a refused socket, a name in use", () => {
+    expect(Engine.classify("Error response from daemon: write /var/lib/docker/tmp/x: no space left on device")).toBe("disk-full")
+    expect(Engine.classify("Got permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock")).toBe("no-permission")
+    expect(Engine.classify(`docker: Error response from daemon: Conflict. The container name "/dt-x-n1" is already in use`)).toBe("name-conflict")
+    const full = new Docker.DockerError({ endpoint: "default", reason: "disk-full", detail: "docker import failed" })
+    expect(full.message).toContain("docker system prune")
+  })
+
+  it("a socket the user may not open fails with no-permission, from the CLI with exit 2", async () => {
+    const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-perm-${process.pid}-`))
+    NodeFs.chmodSync(dir, 0o755)
+    const socket = NodePath.join(dir, "docker.sock")
+    const server = NodeNet.createServer((c) => c.destroy())
+    await new Promise<void>((resolve) => server.listen(socket, resolve))
+    NodeFs.chmodSync(socket, 0o600)
+    NodeFs.mkdirSync(NodePath.join(dir, "state"), { mode: 0o777 })
+    NodeFs.chmodSync(NodePath.join(dir, "state"), 0o777)
+    try {
+      // As an unprivileged user (root may open any socket); the repository must be readable by it.
+      const ran = sh(["runuser", "-u", "nobody", "--", process.execPath, NodePath.join(repo, "bin/ducktape.js"), "docker", "up", "--nodes", "1", "--dir", NodePath.join(dir, "state"), "--endpoint", `unix://${socket}`])
+      expect(ran.stderr + ran.stdout).toContain("add your user to the `docker` group")
+      expect(ran.code).toBe(2)
+    } finally {
+      server.close()
+      NodeFs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
+
+  it.effect("a context endpoint is read from the CLI's own config; one whose engine is down fails with no-daemon", () =>
+    Effect.gen(function*() {
+      const config = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-ctx-${process.pid}-`))
+      const saved = process.env["DOCKER_CONFIG"]
+      try {
+        const made = sh(["/usr/bin/docker", "context", "create", "gone", "--docker", "host=unix:///nonexistent/docker.sock"], { DOCKER_CONFIG: config })
+        expect(made.code, made.stderr).toBe(0)
+        process.env["DOCKER_CONFIG"] = config
+        const error = yield* Effect.flip(Effect.scoped(Docker.scoped({ nodes: 1, endpoints: ["context:gone"] })))
+        expect(error.reason).toBe("no-daemon")
+        expect(error.endpoint).toBe("context:gone")
+        const unknown = yield* Effect.flip(Effect.scoped(Docker.scoped({ nodes: 1, endpoints: ["context:nosuch"] })))
+        expect(unknown.message).toContain(`docker context "nosuch" cannot be read`)
+      } finally {
+        if (saved === undefined) delete process.env["DOCKER_CONFIG"]
+        else process.env["DOCKER_CONFIG"] = saved
+        NodeFs.rmSync(config, { recursive: true, force: true })
+      }
+    }))
+})
