@@ -16,7 +16,7 @@ import * as NodePath from "node:path"
 import { Effect } from "effect"
 import type { ClusterNode } from "./Cluster.js"
 import { sessionLabelVariable } from "./RemoteAccount.js"
-import { isProcessId } from "./internal/pid.js"
+import { isProcessId } from "./internal/remote/pid.js"
 import * as Shell from "./Shell.js"
 
 /** Something a dead session left behind (and that `clean` removed, unless it was a dry run). */

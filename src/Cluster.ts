@@ -8,7 +8,7 @@
  */
 import type { Effect, Layer, Scope } from "effect"
 import { Context, Schema } from "effect"
-import * as internal from "./internal/cluster.js"
+import * as internal from "./internal/cluster/cluster.js"
 import type { RemoteAccount, RemoteConnectionError } from "./RemoteAccount.js"
 
 /** One node of a cluster. */

@@ -18,7 +18,7 @@
  */
 import type { Effect, Either } from "effect"
 import { Schema } from "effect"
-import * as internal from "./internal/discovery.js"
+import * as internal from "./internal/runner/discovery.js"
 import type { Params, TestCase } from "./Test.js"
 
 /** Why a selection cannot be resolved: what is wrong, and what to do about it. */

@@ -28,19 +28,19 @@ import { Duration, Effect, Layer, Option } from "effect"
 import * as Clean from "./Clean.js"
 import type { ClusterSpec } from "./Cluster.js"
 import * as Cluster from "./Cluster.js"
-import * as Engine from "./internal/docker/engine.js"
-import { DockerError } from "./internal/docker/errors.js"
-import * as Image from "./internal/docker/image.js"
-import * as Nodes from "./internal/docker/nodes.js"
-import * as Release from "./internal/release.js"
+import * as Engine from "./internal/cluster/docker/engine.js"
+import { DockerError } from "./internal/cluster/docker/errors.js"
+import * as Image from "./internal/cluster/docker/image.js"
+import * as Nodes from "./internal/cluster/docker/nodes.js"
+import * as Release from "./internal/shared/release.js"
 import type { RemoteConnectionError } from "./RemoteAccount.js"
 import * as SshAccount from "./SshAccount.js"
 import * as Sshd from "./Sshd.js"
 
 /** Why Docker nodes could not be made, found or removed (`DockerError`, with its `reason`). */
-export { DockerError, DockerFailure } from "./internal/docker/errors.js"
+export { DockerError, DockerFailure } from "./internal/cluster/docker/errors.js"
 /** A container, network or volume a dead session left on an engine. */
-export type { DockerLeftover } from "./internal/docker/nodes.js"
+export type { DockerLeftover } from "./internal/cluster/docker/nodes.js"
 
 /** The CPU and memory limits of a node type. */
 export interface NodeSize {

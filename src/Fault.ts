@@ -22,7 +22,7 @@
 import type { Duration, Effect, Schedule, Scope } from "effect"
 import { Schema } from "effect"
 import type { ClusterNode } from "./Cluster.js"
-import * as internal from "./internal/fault.js"
+import * as internal from "./internal/service/fault.js"
 import type { Signal } from "./RemoteAccount.js"
 import type { RunningService, ServiceError } from "./Service.js"
 

@@ -32,10 +32,10 @@
  */
 import type { Duration, Layer, Scope } from "effect"
 import { Context, Effect } from "effect"
-import type { LabError } from "./internal/lab/errors.js"
-import * as internal from "./internal/lab.js"
+import type { LabError } from "./internal/cluster/lab/errors.js"
+import * as internal from "./internal/cluster/lab.js"
 
-export { installHint, LabError, LabFailure } from "./internal/lab/errors.js"
+export { installHint, LabError, LabFailure } from "./internal/cluster/lab/errors.js"
 
 /** How to bring a lab up. */
 export interface LabOptions {
@@ -129,7 +129,7 @@ export interface DownSummary {
   readonly survivors: ReadonlyArray<number>
 }
 
-export { defaultName, defaultWorkdir } from "./internal/lab/names.js"
+export { defaultName, defaultWorkdir } from "./internal/cluster/lab/names.js"
 
 /**
  * Brings a lab up and leaves it up (for `ducktape lab up`; tests use `scoped`). A lab of the same name left

@@ -8,7 +8,7 @@
  */
 import type { Duration, Effect, Schedule, Stream } from "effect"
 import { Schema } from "effect"
-import { causeLine } from "./internal/causeLine.js"
+import { causeLine } from "./internal/shared/causeLine.js"
 import type { CommandError } from "./RemoteAccount.js"
 
 /**

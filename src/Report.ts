@@ -10,12 +10,12 @@
  */
 import type { Effect, Either } from "effect"
 import { Schema } from "effect"
-import * as internal from "./internal/report.js"
-import * as html_ from "./internal/reportHtml.js"
-import * as junit_ from "./internal/reportJunit.js"
-import * as timeline_ from "./internal/reportTimeline.js"
-import * as text_ from "./internal/reportText.js"
-import { byStatus } from "./internal/reportFormat.js"
+import * as internal from "./internal/report/report.js"
+import * as html_ from "./internal/report/reportHtml.js"
+import * as junit_ from "./internal/report/reportJunit.js"
+import * as timeline_ from "./internal/report/reportTimeline.js"
+import * as text_ from "./internal/report/reportText.js"
+import { byStatus } from "./internal/report/reportFormat.js"
 import type { SessionResults } from "./Results.js"
 
 /** A report could not be written, or a `report.json` could not be read back. */

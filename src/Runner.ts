@@ -9,7 +9,7 @@ import { Schema } from "effect"
 import type { Leftover } from "./Clean.js"
 import type { Cluster } from "./Cluster.js"
 import type { LoadFailure } from "./Discovery.js"
-import * as internal from "./internal/runner.js"
+import * as internal from "./internal/runner/runner.js"
 import type { SessionResults, TestResult } from "./Results.js"
 import type { TestCase } from "./Test.js"
 
@@ -71,7 +71,7 @@ export {
   TestTimeout,
   /** An exception no code caught while a test ran: every test running then fails with it. */
   UncaughtError
-} from "./internal/runnerErrors.js"
+} from "./internal/runner/errors.js"
 
 /** The results directory could not be created. */
 export class ResultsDirError extends Schema.TaggedError<ResultsDirError>()("ResultsDirError", {

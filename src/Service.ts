@@ -10,7 +10,7 @@
 import type { Duration, Effect, Layer, Scope } from "effect"
 import { Context, Schema } from "effect"
 import type { Cluster, ClusterNode, ClusterSpec, InsufficientResources } from "./Cluster.js"
-import * as internal from "./internal/service.js"
+import * as internal from "./internal/service/service.js"
 
 /** A log file a service writes on each node. */
 export interface LogSpec {

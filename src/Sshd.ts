@@ -7,7 +7,7 @@
  */
 import type { Effect, Scope } from "effect"
 import { Schema } from "effect"
-import * as internal from "./internal/sshd.js"
+import * as internal from "./internal/cluster/sshd.js"
 
 /** Why a private sshd could not be set up or started. */
 export const SshdFailure = Schema.Literal("missing", "keygen", "io", "port-in-use", "start-failed", "timeout")

@@ -10,7 +10,7 @@
 import type { Duration, Scope } from "effect"
 import { Effect, Schema } from "effect"
 import type { Cluster, ClusterSpec } from "./Cluster.js"
-import * as internal from "./internal/test.js"
+import * as internal from "./internal/test/test.js"
 import type { ServiceRegistry } from "./Service.js"
 import type { TestContext } from "./TestContext.js"
 

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Option, Ref, Schedule, Schema } from "effect"
-import { errorText } from "./internal/errorText.js"
+import { errorText } from "./internal/shared/errorText.js"
 
 /** A condition did not hold within its timeout. */
 export class WaitTimeout extends Schema.TaggedError<WaitTimeout>()("WaitTimeout", {

@@ -6,7 +6,7 @@ import { Effect, Either } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import * as Discovery from "../src/Discovery.js"
 import * as Test from "../src/Test.js"
-import * as Yaml from "../src/internal/yaml.js"
+import * as Yaml from "../src/internal/shared/yaml.js"
 
 // Real test files in a temporary project: they import the framework from this repository by file URL, and
 // `effect` through a node_modules symlink, as a user's project would.

@@ -9,7 +9,7 @@ import * as Cluster from "../src/Cluster.js"
 import type { ClusterNode } from "../src/Cluster.js"
 import * as Docker from "../src/Docker.js"
 import * as Fault from "../src/Fault.js"
-import * as Engine from "../src/internal/docker/engine.js"
+import * as Engine from "../src/internal/cluster/docker/engine.js"
 import * as Dockerd from "./support/dockerd.js"
 
 // One private dockerd for the whole file (its data root, with the built node image, is kept between runs).

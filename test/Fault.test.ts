@@ -6,7 +6,7 @@ import { Cause, Deferred, Effect, Exit, Fiber, Layer, Option, Schedule } from "e
 import * as Cluster from "../src/Cluster.js"
 import type { ClusterNode } from "../src/Cluster.js"
 import * as Fault from "../src/Fault.js"
-import * as FaultLog from "../src/internal/faultLog.js"
+import * as FaultLog from "../src/internal/service/faultLog.js"
 import * as Lab from "../src/Lab.js"
 import * as LocalAccount from "../src/LocalAccount.js"
 import * as RemoteAccount from "../src/RemoteAccount.js"

@@ -4,7 +4,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { packageFile, packageRoot, readPackageFile } from "../src/internal/packageFiles.js"
+import { packageFile, packageRoot, readPackageFile } from "../src/internal/shared/packageFiles.js"
 
 const repo = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 const tmp = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `package-files-test-${process.pid}-`))
@@ -14,7 +14,7 @@ afterAll(() => NodeFs.rmSync(tmp, { recursive: true, force: true }))
 const copyTo = async (dir: string) => {
   NodeFs.mkdirSync(dir, { recursive: true })
   NodeFs.copyFileSync(NodePath.join(repo, "src/internal/packageFiles.ts"), NodePath.join(dir, "packageFiles.ts"))
-  return (await import(NodeUrl.pathToFileURL(NodePath.join(dir, "packageFiles.ts")).href)) as typeof import("../src/internal/packageFiles.js")
+  return (await import(NodeUrl.pathToFileURL(NodePath.join(dir, "packageFiles.ts")).href)) as typeof import("../src/internal/shared/packageFiles.js")
 }
 
 describe("packageFiles", () => {

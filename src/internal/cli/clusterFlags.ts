@@ -4,9 +4,9 @@ import * as NodePath from "node:path"
 import { Cause, Effect, Layer, Option } from "effect"
 import * as Cluster from "../../Cluster.js"
 import * as Docker from "../../Docker.js"
-import * as ClusterPool from "../cluster.js"
-import { errorText } from "../errorText.js"
-import { importUserModule } from "../userModule.js"
+import * as ClusterPool from "../cluster/cluster.js"
+import { errorText } from "../shared/errorText.js"
+import { importUserModule } from "../runner/userModule.js"
 import { UsageError } from "./errors.js"
 
 /** The flags that choose the cluster. */

@@ -1,0 +1,75 @@
+/** A session's directory and the files written as it runs: session.log (progress lines) and results.jsonl. */
+import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as NodeFsP from "node:fs/promises"
+import * as NodePath from "node:path"
+import { Effect, Schema } from "effect"
+import * as Results from "../../Results.js"
+import type { RunEvent } from "../../Runner.js"
+import { ResultsDirError } from "../../Runner.js"
+import { makeProgress } from "./progress.js"
+
+const today = () => {
+  const d = new Date()
+  const pad = (n: number) => String(n).padStart(2, "0")
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
+}
+
+/** Allocates the next session id under the results root and creates its directory. */
+export const createSessionDir = (resultsRoot: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const root = NodePath.resolve(resultsRoot)
+      await NodeFsP.mkdir(root, { recursive: true })
+      const prefix = `${today()}--`
+      const taken = (await NodeFsP.readdir(root)).filter((n) => n.startsWith(prefix))
+        .map((n) => Number.parseInt(n.slice(prefix.length), 10)).filter(Number.isFinite)
+      // mkdir without `recursive` fails if the directory exists: two runs started at once get different ids.
+      for (let n = Math.max(0, ...taken) + 1; ; n++) {
+        const id = `${prefix}${String(n).padStart(3, "0")}`
+        const dir = NodePath.join(root, id)
+        try {
+          await NodeFsP.mkdir(dir)
+          const latest = NodePath.join(root, "latest")
+          await NodeFsP.rm(latest, { force: true })
+          await NodeFsP.symlink(id, latest).catch(() => undefined)
+          return { id, dir }
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+        }
+      }
+    },
+    catch: (e) => new ResultsDirError({ path: resultsRoot, reason: (e as Error).message ?? String(e) })
+  })
+
+
+/** A directory name for a test id; a long one is cut and given a hash of the whole id, so two never share. */
+export const safeDirName = (id: string) => {
+  const safe = id.replace(/[^A-Za-z0-9._=-]+/g, "_")
+  if (safe.length <= 200) return safe
+  return `${safe.slice(0, 183)}-${NodeCrypto.createHash("sha256").update(id).digest("hex").slice(0, 16)}`
+}
+
+
+/** Flushes and closes a file being appended to. */
+const endStream = (stream: NodeFs.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => stream.end(() => resolve())))
+
+/**
+ * The run's own log, kept with its results (CI keeps the directory, not always the terminal): the progress lines,
+ * timestamped; and results.jsonl, each result the moment it is known.
+ */
+export const openSessionFiles = (dir: string) => {
+  const sessionLog = NodeFs.createWriteStream(NodePath.join(dir, "session.log"), { flags: "a" })
+  sessionLog.on("error", () => {})
+  const logged = makeProgress({
+    write: (text: string) => sessionLog.write(text.replace(/^(?=.)/gm, () => `[${new Date().toISOString()}] `))
+  })
+  const jsonl = NodeFs.createWriteStream(NodePath.join(dir, "results.jsonl"), { flags: "a" })
+  jsonl.on("error", () => {})
+  const encode = Schema.encodeSync(Schema.parseJson(Results.TestResult))
+  return {
+    log: (event: RunEvent) => logged.onEvent(event),
+    append: (result: Results.TestResult) => void jsonl.write(encode(result) + "\n"),
+    close: Effect.forEach([jsonl, sessionLog], endStream, { discard: true })
+  }
+}
