@@ -10,7 +10,6 @@ import * as NodeV8 from "node:v8"
 import * as NodeVm from "node:vm"
 import { Effect, Layer, Option, Stream } from "effect"
 import * as Cluster from "../src/Cluster.js"
-import { coreOf } from "../src/internal/cluster/cluster.js"
 import { PendingQueue } from "../src/internal/runner/scheduler.js"
 import * as RemoteAccount from "../src/RemoteAccount.js"
 import * as Runner from "../src/Runner.js"
@@ -61,7 +60,7 @@ const main = Effect.gen(function*() {
   // Scheduling alone: the runner's queue and the cluster's allocation, with tests that finish in start order.
   const nodes = Array.from({ length: 1000 }, (_, i) => ({ name: `sim${i}`, index: i, account: simulatedAccount(i), nodeType: i % 10 === 0 ? "large" : undefined }))
   const cluster = yield* Cluster.make(nodes)
-  const pool = coreOf(cluster)!
+  const pool = cluster[Cluster.PoolTypeId]
   const specs: ReadonlyArray<Cluster.ClusterSpec> = [1, 3, 5, 20, [{ numNodes: 2, nodeType: "large" }, { numNodes: 3 }]]
   // The runner's own scheduling step (PendingQueue.takeFirst over the pool core's tryTake, giveBack when a test ends),
   // with tests that finish in start order.

@@ -3,6 +3,7 @@
  * `ducktape --help`, a subcommand's help (which loads the CLI for real), and `vitest --version` as the anchor.
  * The commands run interleaved (one of each per round) so that load on the machine hits all alike. Prints one JSON
  * line per command and the ratios of the medians. Run after `npm run build`: `npx tsx bench/startup.ts [rounds]`.
+ * With BASELINE=<another checkout>, that checkout's `ducktape --version` and `--help` run in the same rounds.
  */
 import * as ChildProcess from "node:child_process"
 import * as NodePath from "node:path"
@@ -15,6 +16,12 @@ const commands: Record<string, ReadonlyArray<string>> = {
   "ducktape --version": [NodePath.join(repo, "bin/ducktape.js"), "--version"],
   "ducktape --help": [NodePath.join(repo, "bin/ducktape.js"), "--help"],
   "ducktape lab --help": [NodePath.join(repo, "bin/ducktape.js"), "lab", "--help"]
+}
+
+const baseline = process.env["BASELINE"]
+if (baseline !== undefined) {
+  commands[`baseline ducktape --version`] = [NodePath.join(baseline, "bin/ducktape.js"), "--version"]
+  commands[`baseline ducktape --help`] = [NodePath.join(baseline, "bin/ducktape.js"), "--help"]
 }
 
 const timeOnce = (args: ReadonlyArray<string>): number => {

@@ -6,10 +6,13 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Layer, Scope } from "effect"
-import { Context, Schema } from "effect"
+import type { Context, Effect, Layer, Scope } from "effect"
 import * as internal from "./internal/cluster/cluster.js"
+import type { ClusterConfigError, InsufficientResources, UnreachableNodes } from "./internal/cluster/errors.js"
+import * as tag from "./internal/cluster/tag.js"
 import type { RemoteAccount, RemoteConnectionError } from "./RemoteAccount.js"
+
+export { ClusterConfigError, InsufficientResources, UnreachableNodes } from "./internal/cluster/errors.js"
 
 /** One node of a cluster. */
 export interface ClusterNode {
@@ -31,40 +34,6 @@ export type ClusterSpec =
 /** A spec in its one canonical form. */
 export type NormalizedSpec = ReadonlyArray<{ readonly numNodes: number; readonly nodeType: string | undefined }>
 
-/** A request cannot be met by the nodes there are; nothing was allocated. */
-export class InsufficientResources extends Schema.TaggedError<InsufficientResources>()("InsufficientResources", {
-  requested: Schema.String,
-  available: Schema.String
-}) {
-  override get message(): string {
-    return `not enough nodes: requested ${this.requested}; available ${this.available}`
-  }
-}
-
-/** A cluster definition cannot be used: a malformed file, an unknown field value, an unreachable node. */
-export class ClusterConfigError extends Schema.TaggedError<ClusterConfigError>()("ClusterConfigError", {
-  source: Schema.String,
-  problem: Schema.String,
-  fix: Schema.String
-}) {
-  override get message(): string {
-    return `${this.source}: ${this.problem}\n  fix: ${this.fix}`
-  }
-}
-
-/** Nodes that could not be reached when the cluster was opened, with each one's reason. */
-export class UnreachableNodes extends Schema.TaggedError<UnreachableNodes>()("UnreachableNodes", {
-  nodes: Schema.Array(Schema.Struct({ name: Schema.String, reason: Schema.String }))
-}) {
-  override get message(): string {
-    // Nodes that fail alike (eight aliases of one sshd that is down) share one line.
-    const byReason = new Map<string, Array<string>>()
-    for (const n of this.nodes) byReason.set(n.reason, [...(byReason.get(n.reason) ?? []), n.name])
-    return `${this.nodes.length} node(s) cannot be reached:\n` +
-      [...byReason].map(([reason, names]) => `  ${names.join(", ")}: ${reason}`).join("\n")
-  }
-}
-
 /** A pool of nodes. */
 export interface Cluster {
   /** Every node, in order. */
@@ -79,10 +48,28 @@ export interface Cluster {
   readonly fitsEver: (spec: ClusterSpec) => boolean
   /** Takes nodes for the life of the scope; an impossible request fails at once and changes nothing. */
   readonly alloc: (spec: ClusterSpec) => Effect.Effect<ReadonlyArray<ClusterNode>, InsufficientResources, Scope.Scope>
+  /** The synchronous core the runner's scheduler allocates through (see `Pool`). */
+  readonly [PoolTypeId]: Pool
+}
+
+/** The key of a cluster's `Pool`: out of the way of tests, which allocate through `alloc`. */
+export const PoolTypeId: typeof tag.PoolTypeId = tag.PoolTypeId
+/** The key of a cluster's `Pool`, as a type. */
+export type PoolTypeId = typeof PoolTypeId
+
+/**
+ * The synchronous core of a cluster, for the runner's scheduler, which tries every waiting test after every
+ * finished one and cannot afford a Scope per try. Not for tests: what it hands out is given back by hand.
+ */
+export interface Pool {
+  /** Takes nodes now if the spec fits (undefined, and nothing taken, if not); the caller must give them back. */
+  readonly tryTake: (spec: ClusterSpec) => ReadonlyArray<ClusterNode> | undefined
+  /** Returns nodes `tryTake` handed out. */
+  readonly giveBack: (nodes: ReadonlyArray<ClusterNode>) => void
 }
 
 /** The cluster the current effect runs on (a test sees its own sub-cluster here). */
-export const Cluster: Context.Tag<Cluster, Cluster> = Context.GenericTag<Cluster>("ducktape-effect/Cluster")
+export const Cluster: Context.Tag<Cluster, Cluster> = tag.Cluster
 
 /** Normalizes a spec; counts must be non-negative integers. */
 export const normalize: (spec: ClusterSpec) => NormalizedSpec = internal.normalize

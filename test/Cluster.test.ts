@@ -5,7 +5,7 @@ import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Either, Exit, Layer, Scope } from "effect"
 import * as Cluster from "../src/Cluster.js"
-import { clusterJsonWarnings, coreOf, parseClusterJson, readSshConfig } from "../src/internal/cluster/cluster.js"
+import { clusterJsonWarnings, parseClusterJson, readSshConfig } from "../src/internal/cluster/cluster.js"
 import { PendingQueue } from "../src/internal/runner/scheduler.js"
 import * as selection from "../src/internal/runner/selection.js"
 import * as Test from "../src/Test.js"
@@ -48,7 +48,7 @@ describe("Cluster allocation", () => {
   it.effect("the scheduler's core takes lowest-numbered nodes or nothing, and gives them back", () =>
     Effect.gen(function*() {
       const cluster = yield* Cluster.make(fakeNodes([undefined, "large", undefined, undefined]))
-      const pool = coreOf(cluster)!
+      const pool = cluster[Cluster.PoolTypeId]
       const first = pool.tryTake(2)
       expect(first?.map((n) => n.name)).toEqual(["n1", "n3"])
       expect(pool.tryTake([{ numNodes: 2, nodeType: "large" }])).toBeUndefined()

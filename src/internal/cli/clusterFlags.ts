@@ -4,7 +4,6 @@ import * as NodePath from "node:path"
 import { Cause, Effect, Layer, Option } from "effect"
 import * as Cluster from "../../Cluster.js"
 import * as Docker from "../../Docker.js"
-import * as ClusterPool from "../cluster/cluster.js"
 import { errorText } from "../shared/errorText.js"
 import { importUserModule } from "../runner/userModule.js"
 import { UsageError } from "./errors.js"
@@ -58,8 +57,6 @@ const moduleCluster = (path: string) =>
     const provided = Effect.flatMap(Effect.serviceOption(Cluster.Cluster), (cluster) =>
       Option.isNone(cluster)
         ? fail(`--cluster ${path}: its Layer does not provide Cluster`, usage)
-        : ClusterPool.coreOf(cluster.value) === undefined
-        ? fail(`--cluster ${path}: its Cluster was not made by Cluster.make`, "give your nodes to Cluster.make: the runner allocates them through it")
         : Effect.succeed(cluster.value))
     return Layer.effect(Cluster.Cluster, provided).pipe(
       Layer.provide(exported as Layer.Layer<unknown, unknown>),

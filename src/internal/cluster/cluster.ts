@@ -5,7 +5,8 @@ import * as NodePath from "node:path"
 import type { Scope } from "effect"
 import { Effect, Either, Layer, ParseResult, Redacted, Schema } from "effect"
 import type * as C from "../../Cluster.js"
-import { Cluster, ClusterConfigError, InsufficientResources, UnreachableNodes } from "../../Cluster.js"
+import { ClusterConfigError, InsufficientResources, UnreachableNodes } from "./errors.js"
+import { Cluster, PoolTypeId } from "./tag.js"
 import * as LocalAccount from "../../LocalAccount.js"
 import type { RemoteAccount, RemoteConnectionError } from "../../RemoteAccount.js"
 import * as SshAccount from "../../SshAccount.js"
@@ -99,23 +100,6 @@ export const fitsIn = (spec: C.ClusterSpec, nodes: ReadonlyArray<C.ClusterNode>)
 }
 
 /**
- * The synchronous core of a pool, for the runner's scheduler only: not on `Cluster`, where a test could give back
- * nodes another test holds.
- * @internal
- */
-export interface PoolCore {
-  /** Takes nodes now if the spec fits (undefined, and nothing taken, if not); the caller must give them back. */
-  readonly tryTake: (spec: C.ClusterSpec) => ReadonlyArray<C.ClusterNode> | undefined
-  /** Returns nodes `tryTake` handed out. */
-  readonly giveBack: (nodes: ReadonlyArray<C.ClusterNode>) => void
-}
-
-const cores = new WeakMap<C.Cluster, PoolCore>()
-
-/** The core of a pool made here; undefined for a Cluster built some other way. @internal */
-export const coreOf = (cluster: C.Cluster): PoolCore | undefined => cores.get(cluster)
-
-/**
  * A pool keeps its free nodes in one list per type, so checking and taking cost O(request), not O(cluster): the
  * scheduler tries every waiting spec after every finished test.
  * @internal
@@ -188,9 +172,9 @@ export const makePool = (nodes: ReadonlyArray<C.ClusterNode>): Effect.Effect<C.C
       maxUsed: Effect.sync(() => maxUsed),
       fitsNow: (spec) => Effect.sync(() => meets(needsOf(spec), countOf, freeCount)),
       fitsEver: (spec) => canMeet(normalize(spec), (t) => allCounts.get(t) ?? 0, nodes.length),
-      alloc
+      alloc,
+      [PoolTypeId]: { tryTake, giveBack }
     }
-    cores.set(cluster, { tryTake, giveBack })
     return cluster
   })
 

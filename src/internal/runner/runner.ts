@@ -21,7 +21,6 @@ import * as Discovery from "../../Discovery.js"
 import { Cluster } from "../../Cluster.js"
 import * as RemoteAccount from "../../RemoteAccount.js"
 import * as Report from "../../Report.js"
-import * as ClusterPool from "../cluster/cluster.js"
 import * as ReportFormat from "../report/reportFormat.js"
 import * as Scheduler from "./scheduler.js"
 import * as Results from "../../Results.js"
@@ -410,10 +409,7 @@ interface Job {
 export const run = (options: R.RunOptions) =>
   Effect.gen(function*() {
     const cluster = yield* Cluster
-    const pool = ClusterPool.coreOf(cluster)
-    if (pool === undefined) {
-      return yield* Effect.dieMessage("the runner needs a cluster made by ducktape-effect (Cluster.make or a Cluster source)")
-    }
+    const pool = cluster[ClusterModule.PoolTypeId]
     const { dir: sessionDir, id: sessionId } = yield* createSessionDir(options.resultsRoot ?? "results")
     const files = openSessionFiles(sessionDir)
     const emit = (event: R.RunEvent) => Effect.zipRight(files.log(event), options.onEvent?.(event) ?? Effect.void)

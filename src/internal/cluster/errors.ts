@@ -1,0 +1,36 @@
+/** The errors of clusters, in a module of their own: the machinery makes them without importing Cluster.ts. */
+import { Schema } from "effect"
+
+/** A request cannot be met by the nodes there are; nothing was allocated. */
+export class InsufficientResources extends Schema.TaggedError<InsufficientResources>()("InsufficientResources", {
+  requested: Schema.String,
+  available: Schema.String
+}) {
+  override get message(): string {
+    return `not enough nodes: requested ${this.requested}; available ${this.available}`
+  }
+}
+
+/** A cluster definition cannot be used: a malformed file, an unknown field value, an unreachable node. */
+export class ClusterConfigError extends Schema.TaggedError<ClusterConfigError>()("ClusterConfigError", {
+  source: Schema.String,
+  problem: Schema.String,
+  fix: Schema.String
+}) {
+  override get message(): string {
+    return `${this.source}: ${this.problem}\n  fix: ${this.fix}`
+  }
+}
+
+/** Nodes that could not be reached when the cluster was opened, with each one's reason. */
+export class UnreachableNodes extends Schema.TaggedError<UnreachableNodes>()("UnreachableNodes", {
+  nodes: Schema.Array(Schema.Struct({ name: Schema.String, reason: Schema.String }))
+}) {
+  override get message(): string {
+    // Nodes that fail alike (eight aliases of one sshd that is down) share one line.
+    const byReason = new Map<string, Array<string>>()
+    for (const n of this.nodes) byReason.set(n.reason, [...(byReason.get(n.reason) ?? []), n.name])
+    return `${this.nodes.length} node(s) cannot be reached:\n` +
+      [...byReason].map(([reason, names]) => `  ${names.join(", ")}: ${reason}`).join("\n")
+  }
+}
