@@ -20,16 +20,9 @@ import type { Effect, Either } from "effect"
 import { Schema } from "effect"
 import * as internal from "./internal/runner/discovery.js"
 import type { Params, TestCase } from "./Test.js"
+import { DiscoveryError } from "./internal/runner/errors.js"
 
-/** Why a selection cannot be resolved: what is wrong, and what to do about it. */
-export class DiscoveryError extends Schema.TaggedError<DiscoveryError>()("DiscoveryError", {
-  problem: Schema.String,
-  fix: Schema.String
-}) {
-  override get message(): string {
-    return `${this.problem}\nfix: ${this.fix}`
-  }
-}
+export { DiscoveryError } from "./internal/runner/errors.js"
 
 /** What to run: the command line's paths/symbols/suite files, `--exclude`, `--parameters`. */
 export interface Selection {

@@ -25,23 +25,9 @@ import type { ClusterNode } from "./Cluster.js"
 import * as internal from "./internal/service/fault.js"
 import type { Signal } from "./RemoteAccount.js"
 import type { RunningService, ServiceError } from "./Service.js"
+import { installHint, FaultError } from "./internal/service/errors.js"
 
-/** Packages that bring the tools network faults need on a node (iptables, tc). */
-export const installHint = "apt-get install -y iptables iproute2"
-
-/** A fault could not be applied; nothing of it is left applied. */
-export class FaultError extends Schema.TaggedError<FaultError>()("FaultError", {
-  /** Which fault: `partition`, `isolate`, `packet-loss`, `bandwidth`, `pause`, `kill`, … */
-  fault: Schema.String,
-  /** The node it failed on (its name), or the nodes it concerns. */
-  node: Schema.String,
-  reason: Schema.String,
-  fix: Schema.String
-}) {
-  override get message(): string {
-    return `cannot apply ${this.fault} on ${this.node}: ${this.reason}\n  fix: ${this.fix}`
-  }
-}
+export { installHint, FaultError } from "./internal/service/errors.js"
 
 /** An applied fault. */
 export interface Fault {

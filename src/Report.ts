@@ -17,35 +17,15 @@ import * as timeline_ from "./internal/report/reportTimeline.js"
 import * as text_ from "./internal/report/reportText.js"
 import { byStatus } from "./internal/report/reportFormat.js"
 import type { SessionResults } from "./Results.js"
+import { ReportError, fileNames } from "./internal/report/errors.js"
 
-/** A report could not be written, or a `report.json` could not be read back. */
-export class ReportError extends Schema.TaggedError<ReportError>()("ReportError", {
-  operation: Schema.Literal("write", "decode"),
-  path: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return this.operation === "write"
-      ? `cannot write report ${this.path}: ${this.reason}; check that the directory is writable and the disk not full`
-      : `${this.path} is not a ducktape report.json: ${this.reason}`
-  }
-}
+export { ReportError, fileNames } from "./internal/report/errors.js"
 
 /** Options of the text and HTML reports. */
 export interface TextOptions {
   /** Where `rerun-failed.yml` is (or will be) written, shown in the rerun hint; a placeholder when absent. */
   readonly rerunFile?: string
 }
-
-/** The file names `writeAll` writes into a session directory. */
-export const fileNames = {
-  text: "report.txt",
-  json: "report.json",
-  junit: "report.xml",
-  html: "report.html",
-  timeline: "timeline.svg",
-  rerun: "rerun-failed.yml"
-} as const
 
 /** `report.txt`: the session header, one block per test, then the failed tests' symbols and how to rerun them. */
 export const text: (session: SessionResults, options?: TextOptions) => string = text_.text

@@ -12,6 +12,9 @@ import type { LoadFailure } from "./Discovery.js"
 import * as internal from "./internal/runner/runner.js"
 import type { SessionResults, TestResult } from "./Results.js"
 import type { TestCase } from "./Test.js"
+import { ResultsDirError } from "./internal/runner/errors.js"
+
+export { ResultsDirError } from "./internal/runner/errors.js"
 
 /** What the runner tells the terminal as the run goes. */
 export type RunEvent =
@@ -72,16 +75,6 @@ export {
   /** An exception no code caught while a test ran: every test running then fails with it. */
   UncaughtError
 } from "./internal/runner/errors.js"
-
-/** The results directory could not be created. */
-export class ResultsDirError extends Schema.TaggedError<ResultsDirError>()("ResultsDirError", {
-  path: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `cannot create the results directory ${this.path}: ${this.reason}; choose another with --results-root`
-  }
-}
 
 /** A finished (or interrupted) session: its results and where they were written. */
 export interface Session {

@@ -11,6 +11,10 @@ import type { Duration, Effect, Layer, Scope } from "effect"
 import { Context, Schema } from "effect"
 import type { Cluster, ClusterNode, ClusterSpec, InsufficientResources } from "./Cluster.js"
 import * as internal from "./internal/service/service.js"
+import * as registry from "./internal/service/registry.js"
+import { ServiceError } from "./internal/service/errors.js"
+
+export { ServiceError } from "./internal/service/errors.js"
 
 /** A log file a service writes on each node. */
 export interface LogSpec {
@@ -18,18 +22,6 @@ export interface LogSpec {
   readonly path: string
   /** Collect it after every test (true) or only after a failed one (false, the default). */
   readonly collectDefault?: boolean
-}
-
-/** A service's step failed on a node (or a finite service did not finish in time). */
-export class ServiceError extends Schema.TaggedError<ServiceError>()("ServiceError", {
-  service: Schema.String,
-  node: Schema.optional(Schema.String),
-  phase: Schema.Literal("config", "provision", "allocate", "start", "stop", "clean", "wait", "worker"),
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `${this.service}${this.node === undefined ? "" : ` on ${this.node}`}: ${this.phase} failed: ${this.reason}`
-  }
 }
 
 /** A running service, as tests and the service's own steps see it. */
@@ -175,9 +167,7 @@ export interface ServiceRegistry {
 }
 
 /** The current test's service registry. */
-export const ServiceRegistry: Context.Tag<ServiceRegistry, ServiceRegistry> = Context.GenericTag<ServiceRegistry>(
-  "ducktape-effect/ServiceRegistry"
-)
+export const ServiceRegistry: Context.Tag<ServiceRegistry, ServiceRegistry> = registry.ServiceRegistry
 
 /** A fresh registry writing logs under `logsDir`. */
 export const makeRegistry: (

@@ -8,33 +8,9 @@
 import type { Effect, Scope } from "effect"
 import { Schema } from "effect"
 import * as internal from "./internal/cluster/sshd.js"
+import { SshdFailure, SshdError } from "./internal/cluster/errors.js"
 
-/** Why a private sshd could not be set up or started. */
-export const SshdFailure = Schema.Literal("missing", "keygen", "io", "port-in-use", "start-failed", "timeout")
-/** @see SshdFailure */
-export type SshdFailure = typeof SshdFailure.Type
-
-const sshdHint: Record<SshdFailure, string> = {
-  missing: "install it with `apt-get install -y openssh-server`",
-  keygen: "ssh-keygen failed; is openssh-client installed (`apt-get install -y openssh-client`)?",
-  io: "check that the directory is writable",
-  "port-in-use": "another process listens on that address and port; pick another port or leave it to us (port 0)",
-  "start-failed": "see the lines of sshd's log above",
-  timeout: "sshd did not accept connections in time; see its log"
-}
-
-/** A private sshd could not be set up, started or stopped. */
-export class SshdError extends Schema.TaggedError<SshdError>()("SshdError", {
-  reason: SshdFailure,
-  detail: Schema.String,
-  /** The end of sshd's own log, when it has one. */
-  logTail: Schema.optional(Schema.String)
-}) {
-  override get message(): string {
-    const log = this.logTail === undefined || this.logTail.trim() === "" ? "" : `\nsshd log:\n${this.logTail.trim()}`
-    return `private sshd (${this.reason}): ${this.detail}; ${sshdHint[this.reason]}${log}`
-  }
-}
+export { SshdFailure, SshdError } from "./internal/cluster/errors.js"
 
 /** A key pair made by `generateKeyPair`. */
 export interface KeyPair {

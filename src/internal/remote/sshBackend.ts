@@ -7,7 +7,7 @@ import { Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, Redacte
 import ssh2 from "ssh2"
 import type { AuthMethod, Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2"
 import * as RemoteAccount from "../../RemoteAccount.js"
-import { RemoteConnectionError, RemoteFileError } from "../../RemoteAccount.js"
+import { RemoteConnectionError, RemoteFileError } from "./errors.js"
 import type * as SA from "../../SshAccount.js"
 import * as KnownHosts from "./knownHosts.js"
 import { pidLinePrefix, pidOfLine } from "./pid.js"

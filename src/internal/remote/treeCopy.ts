@@ -13,7 +13,7 @@ import { PassThrough } from "node:stream"
 import type { Scope } from "effect"
 import { Deferred, Effect, Option, Stream } from "effect"
 import type * as RA from "../../RemoteAccount.js"
-import { RemoteFileError } from "../../RemoteAccount.js"
+import { RemoteFileError } from "./errors.js"
 import * as Shell from "../../Shell.js"
 
 /** What a tree copy needs of an account; `exec` also takes a readable as stdin. */

@@ -32,3 +32,23 @@ export class UncaughtError extends Schema.TaggedError<UncaughtError>()("Uncaught
       `unawaited promise; every test running at that moment fails with it, as the process cannot tell whose it was)`
   }
 }
+
+/** Why a selection cannot be resolved: what is wrong, and what to do about it. */
+export class DiscoveryError extends Schema.TaggedError<DiscoveryError>()("DiscoveryError", {
+  problem: Schema.String,
+  fix: Schema.String
+}) {
+  override get message(): string {
+    return `${this.problem}\nfix: ${this.fix}`
+  }
+}
+
+/** The results directory could not be created. */
+export class ResultsDirError extends Schema.TaggedError<ResultsDirError>()("ResultsDirError", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot create the results directory ${this.path}: ${this.reason}; choose another with --results-root`
+  }
+}

@@ -6,7 +6,7 @@ import * as NodePath from "node:path"
 import { Effect, Schema } from "effect"
 import * as Results from "../../Results.js"
 import type { RunEvent } from "../../Runner.js"
-import { ResultsDirError } from "../../Runner.js"
+import { ResultsDirError } from "./errors.js"
 import { makeProgress } from "./progress.js"
 
 const today = () => {
