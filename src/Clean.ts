@@ -18,6 +18,7 @@ import type { ClusterNode } from "./Cluster.js"
 import { sessionLabelVariable } from "./RemoteAccount.js"
 import { isProcessId } from "./internal/remote/pid.js"
 import * as Shell from "./Shell.js"
+import { isLive, qdiscHandle, qdiscMarker } from "./internal/shared/sessionLabels.js"
 
 /** Something a dead session left behind (and that `clean` removed, unless it was a dry run). */
 export interface Leftover {
@@ -25,23 +26,6 @@ export interface Leftover {
   readonly kind: "process" | "iptables-rule" | "qdisc" | "directory"
   readonly what: string
   readonly label: string
-}
-
-/** The label of sessions driven by this process. */
-export const labelFor = (sessionId: string): string => `${sessionId}/${NodeOs.hostname()}/${process.pid}`
-
-/** Whether the session that wrote `label` may still be running (its driver is alive, or we cannot tell). */
-export const isLive = (label: string): boolean => {
-  const [, host, pid] = label.split("/")
-  if (host === undefined || pid === undefined || !/^\d+$/.test(pid)) return false
-  if (host !== NodeOs.hostname()) return true // another driver machine: never touch what may be live
-  if (Number(pid) === process.pid) return true
-  try {
-    process.kill(Number(pid), 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
-  }
 }
 
 /**
@@ -64,15 +48,6 @@ fi
 true`
 
 const labelOfRule = (rule: string) => /--comment "?ducktape:([^":\s]*)/.exec(rule)?.[1] ?? ""
-
-/** The handle of the htb qdisc a bandwidth fault installs (one per interface). */
-export const qdiscHandle = "dd7a:"
-
-/**
- * What ends the iptables comment of the marker rule that records who installed a bandwidth limit on `dev`: a rule
- * without a target (it changes nothing), `-A OUTPUT -o <dev> -m comment --comment ducktape:<label>:<id>:qdisc:<dev>`.
- */
-export const qdiscMarker = (dev: string): string => `:qdisc:${dev}`
 
 /** The interface a marker rule records a bandwidth limit on, if the rule is one. */
 const qdiscOfRule = (rule: string) => /--comment "?ducktape:[^":\s]*:[^":\s]*:qdisc:([^"\s]+)"?(\s|$)/.exec(rule)?.[1]

@@ -25,7 +25,6 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import type { Scope } from "effect"
 import { Duration, Effect, Layer, Option } from "effect"
-import * as Clean from "./Clean.js"
 import type { ClusterSpec } from "./Cluster.js"
 import * as Cluster from "./Cluster.js"
 import * as Engine from "./internal/cluster/docker/engine.js"
@@ -36,6 +35,7 @@ import * as Release from "./internal/shared/release.js"
 import type { RemoteConnectionError } from "./RemoteAccount.js"
 import * as SshAccount from "./SshAccount.js"
 import * as Sshd from "./Sshd.js"
+import { isLive, labelFor } from "./internal/shared/sessionLabels.js"
 
 /** Why Docker nodes could not be made, found or removed (`DockerError`, with its `reason`). */
 export { DockerError, DockerFailure } from "./internal/cluster/docker/errors.js"
@@ -157,7 +157,7 @@ const planNodes = (options: DockerOptions) =>
 export const clean = (options: { readonly endpoints?: ReadonlyArray<string>; readonly dryRun?: boolean } = {}): Effect.Effect<ReadonlyArray<Nodes.DockerLeftover>, DockerError> =>
   Effect.gen(function*() {
     const endpoints = yield* parseEndpoints(options.endpoints)
-    const found = yield* Effect.forEach(endpoints, (e) => Effect.zipRight(Engine.ping(e), Nodes.cleanDead(e, Clean.isLive, options.dryRun === true)), {
+    const found = yield* Effect.forEach(endpoints, (e) => Effect.zipRight(Engine.ping(e), Nodes.cleanDead(e, isLive, options.dryRun === true)), {
       concurrency: "unbounded"
     })
     return found.flat()
@@ -177,14 +177,14 @@ const start = (options: DockerOptions, keep: boolean, keyDir: string) =>
     const endpoints = yield* parseEndpoints(options.endpoints)
     yield* Effect.forEach(endpoints, Engine.ping, { concurrency: "unbounded", discard: true })
     // As at the start of every run: what dead sessions left goes first (Ryuk's job, done by the next run).
-    const stale = (yield* Effect.forEach(endpoints, (e) => Nodes.cleanDead(e, Clean.isLive, false), { concurrency: "unbounded" })).flat()
+    const stale = (yield* Effect.forEach(endpoints, (e) => Nodes.cleanDead(e, isLive, false), { concurrency: "unbounded" })).flat()
     if (stale.length > 0) yield* Effect.logInfo(`removed what dead sessions left on docker:\n${describeLeftovers(stale)}`)
     const key = yield* Sshd.generateKeyPair(NodePath.join(keyDir, "id_ed25519")).pipe(
       Effect.mapError((e) => new DockerError({ endpoint: "docker", reason: "command-failed", detail: e.message }))
     )
     const started = yield* Nodes.start({
       name,
-      sessionLabel: Clean.labelFor(`docker-${name}`),
+      sessionLabel: labelFor(`docker-${name}`),
       keep,
       authorizedKey: key.publicKey,
       workdir,

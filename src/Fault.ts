@@ -175,6 +175,4 @@ export const randomNode: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<Cl
 export const checkNetwork: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<void, FaultError> =
   internal.checkNetwork
 
-/** The iptables comment prefix of rules applied under a session label: `ducktape:<label>:`. */
-export const commentPrefix: (label: string) => string = internal.commentPrefix
 

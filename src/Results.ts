@@ -96,8 +96,13 @@ export const SessionResults = Schema.Struct({
   runTimeSeconds: Schema.Number,
   clusterNumNodes: Schema.Number,
   parallelism: Schema.Number,
-  /** How the run was started, for the rerun command. */
+  /** How the run was started. */
   argv: Schema.Array(Schema.String),
+  /**
+   * The start of a command that reruns this session's failed tests (the environment and the flags that do not
+   * select tests, e.g. `DUCKTAPE_LAB=1 npx ducktape --cluster-file lab.json`); the symbols follow it.
+   */
+  rerun: Schema.optional(Schema.String),
   /** True when the run was cut short (Ctrl-C, --exit-first): tests that did not run are not in `results`. */
   interrupted: Schema.Boolean,
   /** Tests selected but never started (after an interruption or --exit-first). */

@@ -52,6 +52,8 @@ export interface RunOptions {
   readonly debug?: boolean
   /** The command line, for the report's rerun hint. */
   readonly argv?: ReadonlyArray<string>
+  /** The start of the command that reruns failed tests, for the reports (see `SessionResults.rerun`). */
+  readonly rerun?: string
   readonly onEvent?: (event: RunEvent) => Effect.Effect<void>
   /**
    * Called once the reports are written, also when the run was interrupted (Ctrl-C) — the one place to show the

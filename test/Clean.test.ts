@@ -5,6 +5,7 @@ import * as NodeUrl from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Clean from "../src/Clean.js"
+import { labelFor } from "../src/internal/shared/sessionLabels.js"
 import { isAlive } from "./support/processes.js"
 
 const repo = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
@@ -76,7 +77,7 @@ export const Hang = Test.suite("Hang", { hang: Test.make(() => Effect.zipRight(D
 
       // A live process of ours, labelled with this (live) test process, must be left alone.
       const live = ChildProcess.spawn("ip", inNamespace(["sleep", "600"]), {
-        env: { ...process.env, DUCKTAPE_SESSION: Clean.labelFor("live-session") },
+        env: { ...process.env, DUCKTAPE_SESSION: labelFor("live-session") },
         stdio: "ignore"
       })
       yield* Effect.addFinalizer(() => Effect.sync(() => live.kill("SIGKILL")))

@@ -69,7 +69,7 @@ class Cloud extends Context.Tag("Cloud")<Cloud, { readonly nodes: number }>() {}
 export default Layer.effect(Cluster.Cluster, Effect.flatMap(Cloud, () => Effect.dieMessage("unreachable")))
 `)
   NodeFs.writeFileSync(NodePath.join(dir, "broken.ducktape.ts"), "export const x = (\n")
-  const index = JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "src/index.ts")).href)
+  const index = JSON.stringify(NodeUrl.pathToFileURL(NodePath.join(repo, "dist/index.js")).href)
   NodeFs.writeFileSync(NodePath.join(dir, "clash.ducktape.ts"), `import { Effect } from "effect"
 import { Test } from ${index}
 export const t = Test.make({ cluster: 1, parametrize: [{ v: "a b" }, { v: "ab" }, { v: "日本" }, { v: "中文" }] }, ({ v }) => Effect.succeed(v))

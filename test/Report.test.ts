@@ -12,6 +12,7 @@ import * as Yaml from "yaml"
 import * as Report from "../src/Report.js"
 import type { FaultRecord, ServiceSummary, SessionResults, TestResult } from "../src/Results.js"
 import { counts } from "../src/Results.js"
+import { rerunPrefix } from "../src/internal/cli/rerun.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Fixtures
@@ -181,7 +182,8 @@ describe("the end-of-run summary", () => {
   it("stays short however many tests ran: counts, failures' first lines, the rerun command, where the report is", () => {
     const many = Array.from({ length: 2000 }, (_, i) =>
       result({ module: "t", suite: "T", name: `case${i}`, status: i % 2 === 0 ? "PASS" : "FAIL", summary: `wrong ${i}\nsecond line ${i}` }))
-    const s = Report.summary({ ...full, argv: ["DUCKTAPE_LAB=1", "tests/", "--cluster-file", "lab/cluster.json", "--subsets", "2", "--subset", "1"], results: many }, {
+    const argv = ["DUCKTAPE_LAB=1", "tests/", "--cluster-file", "lab/cluster.json", "--subsets", "2", "--subset", "1"]
+    const s = Report.summary({ ...full, argv, rerun: rerunPrefix(argv), results: many }, {
       rerunFile: "results/x/rerun-failed.yml",
       reportFile: "results/x/report.txt"
     })
@@ -194,7 +196,10 @@ describe("the end-of-run summary", () => {
     // The rerun repeats the environment gate and the cluster, not the selection (paths, shards).
     expect(s).toContain("  DUCKTAPE_LAB=1 npx ducktape --cluster-file lab/cluster.json results/x/rerun-failed.yml\n")
     expect(s).toContain("full report: results/x/report.txt")
-    expect(Report.text({ ...full, argv: ["--cluster", "localhost:3", "x.ducktape.ts"] })).toMatch(/^  npx ducktape --cluster localhost:3 <results dir>/m)
+    const local = ["--cluster", "localhost:3", "x.ducktape.ts"]
+    expect(Report.text({ ...full, argv: local, rerun: rerunPrefix(local) })).toMatch(/^  npx ducktape --cluster localhost:3 <results dir>/m)
+    // A session from before the CLI recorded its rerun command still says how to rerun.
+    expect(Report.text({ ...full, argv: local })).toMatch(/^  npx ducktape <results dir>/m)
   })
 })
 

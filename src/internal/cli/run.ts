@@ -17,6 +17,7 @@ import { useColor } from "./flags.js"
 import { onHardExit } from "./hardExit.js"
 import { version } from "./version.js"
 import * as Docker from "../../Docker.js"
+import { rerunPrefix } from "./rerun.js"
 
 const fail = (problem: string, fix: string) => Effect.fail(new UsageError({ problem, fix }))
 
@@ -156,6 +157,7 @@ export const runTests = (flags: RunFlags, argv: ReadonlyArray<string>) =>
       globals,
       debug: flags.debug,
       argv: [...Object.entries(rerunEnv).map(([k, v]) => `${k}=${v}`), ...argv],
+      rerun: rerunPrefix([...Object.entries(rerunEnv).map(([k, v]) => `${k}=${v}`), ...argv]),
       version,
       onEvent: progress.onEvent,
       onStarted: (started) =>

@@ -201,6 +201,7 @@ export const merge = (sessions: ReadonlyArray<Results.SessionResults>): Results.
     clusterNumNodes: sessions.reduce((n, s) => n + s.clusterNumNodes, 0),
     parallelism: sessions.reduce((n, s) => n + s.parallelism, 0),
     argv: sessions[0]?.argv ?? [],
+    ...(sessions[0]?.rerun === undefined ? {} : { rerun: sessions[0].rerun }),
     interrupted: sessions.some((s) => s.interrupted),
     notRun: distinct(sessions.flatMap((s) => s.notRun)).filter((id) => !ran.has(id)),
     results

@@ -2,7 +2,6 @@ import type * as R from "../../Report.js"
 import type { SessionResults, TestResult } from "../../Results.js"
 import { counts } from "../../Results.js"
 import * as Shell from "../../Shell.js"
-import { runFlags } from "../cli/flags.js"
 import { failedSymbols, isoTime, longDuration, paramsText, stringify, truncate, withoutAnsi } from "./reportFormat.js"
 
 const width = 100
@@ -16,36 +15,6 @@ const maxRerunLine = 600
 const maxSummaryChars = 4000
 /** Failures listed one line each in the terminal summary before "and N more". */
 const maxListedFailures = 20
-
-/** Flags that select what runs: a rerun of the failed tests names the tests instead, and drops these. */
-const selectionFlags: ReadonlySet<string> = new Set([
-  "exclude", "collect-only", "collect-num-nodes", "subsets", "subset", "historical-report", "sample", "repeat", "config-file"
-])
-
-/**
- * What a rerun must repeat from the session's command line (argv: `NAME=value` environment first, then the
- * arguments, config files' flags included): the environment, then every flag but those that select tests
- * (the cluster, globals, timeouts…). Paths are dropped: the rerun names the failed tests.
- */
-export const rerunPrefix = (argv: ReadonlyArray<string>): string => {
-  const env: Array<string> = []
-  const flags: Array<string> = []
-  let i = 0
-  for (; i < argv.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[i]!); i++) env.push(argv[i]!)
-  for (; i < argv.length; i++) {
-    const token = argv[i]!
-    if (token === "--") break
-    if (!token.startsWith("--")) continue
-    const eq = token.indexOf("=")
-    const name = token.slice(2, eq > 0 ? eq : undefined)
-    const flag = runFlags.find((f) => f.name === name)
-    const value = flag === undefined || flag.type === "boolean" || eq > 0 ? undefined : argv[++i]
-    if (flag === undefined || selectionFlags.has(name)) continue
-    flags.push(token, ...(value === undefined ? [] : [value]))
-  }
-  const words = [...env.map((e) => { const at = e.indexOf("="); return `${e.slice(0, at)}=${Shell.quote(e.slice(at + 1))}` }), "npx ducktape", ...flags.map(Shell.quote)]
-  return words.join(" ")
-}
 
 /** The first line of a summary, cut to what a terminal line can show. */
 const firstLine = (s: string, max = 300) => {
@@ -145,7 +114,7 @@ export const text = (session: SessionResults, options: R.TextOptions = {}): stri
       ? `<results dir>/${session.sessionId}/rerun-failed.yml`
       : Shell.quote(options.rerunFile)
     const quoted = symbols.map(Shell.quote)
-    const command = rerunPrefix(session.argv)
+    const command = session.rerun ?? "npx ducktape"
     const line = `${command} ${quoted.join(" ")}`
     out.push(
       heavy,
@@ -188,7 +157,7 @@ export const summary = (
   if (flaky.length > 0) out.push("", `FLAKY: ${flaky.slice(0, maxListedFailures).map((r) => r.testId).join(", ")}${flaky.length > maxListedFailures ? ", …" : ""}`)
   if (failedSymbols(session.results).length > 0) {
     const file = options.rerunFile === undefined ? `<results dir>/${session.sessionId}/rerun-failed.yml` : Shell.quote(options.rerunFile)
-    const command = rerunPrefix(session.argv)
+    const command = session.rerun ?? "npx ducktape"
     const line = `${command} ${failedSymbols(session.results).map(Shell.quote).join(" ")}`
     out.push("", "Rerun the failed tests with:", ...(line.length <= maxRerunLine ? [`  ${line}`] : []), `  ${command} ${file}`)
   }

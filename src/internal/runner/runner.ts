@@ -37,6 +37,7 @@ import { createSessionDir, openSessionFiles, safeDirName } from "./sessionFiles.
 import { checkNodes } from "./nodeHealth.js"
 import { makeReportRewriter } from "./reportRewriter.js"
 import { makeUncaughtGuard, type UncaughtListener } from "./uncaught.js"
+import { labelFor } from "../shared/sessionLabels.js"
 
 export { createSessionDir } from "./sessionFiles.js"
 
@@ -617,6 +618,7 @@ export const run = (options: R.RunOptions) =>
           clusterNumNodes: cluster.size,
           parallelism: maxParallel,
           argv: options.argv ?? [],
+          ...(options.rerun === undefined ? {} : { rerun: options.rerun }),
           interrupted: !final || interrupted || stopping !== undefined,
           notRun: [...new Set([...inFlight, ...waiting])],
           // Reports list tests in the order they were selected, not the order parallel runs happened to end.
@@ -673,7 +675,7 @@ export const run = (options: R.RunOptions) =>
     // Plain variables, like `stopping`: only this fiber and its finalizers touch them.
     let interrupted = false
     let concluded: Results.SessionResults | undefined
-    const label = Clean.labelFor(sessionId)
+    const label = labelFor(sessionId)
     yield* loop.pipe(
       RemoteAccount.withSessionLabel(label),
       Effect.onInterrupt(() =>

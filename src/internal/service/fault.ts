@@ -12,6 +12,7 @@ import { isLoopback } from "../cluster/cluster.js"
 import { recordApplied, recordOneShot } from "./faultLog.js"
 import { isProcessId } from "../remote/pid.js"
 import { currentLabel } from "../remote/remoteAccount.js"
+import * as labels from "../shared/sessionLabels.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Limits and named schedules
@@ -25,7 +26,7 @@ const healTimeout = Duration.seconds(45)
 const healRetry = Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
 
 /** The htb qdisc handle that marks a bandwidth limit as ours. */
-const qdiscHandle = Clean.qdiscHandle
+const qdiscHandle = labels.qdiscHandle
 
 const networkFix = "network faults need nodes with their own network namespace: use `ducktape lab up` or real hosts"
 
@@ -42,7 +43,7 @@ const sanitize = (s: string) => s.replace(/[^A-Za-z0-9._/-]/g, "_").slice(0, 200
 /** The session label faults are marked with: the runner's (every test runs under one), else an `adhoc` one. */
 const sessionLabel: Effect.Effect<string> = Effect.map(
   FiberRef.get(currentLabel),
-  (fromRunner) => sanitize(fromRunner ?? Clean.labelFor("adhoc"))
+  (fromRunner) => sanitize(fromRunner ?? labels.labelFor("adhoc"))
 )
 
 /** @internal */
@@ -545,7 +546,7 @@ export const bandwidth = (node: ClusterNode, rate: string) =>
     // driver that crashed. An interface name that a comment cannot hold gets no marker.
     const id = nextId()
     const label = yield* sessionLabel
-    const marker = sanitize(dev) === dev ? `${commentFor(label, id)}${Clean.qdiscMarker(dev)}` : undefined
+    const marker = sanitize(dev) === dev ? `${commentFor(label, id)}${labels.qdiscMarker(dev)}` : undefined
     // Whether the qdisc may be ours: set just before the script runs, so an interrupted apply is still undone, and
     // cleared when the script refused (then the qdisc there is another fault's or someone else's).
     let mine = false

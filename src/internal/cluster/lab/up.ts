@@ -5,8 +5,6 @@ import { Effect, Layer, Option, Scope } from "effect"
 import type * as L from "../../../Lab.js"
 import * as Shell from "../../../Shell.js"
 import type { SshdError } from "../../../Sshd.js"
-// Through the public module, as before the split: internal/sshd.ts imports Sshd.ts for its error at runtime, so
-// loading internal/sshd.ts first leaves Sshd.ts reading its exports before they exist.
 import * as Sshd from "../../../Sshd.js"
 import * as Release from "../../shared/release.js"
 import { LabError } from "./errors.js"
