@@ -13,7 +13,7 @@ afterAll(() => NodeFs.rmSync(tmp, { recursive: true, force: true }))
 /** The helper's own source, copied to `dir` as a build would move it, then imported from there. */
 const copyTo = async (dir: string) => {
   NodeFs.mkdirSync(dir, { recursive: true })
-  NodeFs.copyFileSync(NodePath.join(repo, "src/internal/packageFiles.ts"), NodePath.join(dir, "packageFiles.ts"))
+  NodeFs.copyFileSync(NodePath.join(repo, "src/internal/shared/packageFiles.ts"), NodePath.join(dir, "packageFiles.ts"))
   return (await import(NodeUrl.pathToFileURL(NodePath.join(dir, "packageFiles.ts")).href)) as typeof import("../src/internal/shared/packageFiles.js")
 }
 
