@@ -35,7 +35,7 @@ describe("README", () => {
 
   it("documents every flag `ducktape --help` lists, and no flag it does not have", () => {
     // Each command's --help lists its own flags.
-    const help = [[], ["lab", "up"], ["lab", "down"], ["clean"], ["report", "merge"]].map((command) =>
+    const help = [[], ["lab", "up"], ["lab", "down"], ["docker", "up"], ["docker", "down"], ["clean"], ["report", "merge"]].map((command) =>
       ChildProcess.execFileSync(process.execPath, [NodePath.join(repo, "bin/ducktape.js"), ...command, "--help"], {
         cwd: repo,
         encoding: "utf8"

@@ -788,7 +788,8 @@ describe.skipIf(!hasChromium)("html in headless Chromium (apt-get install -y chr
   it("fits the timeline to a resized window, bars still where their times say", async () => {
     const wide = await scale()
     await page.setViewportSize({ width: 1000, height: 900 })
-    await page.waitForFunction(`Number(document.querySelector("canvas.tl-canvas").getAttribute("data-width")) < ${wide.width}`)
+    // A function, not a string: the page's CSP forbids eval, which a string predicate needs.
+    await page.waitForFunction((w) => Number((globalThis as any).document.querySelector("canvas.tl-canvas")?.getAttribute("data-width")) < w, wide.width)
     const s = await scale()
     expect(wide.width - s.width).toBe(400)
     await page.locator("#timeline").scrollIntoViewIfNeeded()
@@ -796,7 +797,7 @@ describe.skipIf(!hasChromium)("html in headless Chromium (apt-get install -y chr
     const mid = at(await scale(), (b.from + b.to) / 2, b.node)
     expect(await pixel(mid.x, mid.y)).toEqual(await statusColour("FAIL"))
     await page.setViewportSize({ width: 1400, height: 900 })
-    await page.waitForFunction(`Number(document.querySelector("canvas.tl-canvas").getAttribute("data-width")) === ${wide.width}`)
+    await page.waitForFunction((w) => Number((globalThis as any).document.querySelector("canvas.tl-canvas")?.getAttribute("data-width")) === w, wide.width)
   })
 
   it("writes timeline.svg beside the report: well-formed, one titled bar per node held, placed by its times", async () => {
