@@ -1,6 +1,6 @@
 /**
- * The `ducktape` command line: `ducktape [paths…]` runs tests; `lab`, `clean`, `report merge` and `examples`
- * are subcommands. Every flag is documented in `--help`.
+ * The `ducktape` command line: `ducktape [paths…]` runs tests; `lab`, `clean`, `report merge`, `check` and
+ * `examples` are subcommands. Every flag is documented in `--help`.
  *
  * Exit codes: 0 when every test passed (or was flaky or ignored), 1 when any failed or did not run,
  * 2 for usage and configuration errors.
@@ -132,8 +132,18 @@ const cleanCommand = Command.make("clean", {
 
 const report = Command.make("report").pipe(Command.withSubcommands([reportMerge]))
 
+const checkCommand = Command.make("check", {
+  file: Args.text({ name: "file" }),
+  model: Options.text("model").pipe(Options.optional),
+  timeLimit: Options.text("time-limit").pipe(Options.optional)
+}, (o) =>
+  Effect.promise(() => import("./internal/cli/check.js")).pipe(
+    Effect.flatMap((m) => m.check(o)),
+    Effect.flatMap(finishWith)
+  ))
+
 /** The whole command tree. */
-export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, docker, report, cleanCommand]))
+export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, docker, report, cleanCommand, checkCommand]))
 
 /** Text for a stream that shows no colors: @effect/cli's messages come with ANSI escapes. */
 const plain = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(/\x1b\[[0-9;]*m/g, "") : a))

@@ -399,4 +399,64 @@ describe("ducktape CLI", () => {
     // A huge message is cut on the progress line.
     expect(plain.length).toBeLessThan(1000)
   })
+  it("ducktape check: exit 0 linearizable, 1 not (with the counterexample), 2 bad input naming file, line and fix, 3 unknown", async () => {
+    const write = (name: string, lines: ReadonlyArray<string>) => NodeFs.writeFileSync(NodePath.join(dir, name), lines.join("\n") + "\n")
+    write("valid.edn", [
+      "{:type :invoke, :f :write, :value 1, :process 0, :time 0}",
+      "{:type :ok, :f :write, :value 1, :process 0, :time 10}",
+      "{:type :invoke, :f :read, :value nil, :process 1, :time 20}",
+      "{:type :ok, :f :read, :value 1, :process 1, :time 30}"
+    ])
+    const event = (type: string, process: number, f: string, value: unknown, time: number) => JSON.stringify({ type, process, f, value, time })
+    write("stale.jsonl", [event("invoke", 0, "write", 1, 0), event("ok", 0, "write", 1, 10), event("invoke", 1, "read", null, 20), event("ok", 1, "read", 2, 30)])
+    write("broken.jsonl", [event("invoke", 0, "write", 1, 0), "{\"type\":\"ok\", oops"])
+
+    const valid = await ducktape("check", "valid.edn", "--model", "cas-register")
+    expect(valid.out).toMatch(/^linearizable \(cas-register model; 2 ops/)
+    expect(valid.code).toBe(0)
+
+    const invalid = await ducktape("check", "stale.jsonl", "--model", "register")
+    expect(invalid.code).toBe(1)
+    expect(invalid.out).toContain("NOT linearizable")
+    expect(invalid.out).toMatch(/cannot be placed:\n\s+process 1: read → 2.*line 3/)
+
+    const broken = await ducktape("check", "broken.jsonl", "--model", "register")
+    expect(broken.code).toBe(2)
+    expect(broken.out).toMatch(/^error: cannot read history broken\.jsonl:2: .*\n\s+fix: /)
+    expect(broken.out).not.toMatch(/\bat .*\.js:\d+/)
+
+    const model = await ducktape("check", "valid.edn", "--model", "registr")
+    expect(model.code).toBe(2)
+    expect(model.out).toContain("unknown model \"registr\"")
+    expect(model.out).toContain("register, cas-register, kv, set, queue, counter")
+
+    const missing = await ducktape("check", "nowhere.edn", "--model", "register")
+    expect(missing.code).toBe(2)
+    expect(missing.out).toContain("no such file: nowhere.edn")
+
+    const noModel = await ducktape("check", "valid.edn")
+    expect(noModel.code).toBe(2)
+    expect(noModel.out).toContain("needs --model")
+
+    // 40 writes whose outcome is unknown, then reads in an order no search settles within a millisecond.
+    const hard: Array<string> = []
+    let t = 0
+    for (let p = 0; p < 40; p++) hard.push(event("invoke", p, "write", p, t++))
+    for (let p = 0; p < 40; p++) hard.push(event("info", p, "write", p, t++))
+    for (let i = 0; i < 40; i++) hard.push(event("invoke", 100 + i, "read", null, t++), event("ok", 100 + i, "read", (i * 7) % 40, t++))
+    write("hard.jsonl", hard)
+    const unknown = await ducktape("check", "hard.jsonl", "--model", "register", "--time-limit", "1ms")
+    expect(unknown.out).toContain("time limit")
+    expect(unknown.code).toBe(3)
+
+    const badLimit = await ducktape("check", "valid.edn", "--model", "register", "--time-limit", "soon")
+    expect(badLimit.code).toBe(2)
+    expect(badLimit.out).toContain("--time-limit \"soon\" is not a duration")
+
+    const help = await ducktape("--help")
+    expect(help.out).toMatch(/check\s+Check a history file/)
+    const checkHelp = await ducktape("check", "--help")
+    expect(checkHelp.out).toContain("--model NAME")
+    expect(checkHelp.out).toContain("ducktape check store/latest/history.edn --model cas-register")
+  })
 })

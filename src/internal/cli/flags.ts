@@ -101,7 +101,7 @@ export const commands: ReadonlyArray<CommandHelp> = [
     args: "[PATH…]   test files (*.ducktape.ts), directories, globs, symbols (file::Suite.test@{\"k\":1}) or suite files " +
       "(.yml); default: the current directory",
     flags: runFlags,
-    subcommands: ["examples", "lab", "docker", "clean", "report"],
+    subcommands: ["examples", "lab", "docker", "clean", "report", "check"],
     examples: [
       "ducktape tests/                                  run every *.ducktape.ts under tests/ on localhost:8",
       "ducktape tests/kafka.ducktape.ts::Kafka.produce  run one test",
@@ -170,6 +170,20 @@ export const commands: ReadonlyArray<CommandHelp> = [
       description: "Only list what would be removed."
     }],
     examples: ["ducktape clean --dry-run", "ducktape clean --cluster-file .ducktape/lab/cluster.json"]
+  },
+  {
+    path: ["check"],
+    summary: "Check a history file for linearizability against a model: exit 0 linearizable, 1 not (with a counterexample), " +
+      "2 bad input, 3 unknown (a limit was hit).",
+    args: "FILE   a history: Jepsen's history.edn, Jepsen's log lines, or JSON Lines (.jsonl)",
+    flags: [
+      { name: "model", type: "text", value: "NAME", description: "The model: register, cas-register, kv, set, queue or counter." },
+      { name: "time-limit", type: "text", value: "DURATION", description: "Give up (exit 3) after this long, e.g. 30s or \"2 minutes\".", default: "60s" }
+    ],
+    examples: [
+      "ducktape check store/latest/history.edn --model cas-register",
+      "ducktape check results/latest/MySuite/test/histories/kv.jsonl --model kv --time-limit 2m"
+    ]
   },
   {
     path: ["report"],
