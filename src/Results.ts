@@ -41,6 +41,23 @@ export const FaultRecord = Schema.Struct({
 /** @see FaultRecord */
 export type FaultRecord = typeof FaultRecord.Type
 
+/** A history a test attached (`Test.recordHistory`): its files (relative to the test's directory) and verdict. */
+export const HistorySummary = Schema.Struct({
+  name: Schema.String,
+  /** The history as JSON Lines (`History.toJsonLines`). */
+  file: Schema.String,
+  faultsFile: Schema.String,
+  verdictFile: Schema.optional(Schema.String),
+  model: Schema.optional(Schema.String),
+  verdict: Schema.optional(Schema.Literal("Valid", "Invalid", "Unknown")),
+  ops: Schema.Number,
+  outcomes: Schema.Struct({ ok: Schema.Number, fail: Schema.Number, info: Schema.Number }),
+  /** For an invalid verdict, the id of the operation that cannot be placed. */
+  failingOp: Schema.optional(Schema.Number)
+})
+/** @see HistorySummary */
+export type HistorySummary = typeof HistorySummary.Type
+
 /** Nodes a test held for one attempt, from their allocation to their release (the session timeline's bars). */
 export const NodeAllocation = Schema.Struct({
   nodes: Schema.Array(Schema.String),
@@ -82,7 +99,9 @@ export const TestResult = Schema.Struct({
   /** Per attempt, the nodes it held and when; absent in results written before 0.1.0's timeline. */
   allocations: Schema.optional(Schema.Array(NodeAllocation)),
   services: Schema.Array(ServiceSummary),
-  faults: Schema.Array(FaultRecord)
+  faults: Schema.Array(FaultRecord),
+  /** Histories the test attached, with their verdicts; absent when it attached none. */
+  histories: Schema.optional(Schema.Array(HistorySummary))
 })
 /** @see TestResult */
 export type TestResult = typeof TestResult.Type

@@ -10,9 +10,16 @@
 import type { Duration, Scope } from "effect"
 import { Effect, Schema } from "effect"
 import type { Cluster, ClusterSpec } from "./Cluster.js"
+import type { History } from "./History.js"
+import { format as formatVerdict } from "./internal/history/checker.js"
+import * as historyRecord from "./internal/history/record.js"
 import * as internal from "./internal/test/test.js"
+import type { Verdict } from "./Linearizability.js"
+import type { Model } from "./Model.js"
+import type { HistorySummary } from "./Results.js"
 import type { ServiceRegistry } from "./Service.js"
-import type { TestContext } from "./TestContext.js"
+import { TestContext } from "./TestContext.js"
+import type { FaultRecord as WorkloadFaultRecord } from "./Workload.js"
 
 /** Parameter values of one test case. */
 export type Params = Readonly<Record<string, unknown>>
@@ -153,3 +160,33 @@ export const checkEqual = <A>(actual: A, expected: A, what = "value"): Effect.Ef
  * down as after any test.
  */
 export const skip = (reason: string): Effect.Effect<never> => Effect.die(new internal.TestSkipped(reason))
+
+/** How `recordHistory` checks and judges a history. */
+export interface RecordHistoryOptions<S> {
+  /** The model to check the history with (`Linearizability.check`); not needed when `verdict` is given. */
+  readonly model?: Model<S>
+  /** A verdict already reached (the history is then not checked again). */
+  readonly verdict?: Verdict
+  /** Fail the test, with the counterexample as the message, when the verdict is Invalid. Default true. */
+  readonly failOnInvalid?: boolean
+}
+
+/**
+ * Attaches a workload's history to the test's results: checks it with `model` (unless `verdict` is given), writes
+ * `histories/<name>.jsonl`, `<name>.faults.json` and `<name>.verdict.json` into the test's results directory, and
+ * adds a summary to the test's result (report.json; report.html draws its lanes, latency and rate plots). Fails the
+ * test when the verdict is Invalid, unless `failOnInvalid: false`. Returns the verdict (undefined without a model).
+ */
+export const recordHistory = <S>(
+  name: string,
+  result: { readonly history: History; readonly faults?: ReadonlyArray<WorkloadFaultRecord> },
+  options: RecordHistoryOptions<S> = {}
+): Effect.Effect<Verdict | undefined, AssertionFailed, TestContext> =>
+  Effect.flatMap(TestContext, (ctx) =>
+    Effect.flatMap(historyRecord.write(ctx.resultsDir, name, result, options.model, options.verdict), ({ verdict }) =>
+      verdict?._tag === "Invalid" && options.failOnInvalid !== false
+        ? Effect.fail(new AssertionFailed({ message: `history ${name}: ${formatVerdict(verdict, options.model)}` }))
+        : Effect.succeed(verdict)))
+
+/** The summaries of the histories a test attached (read from its results directory; for runners and reports). */
+export const recordedHistories: (resultsDir: string) => ReadonlyArray<HistorySummary> = historyRecord.readSummaries

@@ -38,6 +38,7 @@ import { checkNodes } from "./nodeHealth.js"
 import { makeReportRewriter } from "./reportRewriter.js"
 import { makeUncaughtGuard, type UncaughtListener } from "./uncaught.js"
 import { labelFor } from "../shared/sessionLabels.js"
+import { readSummaries } from "../history/record.js"
 
 export { createSessionDir } from "./sessionFiles.js"
 
@@ -474,7 +475,8 @@ export const run = (options: R.RunOptions) =>
         nodes: last.nodes,
         allocations: job.attempts.map((a) => ({ nodes: a.nodes, allocatedAt: a.allocatedAt ?? a.startTime, releasedAt: a.releasedAt ?? a.stopTime })),
         services: last.services,
-        faults: last.faults
+        faults: last.faults,
+        ...historiesOf(last.resultsDir)
       }
       return Effect.zipRight(willRetry ? Effect.void : record(result), emit({ _tag: "TestFinished", result, willRetry }))
     }
@@ -707,3 +709,8 @@ export const run = (options: R.RunOptions) =>
     return { results: concluded!, dir: sessionDir } satisfies R.Session
   })
 
+/** The histories a test attached (Test.recordHistory), for its result; nothing when it attached none. */
+const historiesOf = (dir: string) => {
+  const histories = readSummaries(dir)
+  return histories.length === 0 ? {} : { histories }
+}

@@ -1,0 +1,91 @@
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import * as Cluster from "../src/Cluster.js"
+import * as History from "../src/History.js"
+import * as Model from "../src/Model.js"
+import * as Report from "../src/Report.js"
+import * as Runner from "../src/Runner.js"
+import * as Test from "../src/Test.js"
+
+const roots: Array<string> = []
+afterAll(() => {
+  for (const root of roots) NodeFs.rmSync(root, { recursive: true, force: true })
+})
+
+const event = (type: string, process: number, f: string, value: unknown, time: number) => JSON.stringify({ type, process, f, value, time })
+const historyOf = (lines: ReadonlyArray<string>) => Either.getOrThrow(History.parse(lines.join("\n") + "\n", { format: "jsonl" }))
+
+// write 1 by 0 [0, 10]; read → 1 by 1 [20, 30] (or → 2: stale, not linearizable); a cas by 2 that may have happened.
+const valid = historyOf([
+  event("invoke", 0, "write", 1, 0), event("ok", 0, "write", 1, 10),
+  event("invoke", 1, "read", null, 20), event("ok", 1, "read", 1, 30),
+  event("invoke", 2, "cas", [5, 6], 25), event("fail", 2, "cas", [5, 6], 40)
+])
+const invalid = historyOf([
+  event("invoke", 0, "write", 1, 0), event("ok", 0, "write", 1, 10),
+  event("invoke", 1, "read", null, 20), event("ok", 1, "read", 2, 30),
+  event("invoke", 2, "write", 3, 25), event("info", 2, "write", 3, 40)
+])
+const faults = [{ tick: 0, description: "partition [n1] | [n2 n3]", started: 5, applied: 6, healed: 35 }]
+
+const run = (tests: Record<string, Test.Test<any>>) => {
+  const root = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "histories-"))
+  roots.push(root)
+  const cases = Object.entries(tests).flatMap(([name, t]) =>
+    Test.expand(t, { module: "spec", file: "/nowhere/spec.ducktape.ts", suite: "H", name }, {}))
+  return Runner.run({ cases, resultsRoot: root }).pipe(Effect.provide(Cluster.localhost({ numNodes: 1 })))
+}
+
+describe("Test.recordHistory", () => {
+  it.live("checks the history, writes its files into the test's results and summarises it in the result", () =>
+    Effect.gen(function*() {
+      const session = yield* run({
+        good: Test.make({ cluster: { numNodes: 1 } }, () => Test.recordHistory("register", { history: valid, faults }, { model: Model.casRegister() })),
+        bad: Test.make({ cluster: { numNodes: 1 } }, () => Test.recordHistory("stale", { history: invalid, faults: [] }, { model: Model.casRegister() })),
+        tolerated: Test.make(
+          { cluster: { numNodes: 1 } },
+          () => Test.recordHistory("stale read", { history: invalid }, { model: Model.casRegister(), failOnInvalid: false })
+        ),
+        none: Test.make({ cluster: { numNodes: 1 } }, () => Effect.void)
+      })
+      const byName = new Map(session.results.results.map((r) => [r.name, r]))
+      const good = byName.get("good")!
+      expect(good.status).toBe("PASS")
+      expect(good.histories).toEqual([{
+        name: "register",
+        file: "histories/register.jsonl",
+        faultsFile: "histories/register.faults.json",
+        verdictFile: "histories/register.verdict.json",
+        model: "cas-register",
+        verdict: "Valid",
+        ops: 3,
+        outcomes: { ok: 2, fail: 1, info: 0 }
+      }])
+      const dir = NodePath.join(session.dir, good.resultsDir)
+      // The history file reads back as the same history; faults and verdict are JSON beside it.
+      const back = yield* History.fromFile(NodePath.join(dir, "histories/register.jsonl"))
+      expect(back.ops.map(({ line: _, ...op }) => op)).toEqual(valid.ops.map(({ line: _, ...op }) => op))
+      expect(JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "histories/register.faults.json"), "utf8"))).toEqual(faults)
+      expect(JSON.parse(NodeFs.readFileSync(NodePath.join(dir, "histories/register.verdict.json"), "utf8"))._tag).toBe("Valid")
+
+      const bad = byName.get("bad")!
+      expect(bad.status).toBe("FAIL")
+      expect(bad.summary).toContain("history stale: NOT linearizable")
+      expect(bad.summary).toContain("process 1: read → 2")
+      expect(bad.histories?.[0]).toMatchObject({ verdict: "Invalid", failingOp: 1, outcomes: { ok: 2, fail: 0, info: 1 } })
+
+      const tolerated = byName.get("tolerated")!
+      expect(tolerated.status).toBe("PASS")
+      expect(tolerated.histories?.[0]).toMatchObject({ name: "stale read", file: "histories/stale_read.jsonl", verdict: "Invalid" })
+
+      expect(byName.get("none")!.histories).toBeUndefined()
+      // report.json keeps the summaries and reads back through the results schema.
+      const decoded = Report.decodeJson(NodeFs.readFileSync(NodePath.join(session.dir, "report.json"), "utf8"))
+      expect(Either.isRight(decoded)).toBe(true)
+      const again = Either.getOrThrow(decoded).results.find((r) => r.name === "bad")
+      expect(again?.histories?.[0]?.failingOp).toBe(1)
+    }))
+})
