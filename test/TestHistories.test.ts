@@ -15,7 +15,8 @@ afterAll(() => {
   for (const root of roots) NodeFs.rmSync(root, { recursive: true, force: true })
 })
 
-const event = (type: string, process: number, f: string, value: unknown, time: number) => JSON.stringify({ type, process, f, value, time })
+// Times in milliseconds, written in nanoseconds.
+const event = (type: string, process: number, f: string, value: unknown, ms: number) => JSON.stringify({ type, process, f, value, time: ms * 1e6 })
 const historyOf = (lines: ReadonlyArray<string>) => Either.getOrThrow(History.parse(lines.join("\n") + "\n", { format: "jsonl" }))
 
 // write 1 by 0 [0, 10]; read → 1 by 1 [20, 30] (or → 2: stale, not linearizable); a cas by 2 that may have happened.
@@ -29,7 +30,8 @@ const invalid = historyOf([
   event("invoke", 1, "read", null, 20), event("ok", 1, "read", 2, 30),
   event("invoke", 2, "write", 3, 25), event("info", 2, "write", 3, 40)
 ])
-const faults = [{ tick: 0, description: "partition [n1] | [n2 n3]", started: 5, applied: 6, healed: 35 }]
+const faults = [{ tick: 0, description: "partition [n1] | [n2 n3]", started: 5e6, applied: 6e6, healed: 35e6 }]
+let sessionDir = ""
 
 const run = (tests: Record<string, Test.Test<any>>) => {
   const root = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "histories-"))
@@ -51,6 +53,7 @@ describe("Test.recordHistory", () => {
         ),
         none: Test.make({ cluster: { numNodes: 1 } }, () => Effect.void)
       })
+      sessionDir = session.dir
       const byName = new Map(session.results.results.map((r) => [r.name, r]))
       const good = byName.get("good")!
       expect(good.status).toBe("PASS")
@@ -88,4 +91,44 @@ describe("Test.recordHistory", () => {
       const again = Either.getOrThrow(decoded).results.find((r) => r.name === "bad")
       expect(again?.histories?.[0]?.failingOp).toBe(1)
     }))
+})
+
+describe("history pictures", () => {
+  const svgOf = (test: string, file: string) => {
+    const dir = NodeFs.readdirSync(sessionDir, { recursive: true, encoding: "utf8" }).find((p) => p.endsWith(NodePath.join(test, "histories", file)))
+    expect(dir).toBeDefined()
+    return NodeFs.readFileSync(NodePath.join(sessionDir, dir!), "utf8")
+  }
+  const attrs = (svg: string, tag: string, cls: string) =>
+    [...svg.matchAll(new RegExp(`<${tag} class="${cls}"([^>]*)>`, "g"))].map((m) =>
+      Object.fromEntries([...m[1]!.matchAll(/([\w-]+)="([^"]*)"/g)].map((a) => [a[1]!, a[2]!])))
+
+  it("the latency plot has a point per op at its invoke time and latency (log scale), faults shaded", () => {
+    const svg = svgOf("good", "register.latency.svg")
+    // 40 ms of history over 810 px from x = 70; latencies 10, 10, 15 ms on a 1–100 ms log axis from y = 224 up 200 px.
+    const points = [...attrs(svg, "circle", "op ok"), ...attrs(svg, "circle", "op fail")]
+      .map((p) => [Number(p["data-id"]), Number(p["cx"]), Number(p["cy"])])
+      .sort((a, b) => a[0]! - b[0]!)
+    expect(points).toEqual([[0, 70, 124], [1, 475, 124], [2, 576.3, 106.4]])
+    expect(attrs(svg, "rect", "fault")).toEqual([expect.objectContaining({ x: "191.5", width: "587.3" })])
+  })
+
+  it("lanes: a bar per op in its process's lane, info running to the end; an invalid verdict outlines its op and prefix", () => {
+    const good = svgOf("good", "register.lanes.svg")
+    const bars = attrs(good, "rect", "op [a-z]+").map((b) => [b["data-id"], b["y"], b["x"], b["width"]])
+    expect(bars).toEqual([["0", "25", "70", "202.5"], ["1", "39", "475", "202.5"], ["2", "53", "576.3", "303.8"]])
+    const bad = svgOf("bad", "stale.lanes.svg")
+    expect(attrs(bad, "rect", "op ok failing").map((b) => b["data-id"])).toEqual(["1"])
+    expect(attrs(bad, "rect", "op ok prefix").map((b) => b["data-id"])).toEqual(["0"])
+    // The info write (invoked at 25 ms) runs to the end of the picture (40 ms: x = 880).
+    const info = attrs(bad, "rect", "op info[a-z ]*")[0]!
+    expect(Number(info["x"]) + Number(info["width"])).toBeCloseTo(880, 0)
+  })
+
+  it("the rate plot counts ops per second by outcome", () => {
+    const svg = svgOf("good", "register.rate.svg")
+    // One bucket of 40 ms: 2 ok = 50/s (the top of the axis), 1 fail = 25/s.
+    expect(attrs(svg, "polyline", "rate ok")[0]!["points"]).toBe("475,24")
+    expect(attrs(svg, "polyline", "rate fail")[0]!["points"]).toBe("475,124")
+  })
 })

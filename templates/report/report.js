@@ -13,8 +13,12 @@
  *   paramsText: string, description: string, summary: string, failure: FailureView | null,
  *   attempts: Array<{ status: Status, summary: string, duration: string }>, start: number, stop: number,
  *   seconds: number, duration: string, longDuration: string, data: string | null, dir: string, nodes: string[],
- *   nodesAllocated: number, nodesUsed: number, services: ServiceView[], faults: FaultView[], symbol: string, file: string
+ *   nodesAllocated: number, nodesUsed: number, services: ServiceView[], faults: FaultView[], symbol: string, file: string,
+ *   histories?: HistoryView[]
  * }} TestView
+ * @typedef {{ name: string, file: string, model: string | null, verdict: string | null, ops: number,
+ *   outcomes: { ok: number, fail: number, info: number }, failingOp: number | null,
+ *   lanes: string | null, latency: string | null, rate: string | null }} HistoryView
  * @typedef {{ t: number, node: number, from: number, to: number, status: Status, attempt: number }} Bar
  * @typedef {{ t: number, node: number, from: number, to?: number, until: number, kind: string }} FaultMark
  * @typedef {{ t: number, node: number, at: number, start: boolean, service: string }} Tick
@@ -275,10 +279,37 @@
       if (t.data !== null) links.push(h("a", { href: href(t.dir, "data.json"), text: "data.json" }));
       box.appendChild(section("Results", h("div", { class: "links" }, links)));
     }
+    (t.histories || []).forEach(function (hv) { box.appendChild(section("History: " + hv.name, history(t, hv))); });
     if (t.faults.length > 0) box.appendChild(section("Faults", timeline(t)));
     if (t.services.length > 0) box.appendChild(section("Services", services(t)));
     if (t.data !== null) box.appendChild(section("Data", h("pre", { class: "data", text: t.data })));
     return box;
+  }
+
+  /**
+   * A history's summary and its pictures. The SVG is the framework's own (any text of a test's in it is escaped);
+   * it goes through the XML parser, never the HTML one, and SVG in a document runs no script under this page's CSP.
+   * @param {TestView} t
+   * @param {HistoryView} hv
+   */
+  function history(t, hv) {
+    var o = hv.outcomes;
+    var line = hv.ops + " ops (" + o.ok + " ok, " + o.fail + " fail, " + o.info + " info)" +
+      (hv.verdict === null ? "" : " — " + (hv.model || "") + ": " +
+        (hv.verdict === "Valid" ? "linearizable" : hv.verdict === "Invalid" ? "NOT linearizable (op " + hv.failingOp + " cannot be placed; outlined in black, the prefix before it in green)" : "unknown (a limit was hit)"));
+    var parts = [h("p", { class: "history-summary " + (hv.verdict || "none").toLowerCase(), text: line }),
+      h("div", { class: "links" }, [h("a", { href: href(t.dir + "/" + hv.file.replace(/\/[^\/]*$/, ""), hv.file.replace(/^.*\//, "")), text: hv.file })])];
+    [["lanes", hv.lanes], ["latency", hv.latency], ["rate", hv.rate]].forEach(function (p) {
+      var text = p[1];
+      if (text === null) { parts.push(h("p", { class: "muted", text: p[0] + ": picture not found beside the history" })); return; }
+      var doc = new DOMParser().parseFromString(String(text), "image/svg+xml");
+      var root = doc.documentElement;
+      if (root.nodeName !== "svg") return;
+      var svg = /** @type {Element} */ (document.importNode(root, true));
+      svg.setAttribute("class", "history-plot " + p[0]);
+      parts.push(svg);
+    });
+    return h("div", { class: "history" }, parts);
   }
 
   function shellQuote(s) {

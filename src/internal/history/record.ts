@@ -9,6 +9,7 @@ import type { HistorySummary } from "../../Results.js"
 import type { FaultRecord } from "../../Workload.js"
 import { check } from "./checker.js"
 import { toJsonLines } from "./files.js"
+import * as Plots from "./plots.js"
 
 /** Where the runner finds what a test attached: one summary file per history, in `<test dir>/histories/`. */
 export const summarySuffix = ".summary.json"
@@ -33,6 +34,11 @@ export const write = <S>(
     NodeFs.writeFileSync(NodePath.join(resultsDir, file(".jsonl")), toJsonLines(result.history))
     NodeFs.writeFileSync(NodePath.join(resultsDir, file(".faults.json")), JSON.stringify(result.faults ?? [], null, 2) + "\n")
     if (verdict !== undefined) NodeFs.writeFileSync(NodePath.join(resultsDir, file(".verdict.json")), JSON.stringify(verdict, null, 2) + "\n")
+    // The pictures, for CI and for report.html (which reads them from here).
+    const faults = result.faults ?? []
+    NodeFs.writeFileSync(NodePath.join(resultsDir, file(".lanes.svg")), Plots.lanes(result.history, faults, verdict))
+    NodeFs.writeFileSync(NodePath.join(resultsDir, file(".latency.svg")), Plots.latency(result.history, faults))
+    NodeFs.writeFileSync(NodePath.join(resultsDir, file(".rate.svg")), Plots.rate(result.history, faults))
     const outcomes = { ok: 0, fail: 0, info: 0 }
     for (const op of result.history.ops) outcomes[op.outcome]++
     const summary: HistorySummary = {

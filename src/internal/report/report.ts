@@ -127,7 +127,7 @@ export const writeAll: (
       [at(fileNames.text), () => text(session, { rerunFile: displayPath(rerunPath) })],
       [at(fileNames.json), () => json(session)],
       [at(fileNames.junit), () => junit(session)],
-      [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath) })],
+      [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath), dir })],
       [at(fileNames.timeline), () => timelineSvg(session, byStatus(session.results))],
       ...(rerun === undefined ? [] : [[rerunPath, () => rerun] as const])
     ]
@@ -156,7 +156,7 @@ export const writeAllSync = (dir: string, session: Results.SessionResults): Read
     [at(fileNames.text), () => text(session, { rerunFile: displayPath(rerunPath) })],
     [at(fileNames.json), () => json(session)],
     [at(fileNames.junit), () => junit(session)],
-    [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath) })],
+    [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath), dir })],
     ...(rerun === undefined ? [] : [[rerunPath, () => rerun] as const])
   ]
   const written: Array<string> = []

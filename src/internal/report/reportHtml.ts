@@ -1,4 +1,6 @@
 import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import Mustache from "mustache"
 import type { SessionResults, TestResult } from "../../Results.js"
 import { counts } from "../../Results.js"
@@ -48,7 +50,33 @@ const shownDeep = (value: unknown, key = ""): unknown =>
     ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shownDeep(v, k)]))
     : value
 
-const viewOf = (r: TestResult) => {
+/** A picture of a history, read from the test's results; a line saying why when it is missing. */
+const picture = (dir: string | undefined, r: TestResult, file: string, kind: string): string | null => {
+  if (dir === undefined) return null
+  try {
+    const svg = NodeFs.readFileSync(NodePath.join(dir, r.resultsDir, file.replace(/\.jsonl$/, `.${kind}.svg`)), "utf8")
+    return svg.length > 8_000_000 ? null : svg
+  } catch {
+    return null
+  }
+}
+
+/** The histories a test attached, with their pictures (SVG text, drawn by report.js through an XML parser). */
+const historiesOf = (r: TestResult, dir: string | undefined) =>
+  (r.histories ?? []).map((h) => ({
+    name: h.name,
+    file: h.file,
+    model: h.model ?? null,
+    verdict: h.verdict ?? null,
+    ops: h.ops,
+    outcomes: h.outcomes,
+    failingOp: h.failingOp ?? null,
+    lanes: picture(dir, r, h.file, "lanes"),
+    latency: picture(dir, r, h.file, "latency"),
+    rate: picture(dir, r, h.file, "rate")
+  }))
+
+const viewOf = (r: TestResult, dir?: string) => {
   const data = r.data === undefined ? undefined : stringify(r.data, 2)
   return {
     id: r.testId,
@@ -76,13 +104,14 @@ const viewOf = (r: TestResult) => {
     nodesUsed: r.nodesUsed,
     services: r.services,
     faults: r.faults,
+    histories: historiesOf(r, dir),
     symbol: r.symbol,
     file: r.file
   }
 }
 
 /** report.html: one self-contained page, templates/report/ rendered with the session's data. */
-export const html = (session: SessionResults, options: { readonly rerunFile?: string } = {}): string => {
+export const html = (session: SessionResults, options: { readonly rerunFile?: string; readonly dir?: string } = {}): string => {
   const c = counts(session.results)
   const symbols = failedSymbols(session.results)
   const tests = byStatus(session.results)
@@ -91,7 +120,11 @@ export const html = (session: SessionResults, options: { readonly rerunFile?: st
     version: session.frameworkVersion,
     start: session.startTime,
     notRun: session.notRun,
-    tests: tests.map((r) => shownDeep(viewOf(r))),
+    tests: tests.map((r) => {
+      const { histories, ...rest } = viewOf(r, options.dir)
+      // The pictures are ours (test strings in them are escaped): not passed through `shown`, which would break them.
+      return { ...(shownDeep(rest) as object), histories: histories.map(({ lanes, latency, rate, ...h }) => ({ ...(shownDeep(h) as object), lanes, latency, rate })) }
+    }),
     timeline: shownDeep(compact(timeline(session, tests))),
     rerun: symbols.length === 0 ? null : {
       symbols: `npx ducktape ${symbols.map(Shell.quote).join(" ")}`,
