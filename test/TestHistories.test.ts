@@ -2,11 +2,14 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as NodeUrl from "node:url"
+import { chromium } from "playwright-core"
 import { Effect, Either } from "effect"
 import * as Cluster from "../src/Cluster.js"
 import * as History from "../src/History.js"
 import * as Model from "../src/Model.js"
 import * as Report from "../src/Report.js"
+import type * as Results from "../src/Results.js"
 import * as Runner from "../src/Runner.js"
 import * as Test from "../src/Test.js"
 
@@ -32,6 +35,7 @@ const invalid = historyOf([
 ])
 const faults = [{ tick: 0, description: "partition [n1] | [n2 n3]", started: 5e6, applied: 6e6, healed: 35e6 }]
 let sessionDir = ""
+let sessionResults: Results.SessionResults | undefined
 
 const run = (tests: Record<string, Test.Test<any>>) => {
   const root = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "histories-"))
@@ -54,6 +58,7 @@ describe("Test.recordHistory", () => {
         none: Test.make({ cluster: { numNodes: 1 } }, () => Effect.void)
       })
       sessionDir = session.dir
+      sessionResults = session.results
       const byName = new Map(session.results.results.map((r) => [r.name, r]))
       const good = byName.get("good")!
       expect(good.status).toBe("PASS")
@@ -130,5 +135,45 @@ describe("history pictures", () => {
     // One bucket of 40 ms: 2 ok = 50/s (the top of the axis), 1 fail = 25/s.
     expect(attrs(svg, "polyline", "rate ok")[0]!["points"]).toBe("475,24")
     expect(attrs(svg, "polyline", "rate fail")[0]!["points"]).toBe("475,124")
+  })
+})
+
+const chromiumPath = "/usr/bin/chromium"
+
+describe.skipIf(!NodeFs.existsSync(chromiumPath))("report.html with histories, in headless Chromium", () => {
+  it("draws each test's histories: a point per op, a bar per op, the failing op outlined, no console errors", async () => {
+    await Effect.runPromise(Report.writeAll(sessionDir, sessionResults!))
+    const context = await chromium.launchPersistentContext(NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "profile-")), {
+      executablePath: chromiumPath,
+      headless: true,
+      viewport: { width: 1400, height: 1000 },
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update"]
+    })
+    try {
+      const page = context.pages()[0] ?? await context.newPage()
+      page.setDefaultTimeout(5_000)
+      const errors: Array<string> = []
+      page.on("pageerror", (e) => errors.push(e.message))
+      page.on("console", (m) => {
+        if (m.type() === "error" || m.type() === "warning") errors.push(m.text())
+      })
+      await page.goto(NodeUrl.pathToFileURL(NodePath.join(sessionDir, "report.html")).href)
+      await page.locator("tr.test-row", { hasText: "bad" }).first().click()
+      const detail = page.locator("tr.test-row.open + tr.detail-row")
+      await detail.locator("svg.history-plot.lanes").waitFor()
+      expect(await detail.locator(".history-summary").textContent()).toContain("NOT linearizable (op 1 cannot be placed")
+      expect(await detail.locator("svg.history-plot.lanes rect.op").count()).toBe(3)
+      expect(await detail.locator("svg.history-plot.lanes rect.failing").getAttribute("data-id")).toBe("1")
+      expect(await detail.locator("svg.history-plot.latency circle.op").count()).toBe(3)
+      expect(await detail.locator("svg.history-plot.rate polyline").count()).toBeGreaterThan(0)
+      await detail.screenshot({ path: NodePath.join(NodeOs.tmpdir(), "histories-report.png") })
+      await page.locator("tr.test-row", { hasText: "good" }).first().click()
+      const good = page.locator("tr.test-row.open", { hasText: "good" }).locator("xpath=following-sibling::tr[1]")
+      const cx = await good.locator("svg.history-plot.latency circle.op").evaluateAll((cs) => cs.map((c) => c.getAttribute("cx")))
+      expect(cx.sort()).toEqual(["475", "576.3", "70"])
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+    }
   })
 })

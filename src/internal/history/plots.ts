@@ -109,7 +109,7 @@ export const lanes = (history: History, faults: ReadonlyArray<FaultRecord>, verd
     const mark = op.id === failing
       ? ` stroke="#000" stroke-width="2"`
       : prefix.has(op.id)
-      ? ` stroke="#1b5e20" stroke-width="1"`
+      ? ` stroke="#1b8e20" stroke-width="2"`
       : ""
     body.push(
       `<rect class="${cls}" data-id="${op.id}" x="${n(x)}" y="${lane.get(String(op.process))! + 1}" width="${n(Math.max(1.5, to - x))}" height="${
@@ -167,6 +167,8 @@ export const rate = (history: History, faults: ReadonlyArray<FaultRecord>): stri
     if (counts[o].every((c) => c === 0)) continue
     const points = counts[o].map((c, i) => `${n(f.x((i + 0.5) * bucket))},${n(y(perSecond(c)))}`).join(" ")
     body.push(`<polyline class="rate ${o}" points="${points}" fill="none" stroke="${colors[o]}" stroke-width="1.5"/>`)
+    // A mark per bucket too, so that a short history (one bucket) still shows its rate.
+    counts[o].forEach((c, i) => body.push(`<circle class="rate-point ${o}" cx="${n(f.x((i + 0.5) * bucket))}" cy="${n(y(perSecond(c)))}" r="2.5" fill="${colors[o]}"/>`))
   }
   body.push(timeAxis(f, plotBottom))
   return svg(plotBottom + 22, "throughput (ops per second) by outcome", body.join(""), f.note)
