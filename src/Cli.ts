@@ -3,7 +3,7 @@
  * `examples` are subcommands. Every flag is documented in `--help`.
  *
  * Exit codes: 0 when every test passed (or was flaky or ignored), 1 when any failed or did not run,
- * 2 for usage and configuration errors.
+ * 2 for usage and configuration errors. `ducktape check`: 0 linearizable, 1 not, 2 bad input, 3 unknown (a limit hit).
  *
  * This module holds only the flags and the command tree: each command's handler loads its machinery when it runs
  * (`import()`), so that `--help`, `--version` and a mistyped flag cost no more than @effect/cli.

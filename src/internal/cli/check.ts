@@ -48,6 +48,7 @@ export const check = (o: { readonly file: string; readonly model: Option.Option<
     const verdict = yield* Linearizability.checkFile(o.file, model, timeLimit === undefined ? {} : { timeLimit }).pipe(
       Effect.mapError((e) => new UsageError({ problem: `cannot read history ${e.line === undefined ? e.source : `${e.source}:${e.line}`}: ${e.reason}`, fix: e.fix }))
     )
-    yield* Effect.sync(() => process.stdout.write(Linearizability.format(verdict, model) + "\n"))
+    const hint = verdict._tag === "Unknown" && verdict.reason === "time-limit" ? "\n(pass a larger --time-limit to search longer)" : ""
+    yield* Effect.sync(() => process.stdout.write(Linearizability.format(verdict, model) + hint + "\n"))
     return Linearizability.exitCode(verdict)
   })
