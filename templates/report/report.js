@@ -297,6 +297,7 @@
     var line = hv.ops + " ops (" + o.ok + " ok, " + o.fail + " fail, " + o.info + " info)" +
       (hv.verdict === null ? "" : " — " + (hv.model || "") + ": " +
         (hv.verdict === "Valid" ? "linearizable" : hv.verdict === "Invalid" ? "NOT linearizable (op " + hv.failingOp + " cannot be placed; outlined in black, the prefix before it in green)" : "unknown (a limit was hit)"));
+    /** @type {Array<Node>} */
     var parts = [h("p", { class: "history-summary " + (hv.verdict || "none").toLowerCase(), text: line }),
       h("div", { class: "links" }, [h("a", { href: href(t.dir + "/" + hv.file.replace(/\/[^\/]*$/, ""), hv.file.replace(/^.*\//, "")), text: hv.file })])];
     [["lanes", hv.lanes], ["latency", hv.latency], ["rate", hv.rate]].forEach(function (p) {
