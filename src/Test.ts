@@ -55,8 +55,21 @@ export interface TestOptions<P extends Params> {
   readonly description?: string
 }
 
+/**
+ * What marks a declared test and a suite. `Symbol.for`, so that a test file that loaded another copy of this module
+ * is still recognised by discovery.
+ */
+export const TestTypeId: unique symbol = Symbol.for("ducktape-effect/Test")
+/** @see TestTypeId */
+export type TestTypeId = typeof TestTypeId
+/** @see TestTypeId */
+export const SuiteTypeId: unique symbol = Symbol.for("ducktape-effect/Test/Suite")
+/** @see TestTypeId */
+export type SuiteTypeId = typeof SuiteTypeId
+
 /** One declared test (before expansion into cases). */
 export interface Test<P extends Params = Params> {
+  readonly [TestTypeId]: TestTypeId
   readonly _tag: "Test"
   readonly options: TestOptions<P>
   readonly body: Body<P>
@@ -64,6 +77,7 @@ export interface Test<P extends Params = Params> {
 
 /** A named group of tests (ducktape's test class). */
 export interface Suite {
+  readonly [SuiteTypeId]: SuiteTypeId
   readonly _tag: "Suite"
   readonly name: string
   readonly tests: Readonly<Record<string, Test<any>>>
@@ -84,8 +98,8 @@ export function make<const P extends Params>(
 export function make<P extends Params = {}>(options: TestOptions<P>, body: Body<P>): Test<P>
 export function make(optionsOrBody: TestOptions<Params> | Body<{}>, body?: Body<Params>): Test<Params> {
   return typeof optionsOrBody === "function"
-    ? { _tag: "Test", options: {}, body: optionsOrBody as Body<Params> }
-    : { _tag: "Test", options: optionsOrBody, body: body! }
+    ? { [TestTypeId]: TestTypeId, _tag: "Test", options: {}, body: optionsOrBody as Body<Params> }
+    : { [TestTypeId]: TestTypeId, _tag: "Test", options: optionsOrBody, body: body! }
 }
 
 /** Groups tests under a suite name (ducktape's test class). */
@@ -93,7 +107,7 @@ export const suite = (
   name: string,
   tests: Readonly<Record<string, Test<any>>>,
   options: { readonly description?: string } = {}
-): Suite => ({ _tag: "Suite", name, tests, ...options })
+): Suite => ({ [SuiteTypeId]: SuiteTypeId, _tag: "Suite", name, tests, ...options })
 
 /** One runnable case: a test with its parameters fixed. */
 export interface TestCase {
@@ -131,11 +145,9 @@ export const expand: (
 ) => ReadonlyArray<TestCase> = internal.expand
 
 /** Whether a value is a declared test or suite (how discovery finds them among a module's exports). */
-export const isTest = (u: unknown): u is Test<any> =>
-  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Test" && "body" in u
+export const isTest = (u: unknown): u is Test<any> => typeof u === "object" && u !== null && TestTypeId in u
 /** @see isTest */
-export const isSuite = (u: unknown): u is Suite =>
-  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Suite" && "tests" in u
+export const isSuite = (u: unknown): u is Suite => typeof u === "object" && u !== null && SuiteTypeId in u
 
 /** A test's own check failed. */
 export class AssertionFailed extends Schema.TaggedError<AssertionFailed>()("AssertionFailed", {

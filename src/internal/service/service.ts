@@ -101,9 +101,13 @@ interface NodeState {
   touched: boolean
 }
 
+let definitions = 0
+
 /** @internal */
 export const make = <Config, R>(definition: S.Definition<Config, R>): S.Service<Config, R> => {
-  const tag = Context.GenericTag<S.RunningService<Config>>(`ducktape-effect/Service/${definition.name}`)
+  // Each definition is its own service to Effect: two definitions that share a name (two test files' "kafka")
+  // must not answer for each other, so the key carries a number of this definition alone.
+  const tag = Context.GenericTag<S.RunningService<Config>>(`ducktape-effect/Service/${definition.name}#${++definitions}`)
   const stopTimeout = definition.stopTimeout ?? defaultStopTimeout
 
   const start = (options: S.StartOptions<Config> = {}) =>
