@@ -20,7 +20,12 @@ import { isProcessId } from "./internal/remote/pid.js"
 import * as Shell from "./Shell.js"
 import { isLive, qdiscHandle, qdiscMarker } from "./internal/shared/sessionLabels.js"
 
-/** Something a dead session left behind (and that `clean` removed, unless it was a dry run). */
+/**
+ * Something a dead session left behind (and that `clean` removed, unless it was a dry run).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Leftover {
   readonly node: string
   readonly kind: "process" | "iptables-rule" | "qdisc" | "directory"
@@ -62,7 +67,12 @@ const removeQdisc = (dev: string, dryRun: boolean) => {
 /** The localhost cluster's scratch directories name the driver pid: `ducktape-localhost-<pid>-…`. */
 const localScratch = /^ducktape-localhost-(\d+)-/
 
-/** Finds what dead sessions left on the nodes (and in this machine's temp dir), removing it unless `dryRun`. */
+/**
+ * Finds what dead sessions left on the nodes (and in this machine's temp dir), removing it unless `dryRun`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const clean = (
   nodes: ReadonlyArray<ClusterNode>,
   options: { readonly dryRun?: boolean } = {}
@@ -131,7 +141,12 @@ export const clean = (
     return found
   })
 
-/** One line per leftover, for people. */
+/**
+ * One line per leftover, for people.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const describe = (leftovers: ReadonlyArray<Leftover>): string =>
   leftovers.length === 0
     ? "no leftovers found"

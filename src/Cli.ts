@@ -69,7 +69,12 @@ const runOptions = {
   configFile: Options.text("config-file").pipe(Options.withDescription(runFlag("config-file")), Options.optional)
 }
 
-/** The parsed flags of `ducktape [paths…]`. */
+/**
+ * The parsed flags of `ducktape [paths…]`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type RunFlags = Command.Command.ParseConfig<typeof runOptions>
 
 // ---------------------------------------------------------------------------------------------------------
@@ -142,7 +147,12 @@ const checkCommand = Command.make("check", {
     Effect.flatMap(finishWith)
   ))
 
-/** The whole command tree. */
+/**
+ * The whole command tree.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const command = (argv: ReadonlyArray<string>) => root(argv).pipe(Command.withSubcommands([lab, docker, report, cleanCommand, checkCommand]))
 
 /** Text for a stream that shows no colors: @effect/cli's messages come with ANSI escapes. */
@@ -150,7 +160,12 @@ const plain = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "s
 
 const usage = (p: FlagProblem) => Effect.fail(new UsageError(p))
 
-/** Runs the CLI on `process.argv`-style arguments (node, script, ...args). */
+/**
+ * Runs the CLI on `process.argv`-style arguments (node, script, ...args).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const main = (argv: ReadonlyArray<string>) => {
   // `ducktape examples [flags]` runs the bundled example suite with any of the run flags.
   const given = argv.slice(2)

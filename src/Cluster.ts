@@ -14,7 +14,12 @@ import type { RemoteAccount, RemoteConnectionError } from "./RemoteAccount.js"
 
 export { ClusterConfigError, InsufficientResources, UnreachableNodes } from "./internal/cluster/errors.js"
 
-/** One node of a cluster. */
+/**
+ * One node of a cluster.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ClusterNode {
   /** The node's logical name (its account's hostname). */
   readonly name: string
@@ -25,16 +30,31 @@ export interface ClusterNode {
   readonly nodeType: string | undefined
 }
 
-/** A request for nodes: a count, or groups of counts by node type. */
+/**
+ * A request for nodes: a count, or groups of counts by node type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ClusterSpec =
   | number
   | { readonly numNodes: number; readonly nodeType?: string }
   | ReadonlyArray<{ readonly numNodes: number; readonly nodeType?: string }>
 
-/** A spec in its one canonical form. */
+/**
+ * A spec in its one canonical form.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type NormalizedSpec = ReadonlyArray<{ readonly numNodes: number; readonly nodeType: string | undefined }>
 
-/** A pool of nodes. */
+/**
+ * A pool of nodes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Cluster {
   /** Every node, in order. */
   readonly all: ReadonlyArray<ClusterNode>
@@ -52,14 +72,27 @@ export interface Cluster {
   readonly [PoolTypeId]: Pool
 }
 
-/** The key of a cluster's `Pool`: out of the way of tests, which allocate through `alloc`. */
+/**
+ * The key of a cluster's `Pool`: out of the way of tests, which allocate through `alloc`.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
 export const PoolTypeId: typeof tag.PoolTypeId = tag.PoolTypeId
-/** The key of a cluster's `Pool`, as a type. */
+/**
+ * The key of a cluster's `Pool`, as a type.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
 export type PoolTypeId = typeof PoolTypeId
 
 /**
  * The synchronous core of a cluster, for the runner's scheduler, which tries every waiting test after every
  * finished one and cannot afford a Scope per try. Not for tests: what it hands out is given back by hand.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Pool {
   /** Takes nodes now if the spec fits (undefined, and nothing taken, if not); the caller must give them back. */
@@ -68,25 +101,60 @@ export interface Pool {
   readonly giveBack: (nodes: ReadonlyArray<ClusterNode>) => void
 }
 
-/** The cluster the current effect runs on (a test sees its own sub-cluster here). */
+/**
+ * The cluster the current effect runs on (a test sees its own sub-cluster here).
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export const Cluster: Context.Tag<Cluster, Cluster> = tag.Cluster
 
-/** Normalizes a spec; counts must be non-negative integers. */
+/**
+ * Normalizes a spec; counts must be non-negative integers.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const normalize: (spec: ClusterSpec) => NormalizedSpec = internal.normalize
 
-/** The total number of nodes a spec asks for. */
+/**
+ * The total number of nodes a spec asks for.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const specSize = (spec: ClusterSpec): number => normalize(spec).reduce((n, s) => n + s.numNodes, 0)
 
-/** Describes a spec for people, e.g. `3 nodes (1 large)`. */
+/**
+ * Describes a spec for people, e.g. `3 nodes (1 large)`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const describeSpec: (spec: ClusterSpec) => string = internal.describeSpec
 
-/** Whether a spec can be met by these nodes. */
+/**
+ * Whether a spec can be met by these nodes.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const fitsIn: (spec: ClusterSpec, nodes: ReadonlyArray<ClusterNode>) => boolean = internal.fitsIn
 
-/** A cluster over a fixed list of nodes (also how a test's sub-cluster is made). */
+/**
+ * A cluster over a fixed list of nodes (also how a test's sub-cluster is made).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<Cluster> = internal.makePool
 
-/** Options of the localhost cluster. */
+/**
+ * Options of the localhost cluster.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LocalhostOptions {
   readonly numNodes: number
   /** Where node workdirs live; default a fresh directory under the OS temp dir, removed when the layer closes. */
@@ -98,10 +166,18 @@ export interface LocalhostOptions {
 /**
  * N nodes on this machine over local processes. Node i is `worker<i>` with its own workdir and its own loopback
  * address (127.0.0.<10+i>…), so services on different nodes can bind the same port.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const localhost: (options: LocalhostOptions) => Layer.Layer<Cluster, ClusterConfigError> = internal.localhost
 
-/** Options shared by the ssh-based sources. */
+/**
+ * Options shared by the ssh-based sources.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SshSourceOptions {
   /** Check that every node answers before any test uses it (default true). */
   readonly healthCheck?: boolean
@@ -109,13 +185,23 @@ export interface SshSourceOptions {
   readonly strictHostKeyChecking?: boolean
 }
 
-/** Nodes from a ducktape cluster.json (read as-is; see README for the fields). */
+/**
+ * Nodes from a ducktape cluster.json (read as-is; see README for the fields).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const fromFile: (
   path: string,
   options?: SshSourceOptions
 ) => Layer.Layer<Cluster, ClusterConfigError | UnreachableNodes | RemoteConnectionError> = internal.fromFile
 
-/** Nodes from an OpenSSH config file: each `Host` alias (no wildcards) is a node. */
+/**
+ * Nodes from an OpenSSH config file: each `Host` alias (no wildcards) is a node.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const fromSshConfig: (
   path: string,
   options?: SshSourceOptions

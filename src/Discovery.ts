@@ -24,7 +24,12 @@ import { DiscoveryError } from "./internal/runner/errors.js"
 
 export { DiscoveryError } from "./internal/runner/errors.js"
 
-/** What to run: the command line's paths/symbols/suite files, `--exclude`, `--parameters`. */
+/**
+ * What to run: the command line's paths/symbols/suite files, `--exclude`, `--parameters`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Selection {
   /** Files, directories, globs, symbols and `.yml` suite files; empty means the working directory. */
   readonly paths: ReadonlyArray<string>
@@ -38,7 +43,12 @@ export interface Selection {
   readonly env?: Readonly<Record<string, string>>
 }
 
-/** A test file that could not be imported, or that exports no tests: reported as a failed test. */
+/**
+ * A test file that could not be imported, or that exports no tests: reported as a failed test.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LoadFailure {
   /** Absolute path of the file. */
   readonly file: string
@@ -49,13 +59,23 @@ export interface LoadFailure {
   readonly error: string
 }
 
-/** The result of discovery: the cases to run in order, and the files that failed to load. */
+/**
+ * The result of discovery: the cases to run in order, and the files that failed to load.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Discovered {
   readonly cases: ReadonlyArray<TestCase>
   readonly loadFailures: ReadonlyArray<LoadFailure>
 }
 
-/** A parsed selection symbol: `path[::name[.test]][@params]`. */
+/**
+ * A parsed selection symbol: `path[::name[.test]][@params]`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ParsedSymbol {
   /** The file, directory or glob part (may be empty only when the symbol was `::…`, which is an error). */
   readonly path: string
@@ -67,17 +87,42 @@ export interface ParsedSymbol {
   readonly params: ReadonlyArray<Params> | undefined
 }
 
-/** Finds, loads and selects the test cases a selection names. */
+/**
+ * Finds, loads and selects the test cases a selection names.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const discover: (selection: Selection) => Effect.Effect<Discovered, DiscoveryError> = internal.discover
 
-/** Parses `path[::Suite[.test]][@json]`; invalid parameter JSON is a DiscoveryError naming the symbol. */
+/**
+ * Parses `path[::Suite[.test]][@json]`; invalid parameter JSON is a DiscoveryError naming the symbol.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const parseSymbol: (text: string) => Either.Either<ParsedSymbol, DiscoveryError> = internal.parseSymbol
 
-/** The symbol that reruns exactly this case: `relative/file.ducktape.ts::Suite.test@{"k":1}`. */
+/**
+ * The symbol that reruns exactly this case: `relative/file.ducktape.ts::Suite.test@{"k":1}`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const symbolOf: (testCase: TestCase, cwd?: string) => string = internal.symbolOf
 
-/** A file's module name: its path relative to `cwd` without the `.ducktape.ts` suffix, `/` → `.`. */
+/**
+ * A file's module name: its path relative to `cwd` without the `.ducktape.ts` suffix, `/` → `.`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const moduleName: (file: string, cwd?: string) => string = internal.moduleName
 
-/** Whether a file name follows the test-file naming rule (`*.ducktape.ts`, `.mts`, `.js`, `.mjs`). */
+/**
+ * Whether a file name follows the test-file naming rule (`*.ducktape.ts`, `.mts`, `.js`, `.mjs`).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isTestFileName: (name: string) => boolean = internal.isTestFileName

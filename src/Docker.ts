@@ -42,7 +42,12 @@ export { DockerError, DockerFailure } from "./internal/cluster/docker/errors.js"
 /** A container, network or volume a dead session left on an engine. */
 export type { DockerLeftover } from "./internal/cluster/docker/nodes.js"
 
-/** The CPU and memory limits of a node type. */
+/**
+ * The CPU and memory limits of a node type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface NodeSize {
   /** CPUs (`docker run --cpus`), e.g. 0.5 or 2. */
   readonly cpus?: number
@@ -50,14 +55,24 @@ export interface NodeSize {
   readonly memory?: string
 }
 
-/** The node types known when the options name none: small, medium and large. */
+/**
+ * The node types known when the options name none: small, medium and large.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const defaultNodeTypes: Readonly<Record<string, NodeSize>> = {
   small: { cpus: 0.5, memory: "512m" },
   medium: { cpus: 1, memory: "1g" },
   large: { cpus: 2, memory: "2g" }
 }
 
-/** How to make a cluster of containers. */
+/**
+ * How to make a cluster of containers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DockerOptions {
   /** The nodes: a count, or groups by node type (a type must be in `nodeTypes`). */
   readonly nodes: ClusterSpec
@@ -77,7 +92,12 @@ export interface DockerOptions {
   readonly startTimeout?: Duration.DurationInput
 }
 
-/** One container of a docker cluster. */
+/**
+ * One container of a docker cluster.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DockerNode {
   /** Node name and hostname: `n1`, `n2`, … (resolvable by every node of the cluster). */
   readonly name: string
@@ -97,7 +117,12 @@ export interface DockerNode {
   readonly size: NodeSize | undefined
 }
 
-/** A docker cluster that is up. */
+/**
+ * A docker cluster that is up.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DockerCluster {
   readonly name: string
   readonly endpoints: ReadonlyArray<string>
@@ -108,7 +133,12 @@ export interface DockerCluster {
   readonly workdir: string
 }
 
-/** The default scratch directory of a node. */
+/**
+ * The default scratch directory of a node.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const defaultWorkdir = "/var/lib/ducktape/work"
 
 const defaultStartTimeout = Duration.seconds(60)
@@ -153,6 +183,9 @@ const planNodes = (options: DockerOptions) =>
 /**
  * Removes the containers, networks and volumes that sessions which are gone (their driver process ended, e.g. by
  * SIGKILL) left on the endpoints; lists them only with `dryRun`. Clusters of `up` stay.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const clean = (options: { readonly endpoints?: ReadonlyArray<string>; readonly dryRun?: boolean } = {}): Effect.Effect<ReadonlyArray<Nodes.DockerLeftover>, DockerError> =>
   Effect.gen(function*() {
@@ -163,7 +196,12 @@ export const clean = (options: { readonly endpoints?: ReadonlyArray<string>; rea
     return found.flat()
   })
 
-/** One line per leftover, for people. */
+/**
+ * One line per leftover, for people.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const describeLeftovers = (leftovers: ReadonlyArray<Nodes.DockerLeftover>): string =>
   leftovers.map((l) => `${l.endpoint}: ${l.kind} ${l.what} (session ${l.label})`).join("\n")
 
@@ -203,7 +241,12 @@ const tempKeyDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
 )
 
-/** Containers for the life of a Scope: made now, removed (bounded in time, never failing) when the scope closes. */
+/**
+ * Containers for the life of a Scope: made now, removed (bounded in time, never failing) when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const scoped = (options: DockerOptions): Effect.Effect<DockerCluster, DockerError, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = yield* tempKeyDir
@@ -216,7 +259,12 @@ export const scoped = (options: DockerOptions): Effect.Effect<DockerCluster, Doc
     return cluster
   })
 
-/** The accounts of a docker cluster's nodes, as a Cluster (the runner allocates from it). */
+/**
+ * The accounts of a docker cluster's nodes, as a Cluster (the runner allocates from it).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const toCluster = (cluster: DockerCluster): Effect.Effect<Cluster.Cluster, RemoteConnectionError, Scope.Scope> =>
   Effect.gen(function*() {
     const accounts = yield* Effect.forEach(cluster.nodes, (n) =>
@@ -233,11 +281,21 @@ export const toCluster = (cluster: DockerCluster): Effect.Effect<Cluster.Cluster
     return yield* Cluster.make(accounts.map((account, index) => ({ name: account.hostname, index, account, nodeType: cluster.nodes[index]!.nodeType })))
   })
 
-/** A Cluster of containers for the life of the Layer (`--cluster docker:N` is this). */
+/**
+ * A Cluster of containers for the life of the Layer (`--cluster docker:N` is this).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const layer = (options: DockerOptions): Layer.Layer<Cluster.Cluster, DockerError | RemoteConnectionError> =>
   Layer.scoped(Cluster.Cluster, Effect.flatMap(scoped(options), toCluster))
 
-/** Options of `up`: a cluster that stays after this process, with its state and cluster file in `dir`. */
+/**
+ * Options of `up`: a cluster that stays after this process, with its state and cluster file in `dir`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UpOptions extends DockerOptions {
   readonly dir: string
 }
@@ -245,6 +303,9 @@ export interface UpOptions extends DockerOptions {
 /**
  * Makes containers that stay up (for `ducktape docker up`): writes `cluster.json` (ducktape's format, for
  * `--cluster-file`), `known_hosts`, the key and `docker.json` (its state) in `dir`. A failed `up` leaves nothing.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const up = (options: UpOptions): Effect.Effect<DockerCluster & { readonly clusterFile: string }, DockerError> =>
   Effect.gen(function*() {
@@ -288,7 +349,12 @@ export const up = (options: UpOptions): Effect.Effect<DockerCluster & { readonly
     }).pipe(Effect.onError(() => Nodes.removeEverywhere(endpoints, cluster.name)))
   })
 
-/** Removes a cluster `up` made (by its `dir`, or by `name` on `endpoints`), and the files `up` wrote. Idempotent. */
+/**
+ * Removes a cluster `up` made (by its `dir`, or by `name` on `endpoints`), and the files `up` wrote. Idempotent.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const down = (options: { readonly dir?: string; readonly name?: string; readonly endpoints?: ReadonlyArray<string> }): Effect.Effect<{ readonly name: string; readonly containers: number; readonly networks: number }, DockerError> =>
   Effect.gen(function*() {
     const dir = options.dir === undefined ? undefined : NodePath.resolve(options.dir)
@@ -308,7 +374,12 @@ export const down = (options: { readonly dir?: string; readonly name?: string; r
     return { name, containers: removed.reduce((n, r) => n + r.containers, 0), networks: removed.reduce((n, r) => n + r.networks, 0) }
   })
 
-/** Builds (if missing) the default node image on an endpoint and returns its tag; with `packages`, the derived one. */
+/**
+ * Builds (if missing) the default node image on an endpoint and returns its tag; with `packages`, the derived one.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const ensureImage = (options: { readonly endpoint?: string; readonly packages?: ReadonlyArray<string> } = {}): Effect.Effect<string, DockerError> =>
   Effect.gen(function*() {
     const [endpoint] = yield* parseEndpoints(options.endpoint === undefined ? undefined : [options.endpoint])
@@ -322,6 +393,9 @@ export const ensureImage = (options: { readonly endpoint?: string; readonly pack
  * `DUCKTAPE_DOCKER_IMAGE`, `DUCKTAPE_DOCKER_PACKAGES` (comma-separated) and `DUCKTAPE_DOCKER_ENDPOINTS`
  * (comma-separated) add the other options. None when the text is not a docker spec; an error text when it is one
  * that is malformed.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const parseClusterFlag = (text: string): Option.Option<DockerOptions | string> => {
   const m = /^docker(?::(.*))?$/.exec(text)

@@ -29,7 +29,12 @@ import { installHint, FaultError } from "./internal/service/errors.js"
 
 export { installHint, FaultError } from "./internal/service/errors.js"
 
-/** An applied fault. */
+/**
+ * An applied fault.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Fault {
   /** Unique within this process; the last part of its iptables comment. */
   readonly id: string
@@ -40,19 +45,32 @@ export interface Fault {
   readonly heal: Effect.Effect<void>
 }
 
-/** A paused process set. */
+/**
+ * A paused process set.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Paused extends Fault {
   /** The pids (or, with `group`, process groups) that were stopped and will be continued. */
   readonly pids: ReadonlyArray<number>
 }
 
-/** A process to act on: a pid, or a pattern matched against full command lines (as `pgrep -f`). */
+/**
+ * A process to act on: a pid, or a pattern matched against full command lines (as `pgrep -f`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ProcessTarget = number | string
 
 /**
  * Cuts traffic between groups of nodes, in both directions: a node of one group cannot reach any node of another
  * (iptables DROP on INPUT and OUTPUT by peer address, on every node named). Within a group, and between a node
  * and the driver, traffic flows. Nodes in no group are untouched.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const partition: (
   groups: ReadonlyArray<ReadonlyArray<ClusterNode>>
@@ -61,13 +79,21 @@ export const partition: (
 /**
  * Cuts a node off from the other nodes: `from`, or by default every other node of the current `Cluster` (the
  * test's own nodes). The driver can still reach it, so commands, log collection and healing keep working.
+ *
+ * @since 0.1.0
+ * @category guards
  */
 export const isolate: (
   node: ClusterNode,
   from?: ReadonlyArray<ClusterNode>
 ) => Effect.Effect<Fault, FaultError, Scope.Scope> = internal.isolate
 
-/** Options of `packetLoss`. */
+/**
+ * Options of `packetLoss`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PacketLossOptions {
   /** Drop only traffic with these nodes. Default: all traffic except loopback and the driver's. */
   readonly peers?: ReadonlyArray<ClusterNode>
@@ -76,6 +102,9 @@ export interface PacketLossOptions {
 /**
  * Drops each packet the node sends or receives with `probability` (0 < p ≤ 1), independently in each direction
  * (iptables `statistic --mode random`).
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const packetLoss: (
   node: ClusterNode,
@@ -90,11 +119,19 @@ export const packetLoss: (
  * is refused rather than overwritten. A marker iptables rule (it changes no traffic) records which session owns the
  * limit, so `ducktape clean` can remove the limit of a crashed session; so this needs iptables too.
  * (`tc netem` delay and jitter are not offered: many kernels lack it.)
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const bandwidth: (node: ClusterNode, rate: string) => Effect.Effect<Fault, FaultError, Scope.Scope> =
   internal.bandwidth
 
-/** Options of `pause` and `kill`. */
+/**
+ * Options of `pause` and `kill`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ProcessOptions {
   /** Signal the process group of each pid instead of the process alone (for a pid from `startProcess`). */
   readonly group?: boolean
@@ -103,6 +140,9 @@ export interface ProcessOptions {
 /**
  * Freezes processes with SIGSTOP; they continue (SIGCONT) when the scope closes. A pattern that matches nothing
  * fails.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const pause: (
   node: ClusterNode,
@@ -110,7 +150,12 @@ export const pause: (
   options?: ProcessOptions
 ) => Effect.Effect<Paused, FaultError, Scope.Scope> = internal.pause
 
-/** Options of `kill`. */
+/**
+ * Options of `kill`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface KillOptions extends ProcessOptions {
   /** Default KILL. */
   readonly signal?: Signal
@@ -121,6 +166,9 @@ export interface KillOptions extends ProcessOptions {
 /**
  * Sends a signal (default KILL) to processes once — not scoped, nothing to heal — and optionally restarts the
  * node through its service. Returns the pids signalled.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const kill: (
   node: ClusterNode,
@@ -128,17 +176,32 @@ export const kill: (
   options?: KillOptions
 ) => Effect.Effect<ReadonlyArray<number>, FaultError | ServiceError> = internal.kill
 
-/** Restarts one node of a service (`restartNode`), recorded as a fault in the test's results. */
+/**
+ * Restarts one node of a service (`restartNode`), recorded as a fault in the test's results.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const bounce: (service: RunningService<unknown>, node: ClusterNode) => Effect.Effect<void, ServiceError> =
   internal.bounce
 
-/** Options of `during`. */
+/**
+ * Options of `during`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DuringOptions {
   /** How long each fault stays applied before it is healed. */
   readonly hold: Duration.DurationInput
 }
 
-/** Faults applied over and over in the background by `during`. */
+/**
+ * Faults applied over and over in the background by `during`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Chaos<E> {
   /** How many faults have been applied so far. */
   readonly applied: Effect.Effect<number>
@@ -158,6 +221,9 @@ export interface Chaos<E> {
  * `fault` receives the tick number (0, 1, …) and runs in its own scope, so any scoped fault works, e.g.
  * `(tick) => Effect.flatMap(Fault.randomNode(nodes), (n) => Fault.isolate(n))`. When the scope closes, the loop
  * stops and the fault in progress is healed. A later failure stops the loop, is logged, and is reported by `check`.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const during: <E, R, Out, R2>(
   schedule: Schedule.Schedule<Out, unknown, R2>,
@@ -165,12 +231,20 @@ export const during: <E, R, Out, R2>(
   options: DuringOptions
 ) => Effect.Effect<Chaos<E>, E, Exclude<R, Scope.Scope> | R2 | Scope.Scope> = internal.during
 
-/** One of the nodes, chosen at random (with Effect's `Random`, so a test can seed it). */
+/**
+ * One of the nodes, chosen at random (with Effect's `Random`, so a test can seed it).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const randomNode: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<ClusterNode> = internal.randomNode
 
 /**
  * Checks, without applying anything, that network faults can be applied on these nodes (own network stack, root,
  * iptables, tc); the result is cached per node, so faults applied later skip the probe.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const checkNetwork: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<void, FaultError> =
   internal.checkNetwork

@@ -19,16 +19,36 @@ import type { HistoryParseError } from "./internal/history/errors.js"
 
 export { HistoryParseError } from "./internal/history/errors.js"
 
-/** What an event of a history is: the invocation of an operation or one of its three completions. */
+/**
+ * What an event of a history is: the invocation of an operation or one of its three completions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type EventType = "invoke" | "ok" | "fail" | "info"
 
-/** How an operation ended: `ok` happened, `fail` definitely did not happen, `info` may or may not have happened. */
+/**
+ * How an operation ended: `ok` happened, `fail` definitely did not happen, `info` may or may not have happened.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Outcome = "ok" | "fail" | "info"
 
-/** A client of the history (Jepsen's `:process`): a number, or a name such as `nemesis`. */
+/**
+ * A client of the history (Jepsen's `:process`): a number, or a name such as `nemesis`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Process = number | string
 
-/** One line of a history: an invocation or a completion. Times are nanoseconds from the history's origin. */
+/**
+ * One line of a history: an invocation or a completion. Times are nanoseconds from the history's origin.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Event {
   readonly type: EventType
   readonly process: Process
@@ -42,7 +62,12 @@ export interface Event {
   readonly line?: number
 }
 
-/** An operation: an invocation paired with its completion. JSON-serialisable (times are finite numbers). */
+/**
+ * An operation: an invocation paired with its completion. JSON-serialisable (times are finite numbers).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Operation {
   /** Position of the operation in its history (0, 1, …), in order of invocation. */
   readonly id: number
@@ -61,12 +86,22 @@ export interface Operation {
   readonly line?: number
 }
 
-/** A history: operations in order of invocation. Plain data, JSON-serialisable, for checkers and reports. */
+/**
+ * A history: operations in order of invocation. Plain data, JSON-serialisable, for checkers and reports.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface History {
   readonly ops: ReadonlyArray<Operation>
 }
 
-/** Records the operations of concurrent client fibers into one history. */
+/**
+ * Records the operations of concurrent client fibers into one history.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Recorder {
   /** Nanoseconds from this recorder's origin, on the same clock as the history's times. */
   readonly now: Effect.Effect<number>
@@ -91,7 +126,12 @@ export interface Recorder {
   readonly events: Effect.Effect<ReadonlyArray<Event>>
 }
 
-/** Options of `Recorder.record`. */
+/**
+ * Options of `Recorder.record`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RecordOptions<A, E> {
   /** The completion value of a success (default: the result itself). */
   readonly output?: (a: A) => unknown
@@ -99,29 +139,56 @@ export interface RecordOptions<A, E> {
   readonly definitelyFailed?: (e: E) => boolean
 }
 
-/** A new recorder whose origin (time 0) is now, on Effect's `Clock`. */
+/**
+ * A new recorder whose origin (time 0) is now, on Effect's `Clock`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make: Effect.Effect<Recorder> = recorder.make
 
 /** Pairs a list of events into a history, rejecting completions without invocations, a process with two open
- * operations, and completions that precede their invocation (each error names the operations). */
+ * operations, and completions that precede their invocation (each error names the operations).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const fromEvents: (
   events: ReadonlyArray<Event>,
   source?: string
 ) => Either.Either<History, HistoryParseError> = ops.fromEvents
 
-/** The events of a history, in time order (an `info` operation's completion is kept where it was seen). */
+/**
+ * The events of a history, in time order (an `info` operation's completion is kept where it was seen).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const toEvents: (history: History) => ReadonlyArray<Event> = ops.toEvents
 
-/** The history formats `fromFile` reads. */
+/**
+ * The history formats `fromFile` reads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Format = "edn" | "jepsen-log" | "jsonl"
 
 /**
  * Reads a history file, detecting its format: Jepsen's `history.edn` (a vector of op maps, or one map per line),
  * Jepsen's log lines (`INFO jepsen.util - 3	:invoke	:read	nil`), or our JSON Lines (see `toJsonLines`).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const fromFile: (path: string) => Effect.Effect<History, HistoryParseError> = files.fromFile
 
-/** Parses history text in a given format, or detects it; `source` names it in errors. */
+/**
+ * Parses history text in a given format, or detects it; `source` names it in errors.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const parse: (
   text: string,
   options?: { readonly format?: Format; readonly source?: string }
@@ -131,8 +198,16 @@ export const parse: (
  * Our JSON Lines format: one event per line, `{"type":"invoke","process":0,"f":"write","value":1,"time":120}`
  * (`time` in nanoseconds; `type` one of invoke/ok/fail/info). `fromFile` also accepts one operation per line,
  * `{"process":0,"f":"read","value":null,"output":1,"invoke":120,"complete":340,"outcome":"ok"}`.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const toJsonLines: (history: History) => string = files.toJsonLines
 
-/** Jepsen's EDN: one op map per line, with `:index`, `:time`, `:type`, `:process`, `:f`, `:value`. */
+/**
+ * Jepsen's EDN: one op map per line, with `:index`, `:time`, `:type`, `:process`, `:f`, `:value`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const toEdn: (history: History) => string = files.toEdn

@@ -37,7 +37,12 @@ import * as internal from "./internal/cluster/lab.js"
 
 export { installHint, LabError, LabFailure } from "./internal/cluster/lab/errors.js"
 
-/** How to bring a lab up. */
+/**
+ * How to bring a lab up.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LabOptions {
   /** How many hosts (1–244). */
   readonly nodes: number
@@ -57,7 +62,12 @@ export interface LabOptions {
   readonly sshdConfig?: ReadonlyArray<string>
 }
 
-/** One host of a lab. */
+/**
+ * One host of a lab.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LabNode {
   /** Logical name and hostname: `n1`, `n2`, … */
   readonly name: string
@@ -81,7 +91,12 @@ export interface LabNode {
   readonly logFile: string
 }
 
-/** A lab that is up. */
+/**
+ * A lab that is up.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Lab {
   readonly name: string
   /** The state directory (absolute). */
@@ -102,10 +117,20 @@ export interface Lab {
   readonly nodes: ReadonlyArray<LabNode>
 }
 
-/** The lab provided to a test or a cluster layer. */
+/**
+ * The lab provided to a test or a cluster layer.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export const Lab: Context.Tag<Lab, Lab> = Context.GenericTag<Lab>("ducktape/Lab")
 
-/** Which lab to take down: by name, by state directory, or both. */
+/**
+ * Which lab to take down: by name, by state directory, or both.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DownOptions {
   /** The lab's name; optional when `dir` holds its `lab.json`. */
   readonly name?: string
@@ -117,7 +142,12 @@ export interface DownOptions {
   readonly timeout?: Duration.DurationInput
 }
 
-/** What `down` removed. All empty when there was nothing to remove. */
+/**
+ * What `down` removed. All empty when there was nothing to remove.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DownSummary {
   readonly name: string
   readonly namespaces: ReadonlyArray<string>
@@ -134,6 +164,9 @@ export { defaultName, defaultWorkdir } from "./internal/cluster/lab/names.js"
 /**
  * Brings a lab up and leaves it up (for `ducktape lab up`; tests use `scoped`). A lab of the same name left
  * from before is taken down first. On any failure or interruption, everything made so far is removed.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const up = (options: LabOptions): Effect.Effect<Lab, LabError> => internal.up(options)
 
@@ -141,22 +174,50 @@ export const up = (options: LabOptions): Effect.Effect<Lab, LabError> => interna
  * Takes a lab down: ends every process in its namespaces (sshds, their sessions, services), deletes the
  * namespaces, veths, bridge and iptables rules, and removes the files it wrote in `dir`. Works after a crash
  * and when nothing is left (idempotent).
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const down = (options: DownOptions): Effect.Effect<DownSummary, LabError> => internal.down(options)
 
-/** A lab for the life of a Scope: up now, down (with a timeout, never failing) when the scope closes. */
+/**
+ * A lab for the life of a Scope: up now, down (with a timeout, never failing) when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const scoped = (options: LabOptions): Effect.Effect<Lab, LabError, Scope.Scope> => internal.scoped(options)
 
-/** `scoped` as a Layer providing `Lab`. */
+/**
+ * `scoped` as a Layer providing `Lab`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const layer = (options: LabOptions): Layer.Layer<Lab, LabError> => internal.layer(Lab, options)
 
-/** Reads the lab recorded in a state directory (its `lab.json`); fails if there is none. */
+/**
+ * Reads the lab recorded in a state directory (its `lab.json`); fails if there is none.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const read = (dir: string): Effect.Effect<Lab, LabError> => internal.read(dir)
 
-/** Names of the labs whose bridge or veths are present on this machine. */
+/**
+ * Names of the labs whose bridge or veths are present on this machine.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const list: Effect.Effect<ReadonlyArray<string>, LabError> = Effect.suspend(() => internal.list)
 
-/** The argv that runs `argv` inside a node's network namespace (for faults: iptables, `ip link`, …). */
+/**
+ * The argv that runs `argv` inside a node's network namespace (for faults: iptables, `ip link`, …).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const netnsExec = (node: LabNode, argv: ReadonlyArray<string>): ReadonlyArray<string> => [
   "ip",
   "netns",

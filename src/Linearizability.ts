@@ -16,7 +16,12 @@ import type { History, HistoryParseError, Operation } from "./History.js"
 import * as internal from "./internal/history/checker.js"
 import type { Model } from "./Model.js"
 
-/** Limits of a check. */
+/**
+ * Limits of a check.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CheckOptions {
   /** Give up (verdict `Unknown`) after this long, over all partitions. Default 60 seconds. */
   readonly timeLimit?: Duration.DurationInput
@@ -29,14 +34,24 @@ export interface CheckOptions {
   readonly maxMemoBytes?: number
 }
 
-/** One step of a counterexample's prefix: the op linearized and the state after it. */
+/**
+ * One step of a counterexample's prefix: the op linearized and the state after it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PrefixStep {
   readonly op: Operation
   /** The model's state after the op, as `describeState` prints it. */
   readonly state: string
 }
 
-/** Why a history is not linearizable, in terms a person can follow. */
+/**
+ * Why a history is not linearizable, in terms a person can follow.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Counterexample {
   /** The partition (e.g. the key) where it happened, for partitioned models. */
   readonly partition?: string
@@ -50,7 +65,12 @@ export interface Counterexample {
   readonly concurrent: ReadonlyArray<Operation>
 }
 
-/** The history is linearizable. */
+/**
+ * The history is linearizable.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Valid {
   readonly _tag: "Valid"
   readonly model: string
@@ -62,7 +82,12 @@ export interface Valid {
   readonly millis: number
 }
 
-/** The history is not linearizable. */
+/**
+ * The history is not linearizable.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Invalid {
   readonly _tag: "Invalid"
   readonly model: string
@@ -73,7 +98,12 @@ export interface Invalid {
   readonly counterexample: Counterexample
 }
 
-/** The check gave up: a limit was hit before an answer. */
+/**
+ * The check gave up: a limit was hit before an answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Unknown {
   readonly _tag: "Unknown"
   readonly model: string
@@ -86,13 +116,28 @@ export interface Unknown {
   readonly partition?: string
 }
 
-/** The answer of a check. */
+/**
+ * The answer of a check.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Verdict = Valid | Invalid | Unknown
 
-/** Checks a history against a model, synchronously. */
+/**
+ * Checks a history against a model, synchronously.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const check: <S>(model: Model<S>, history: History, options?: CheckOptions) => Verdict = internal.check
 
-/** `check` as an Effect (it runs synchronously in the calling fiber). */
+/**
+ * `check` as an Effect (it runs synchronously in the calling fiber).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const checkEffect: <S>(model: Model<S>, history: History, options?: CheckOptions) => Effect.Effect<Verdict> =
   internal.checkEffect
 
@@ -100,6 +145,9 @@ export const checkEffect: <S>(model: Model<S>, history: History, options?: Check
  * Reads a history file (any format `History.fromFile` reads) and checks it. Fails with `HistoryParseError` on bad
  * input, including operations the model does not know. For the CLI: exit 0 valid, 1 invalid, 2 bad input, 3 unknown
  * (see `exitCode`).
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const checkFile: <S>(
   path: string,
@@ -107,16 +155,29 @@ export const checkFile: <S>(
   options?: CheckOptions
 ) => Effect.Effect<Verdict, HistoryParseError> = internal.checkFile
 
-/** The exit code of `ducktape check` for a verdict: 0 valid, 1 invalid, 3 unknown (2 is bad input). */
+/**
+ * The exit code of `ducktape check` for a verdict: 0 valid, 1 invalid, 3 unknown (2 is bad input).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const exitCode = (verdict: Verdict): 0 | 1 | 3 =>
   verdict._tag === "Valid" ? 0 : verdict._tag === "Invalid" ? 1 : 3
 
 /**
  * A verdict as text for a person: one line for valid/unknown; for invalid, the counterexample step by step. Ops
  * are described with the model's `describeOp` when the model is given.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const format: <S>(verdict: Verdict, model?: Model<S>) => string = internal.format
 
-/** Rejects operations whose `f` the model does not know, naming the first one (a `HistoryParseError`). */
+/**
+ * Rejects operations whose `f` the model does not know, naming the first one (a `HistoryParseError`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const validate: <S>(model: Model<S>, history: History, source?: string) => HistoryParseError | undefined =
   internal.validate

@@ -8,7 +8,12 @@ import type { Effect, Scope } from "effect"
 import * as internal from "./internal/remote/localBackend.js"
 import type { RemoteAccount } from "./RemoteAccount.js"
 
-/** How to make a local node. */
+/**
+ * How to make a local node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LocalAccountOptions {
   /** The node's logical name, e.g. `worker1`. */
   readonly hostname: string
@@ -18,5 +23,10 @@ export interface LocalAccountOptions {
   readonly address?: string
 }
 
-/** An account over local processes. The scope removes nothing: cleaning a node's files is the cluster's call. */
+/**
+ * An account over local processes. The scope removes nothing: cleaning a node's files is the cluster's call.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make: (options: LocalAccountOptions) => Effect.Effect<RemoteAccount, never, Scope.Scope> = internal.make

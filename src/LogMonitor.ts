@@ -26,7 +26,12 @@ const causeOf = (firstLines: ReadonlyArray<string> | undefined, lastLines: Reado
   return cause === undefined ? "" : ` (it says ${JSON.stringify(cause)})`
 }
 
-/** A log line did not appear within the timeout. */
+/**
+ * A log line did not appear within the timeout.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class LogMonitorTimeout extends Schema.TaggedError<LogMonitorTimeout>()("LogMonitorTimeout", {
   host: Schema.String,
   path: Schema.String,
@@ -52,7 +57,12 @@ export class LogMonitorTimeout extends Schema.TaggedError<LogMonitorTimeout>()("
   }
 }
 
-/** The process a wait was for (`whileAlive`) ended before the line appeared: waiting on would be in vain. */
+/**
+ * The process a wait was for (`whileAlive`) ended before the line appeared: waiting on would be in vain.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class LogMonitorProcessExited extends Schema.TaggedError<LogMonitorProcessExited>()("LogMonitorProcessExited", {
   host: Schema.String,
   path: Schema.String,
@@ -73,7 +83,12 @@ export class LogMonitorProcessExited extends Schema.TaggedError<LogMonitorProces
   }
 }
 
-/** How to wait for a line. */
+/**
+ * How to wait for a line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface WaitForLineOptions {
   readonly timeout: Duration.DurationInput
   /** Pause before re-opening the stream after a lost connection. Default: exponential from 100 millis. */
@@ -88,7 +103,12 @@ export interface WaitForLineOptions {
   readonly whileAlive?: number
 }
 
-/** How a monitor reads. */
+/**
+ * How a monitor reads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LogMonitorOptions {
   /**
    * How long `lines` keeps re-opening the file after the connection to its node was lost, without reading a line,
@@ -98,7 +118,12 @@ export interface LogMonitorOptions {
   readonly reconnectFor?: Duration.DurationInput
 }
 
-/** A remote file watched from the offset it had when the monitor was made. */
+/**
+ * A remote file watched from the offset it had when the monitor was made.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LogMonitor {
   readonly host: string
   readonly path: string

@@ -14,23 +14,43 @@
 import type { Operation } from "./History.js"
 import * as internal from "./internal/history/models.js"
 
-/** What a step returns: whether the operation could have done what it did from that state, and the state after. */
+/**
+ * What a step returns: whether the operation could have done what it did from that state, and the state after.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface StepResult<S> {
   readonly ok: boolean
   readonly state: S
 }
 
-/** A key for state equality and hashing: two states are the same when their keys are `===`. */
+/**
+ * A key for state equality and hashing: two states are the same when their keys are `===`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type StateKey = string | number | boolean | null
 
-/** A sub-history checked on its own (P-compositionality): e.g. the operations of one key. */
+/**
+ * A sub-history checked on its own (P-compositionality): e.g. the operations of one key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Partition {
   /** What it is, for the verdict (e.g. the key). */
   readonly key: string
   readonly ops: ReadonlyArray<Operation>
 }
 
-/** A sequential specification of an object. */
+/**
+ * A sequential specification of an object.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Model<S = unknown> {
   /** Its name, e.g. `cas-register`. */
   readonly name: string
@@ -52,7 +72,12 @@ export interface Model<S = unknown> {
   readonly describeState: (state: S) => string
 }
 
-/** What `make` needs: `name`, `init` and `step`; the rest has defaults. */
+/**
+ * What `make` needs: `name`, `init` and `step`; the rest has defaults.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ModelDefinition<S> {
   readonly name: string
   readonly init: () => S
@@ -65,35 +90,83 @@ export interface ModelDefinition<S> {
   readonly describeState?: (state: S) => string
 }
 
-/** A model from a definition, with default key (JSON), descriptions and no partitioning. */
+/**
+ * A model from a definition, with default key (JSON), descriptions and no partitioning.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make: <S>(definition: ModelDefinition<S>) => Model<S> = internal.make
 
-/** A read/write register (`read` → value, `write` v), initially `initial` (default `null`). */
+/**
+ * A read/write register (`read` → value, `write` v), initially `initial` (default `null`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const register: (initial?: unknown) => Model<unknown> = internal.register
 
-/** A compare-and-set register: `read`, `write` v, `cas` [old, new] (ok only if it swapped). */
+/**
+ * A compare-and-set register: `read`, `write` v, `cas` [old, new] (ok only if it swapped).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const casRegister: (initial?: unknown) => Model<unknown> = internal.casRegister
 
 /**
  * A map of independent objects, checked key by key: each op's value is `[key, v]` (Jepsen's `independent`), its
  * output `[key, v']`; `inner` (default `casRegister()`) is the model of one key.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const keyed: <S>(inner: Model<S>, name?: string) => Model<S> = internal.keyed
 
-/** A key-value map of CAS registers (`keyed(casRegister())`), checked key by key. */
+/**
+ * A key-value map of CAS registers (`keyed(casRegister())`), checked key by key.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const kv: () => Model<unknown> = () => internal.keyed(internal.casRegister(), "kv")
 
-/** A set: `add` x, `read` → all elements (array, any order). */
+/**
+ * A set: `add` x, `read` → all elements (array, any order).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const set: () => Model<ReadonlyArray<string>> = internal.set
 
-/** A FIFO queue: `enqueue` x, `dequeue` → the oldest element, or `null` when empty. */
+/**
+ * A FIFO queue: `enqueue` x, `dequeue` → the oldest element, or `null` when empty.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const queue: () => Model<ReadonlyArray<string>> = internal.queue
 
-/** A counter: `add` n, `read` → the sum so far (initially 0). */
+/**
+ * A counter: `add` n, `read` → the sum so far (initially 0).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const counter: () => Model<number> = internal.counter
 
-/** The built-in models by name, as the CLI's `--model` takes them. */
+/**
+ * The built-in models by name, as the CLI's `--model` takes them.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const builtins: Readonly<Record<string, () => Model<any>>> = internal.builtins
 
-/** A built-in model by name (`register`, `cas-register`, `kv`, `set`, `queue`, `counter`), or undefined. */
+/**
+ * A built-in model by name (`register`, `cas-register`, `kv`, `set`, `queue`, `counter`), or undefined.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const byName = (name: string): Model<any> | undefined => internal.builtins[name]?.()

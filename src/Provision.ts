@@ -12,7 +12,12 @@ import { Effect, Schema } from "effect"
 import type { CommandError, RemoteAccount } from "./RemoteAccount.js"
 import * as Shell from "./Shell.js"
 
-/** Packages are missing on a node and could not be installed. */
+/**
+ * Packages are missing on a node and could not be installed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ProvisionError extends Schema.TaggedError<ProvisionError>()("ProvisionError", {
   host: Schema.String,
   packages: Schema.Array(Schema.String),
@@ -24,7 +29,12 @@ export class ProvisionError extends Schema.TaggedError<ProvisionError>()("Provis
   }
 }
 
-/** How to provision. */
+/**
+ * How to provision.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ProvisionOptions {
   /** Install what is missing when possible (default true); false only checks. */
   readonly install?: boolean
@@ -35,7 +45,12 @@ export interface ProvisionOptions {
 /** The lock every installer on a machine takes (apt's own lock fails instead of waiting). */
 const lockFile = "/var/lock/ducktape-effect-apt.lock"
 
-/** The packages of `packages` that are not installed on the node. */
+/**
+ * The packages of `packages` that are not installed on the node.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const missingPackages = (
   account: RemoteAccount,
   packages: ReadonlyArray<string>
@@ -47,7 +62,12 @@ export const missingPackages = (
         `dpkg-query -W -f='\${db:Status-Status}\\n' "$p" 2>/dev/null | grep -qx installed || echo "$p"; done`
     ).pipe(Effect.map((out) => out.split("\n").map((l) => l.trim()).filter((l) => l !== "")))
 
-/** Ensures the packages are installed on the node; returns the ones it installed. */
+/**
+ * Ensures the packages are installed on the node; returns the ones it installed.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const ensurePackages = (
   account: RemoteAccount,
   packages: ReadonlyArray<string>,

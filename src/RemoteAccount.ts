@@ -24,14 +24,24 @@ export type { Command } from "./Shell.js"
 // Errors
 // ---------------------------------------------------------------------------------------------------------
 
-/** Any failure a command can end with. */
+/**
+ * Any failure a command can end with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type CommandError = RemoteCommandError | RemoteCommandTimeout | RemoteConnectionError
 
 // ---------------------------------------------------------------------------------------------------------
 // The backend core
 // ---------------------------------------------------------------------------------------------------------
 
-/** Who and where a node is. */
+/**
+ * Who and where a node is.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Identity {
   /** The logical name of the node (`host` in a cluster file). */
   readonly hostname: string
@@ -46,7 +56,12 @@ export interface Identity {
   readonly workdir: string
 }
 
-/** A running shell line as a backend sees it: byte streams and the exit status. */
+/**
+ * A running shell line as a backend sees it: byte streams and the exit status.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RawProcess {
   readonly stdout: Stream.Stream<Uint8Array, RemoteConnectionError>
   readonly stderr: Stream.Stream<Uint8Array, RemoteConnectionError>
@@ -54,14 +69,24 @@ export interface RawProcess {
   readonly exitCode: Effect.Effect<number, RemoteConnectionError>
 }
 
-/** What a file is, as far as the framework cares. */
+/**
+ * What a file is, as far as the framework cares.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FileInfo {
   readonly type: "file" | "dir" | "link" | "other"
   readonly size: number
   readonly mode: number
 }
 
-/** The small core each backend implements; everything else is derived by `make`. */
+/**
+ * The small core each backend implements; everything else is derived by `make`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Backend {
   readonly identity: Identity
   /**
@@ -95,7 +120,12 @@ export interface Backend {
 // The account
 // ---------------------------------------------------------------------------------------------------------
 
-/** Options shared by every command. */
+/**
+ * Options shared by every command.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CommandOptions {
   /** Working directory; relative paths resolve against the node's workdir (the default). */
   readonly cwd?: string
@@ -108,14 +138,24 @@ export interface CommandOptions {
   readonly stdin?: string | Uint8Array
 }
 
-/** What a finished command produced. */
+/**
+ * What a finished command produced.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ExecResult {
   readonly exitCode: number
   readonly stdout: string
   readonly stderr: string
 }
 
-/** A process started with `startProcess`: it lives until it exits or its scope closes (which kills it). */
+/**
+ * A process started with `startProcess`: it lives until it exits or its scope closes (which kills it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RemoteProcess {
   /** The remote pid; also the process group and session of everything the command starts. */
   readonly pid: number
@@ -138,11 +178,21 @@ export interface RemoteProcess {
   readonly kill: (signal?: Signal) => Effect.Effect<void, CommandError>
 }
 
-/** A signal name as `kill -s` takes it. */
+/**
+ * A signal name as `kill -s` takes it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Signal = "TERM" | "KILL" | "INT" | "HUP" | "STOP" | "CONT" | "QUIT" | "USR1" | "USR2"
 
 /** The account of one node. */
-/** How to wait for an HTTP service (see RemoteAccount.waitForHttp). */
+/**
+ * How to wait for an HTTP service (see RemoteAccount.waitForHttp).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface WaitForHttpOptions {
   /** Default `/`. */
   readonly path?: string
@@ -215,20 +265,38 @@ export interface RemoteAccount extends Identity {
   readonly label: string
 }
 
-/** The account of the node the current effect runs on. */
+/**
+ * The account of the node the current effect runs on.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export const RemoteAccount: Context.Tag<RemoteAccount, RemoteAccount> = Context.GenericTag<RemoteAccount>(
   "ducktape-effect/RemoteAccount"
 )
 
-/** Derives a full account from a backend core. */
+/**
+ * Derives a full account from a backend core.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make: (backend: Backend) => RemoteAccount = internal.make
 
 /**
  * Marks every process started by `effect` (through any account) with `DUCKTAPE_SESSION=<label>` in its
  * environment, so that `ducktape clean` can find what a crashed session left behind.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const withSessionLabel: (label: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
   (label) => (effect) => Effect.locally(effect, internal.currentLabel, label)
 
-/** The environment variable that carries the session label. */
+/**
+ * The environment variable that carries the session label.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const sessionLabelVariable: string = internal.labelVariable

@@ -6,12 +6,27 @@
  */
 import { Schema } from "effect"
 
-/** How a test ended. FLAKY: failed, then passed on a retry under --deflake. */
+/**
+ * How a test ended. FLAKY: failed, then passed on a retry under --deflake.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const TestStatus = Schema.Literal("PASS", "FAIL", "IGNORE", "FLAKY")
-/** @see TestStatus */
+/**
+ * @see TestStatus
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type TestStatus = typeof TestStatus.Type
 
-/** A service a test started, for the report. */
+/**
+ * A service a test started, for the report.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const ServiceSummary = Schema.Struct({
   id: Schema.String,
   name: Schema.String,
@@ -21,10 +36,20 @@ export const ServiceSummary = Schema.Struct({
   problems: Schema.Array(Schema.String),
   notes: Schema.Array(Schema.String)
 })
-/** @see ServiceSummary */
+/**
+ * @see ServiceSummary
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ServiceSummary = typeof ServiceSummary.Type
 
-/** A fault applied during a test and when it was healed (shown as a timeline). */
+/**
+ * A fault applied during a test and when it was healed (shown as a timeline).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const FaultRecord = Schema.Struct({
   kind: Schema.String,
   target: Schema.String,
@@ -38,10 +63,20 @@ export const FaultRecord = Schema.Struct({
   outcome: Schema.optional(Schema.Literal("restarted", "not restarted", "restart failed")),
   restartedAt: Schema.optional(Schema.Number)
 })
-/** @see FaultRecord */
+/**
+ * @see FaultRecord
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type FaultRecord = typeof FaultRecord.Type
 
-/** A history a test attached (`Test.recordHistory`): its files (relative to the test's directory) and verdict. */
+/**
+ * A history a test attached (`Test.recordHistory`): its files (relative to the test's directory) and verdict.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const HistorySummary = Schema.Struct({
   name: Schema.String,
   /** The history as JSON Lines (`History.toJsonLines`). */
@@ -55,19 +90,39 @@ export const HistorySummary = Schema.Struct({
   /** For an invalid verdict, the id of the operation that cannot be placed. */
   failingOp: Schema.optional(Schema.Number)
 })
-/** @see HistorySummary */
+/**
+ * @see HistorySummary
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type HistorySummary = typeof HistorySummary.Type
 
-/** Nodes a test held for one attempt, from their allocation to their release (the session timeline's bars). */
+/**
+ * Nodes a test held for one attempt, from their allocation to their release (the session timeline's bars).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const NodeAllocation = Schema.Struct({
   nodes: Schema.Array(Schema.String),
   allocatedAt: Schema.Number,
   releasedAt: Schema.Number
 })
-/** @see NodeAllocation */
+/**
+ * @see NodeAllocation
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type NodeAllocation = typeof NodeAllocation.Type
 
-/** One test case's result. */
+/**
+ * One test case's result.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const TestResult = Schema.Struct({
   testId: Schema.String,
   module: Schema.String,
@@ -103,10 +158,20 @@ export const TestResult = Schema.Struct({
   /** Histories the test attached, with their verdicts; absent when it attached none. */
   histories: Schema.optional(Schema.Array(HistorySummary))
 })
-/** @see TestResult */
+/**
+ * @see TestResult
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type TestResult = typeof TestResult.Type
 
-/** A whole run. */
+/**
+ * A whole run.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const SessionResults = Schema.Struct({
   sessionId: Schema.String,
   frameworkVersion: Schema.String,
@@ -128,10 +193,20 @@ export const SessionResults = Schema.Struct({
   notRun: Schema.Array(Schema.String),
   results: Schema.Array(TestResult)
 })
-/** @see SessionResults */
+/**
+ * @see SessionResults
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type SessionResults = typeof SessionResults.Type
 
-/** Counts by status. */
+/**
+ * Counts by status.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Counts {
   readonly total: number
   readonly passed: number
@@ -140,7 +215,12 @@ export interface Counts {
   readonly flaky: number
 }
 
-/** Counts a session's results by status. */
+/**
+ * Counts a session's results by status.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const counts = (results: ReadonlyArray<TestResult>): Counts => ({
   total: results.length,
   passed: results.filter((r) => r.status === "PASS").length,
@@ -149,6 +229,11 @@ export const counts = (results: ReadonlyArray<TestResult>): Counts => ({
   flaky: results.filter((r) => r.status === "FLAKY").length
 })
 
-/** The run's exit code: 0 when nothing failed (flaky and ignored are fine) and every selected test ran, else 1. */
+/**
+ * The run's exit code: 0 when nothing failed (flaky and ignored are fine) and every selected test ran, else 1.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const exitCode = (session: SessionResults): 0 | 1 =>
   session.results.some((r) => r.status === "FAIL") || session.notRun.length > 0 ? 1 : 0

@@ -16,7 +16,12 @@ import { ResultsDirError } from "./internal/runner/errors.js"
 
 export { ResultsDirError } from "./internal/runner/errors.js"
 
-/** What the runner tells the terminal as the run goes. */
+/**
+ * What the runner tells the terminal as the run goes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type RunEvent =
   | { readonly _tag: "SessionStarted"; readonly sessionId: string; readonly resultsDir: string; readonly total: number }
   | { readonly _tag: "TestStarted"; readonly testId: string; readonly attempt: number; readonly nodes: ReadonlyArray<string> }
@@ -25,7 +30,12 @@ export type RunEvent =
   | { readonly _tag: "NodeLost"; readonly node: string; readonly reason: string }
   | { readonly _tag: "LeftoversRemoved"; readonly leftovers: ReadonlyArray<Leftover> }
 
-/** How to run. */
+/**
+ * How to run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RunOptions {
   readonly cases: ReadonlyArray<TestCase>
   readonly loadFailures?: ReadonlyArray<LoadFailure>
@@ -78,7 +88,12 @@ export {
   UncaughtError
 } from "./internal/runner/errors.js"
 
-/** A finished (or interrupted) session: its results and where they were written. */
+/**
+ * A finished (or interrupted) session: its results and where they were written.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Session {
   readonly results: SessionResults
   readonly dir: string
@@ -87,9 +102,17 @@ export interface Session {
 /**
  * Runs a session on the Cluster in context and writes its reports. If the run is interrupted (Ctrl-C), running
  * tests are interrupted and torn down, and the reports are written for what ran before the interruption ends it.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const run: (options: RunOptions) => Effect.Effect<Session, ResultsDirError, Cluster> = internal.run
 
-/** Allocates the next session id `YYYY-MM-DD--NNN` under the results root and creates its directory. */
+/**
+ * Allocates the next session id `YYYY-MM-DD--NNN` under the results root and creates its directory.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const createSessionDir: (resultsRoot: string) => Effect.Effect<{ readonly id: string; readonly dir: string }, ResultsDirError> =
   internal.createSessionDir

@@ -16,7 +16,12 @@ import { ServiceError } from "./internal/service/errors.js"
 
 export { ServiceError } from "./internal/service/errors.js"
 
-/** A log file a service writes on each node. */
+/**
+ * A log file a service writes on each node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LogSpec {
   /** Path on the node; relative paths are under the node's workdir. */
   readonly path: string
@@ -24,7 +29,12 @@ export interface LogSpec {
   readonly collectDefault?: boolean
 }
 
-/** A running service, as tests and the service's own steps see it. */
+/**
+ * A running service, as tests and the service's own steps see it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RunningService<Config> {
   /** The definition's name, e.g. `zookeeper`. */
   readonly name: string
@@ -50,6 +60,9 @@ export interface RunningService<Config> {
 /**
  * How to run one node of a service. A step may fail with any error: it reaches the test as a `ServiceError` naming
  * the service, the node and the phase, with the error's message.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Definition<Config, R> {
   readonly name: string
@@ -80,7 +93,12 @@ export interface Definition<Config, R> {
   readonly stopTimeout?: Duration.DurationInput
 }
 
-/** What a test can choose when it starts a service. */
+/**
+ * What a test can choose when it starts a service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface StartOptions<Config> {
   readonly numNodes?: number
   readonly spec?: ClusterSpec
@@ -95,7 +113,12 @@ export interface StartOptions<Config> {
   readonly skipCleanBeforeStart?: boolean
 }
 
-/** A service definition: start it in a scope, or use it as a Layer. */
+/**
+ * A service definition: start it in a scope, or use it as a Layer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Service<Config, R> {
   readonly definition: Definition<Config, R>
   /** The Tag its Layer provides. */
@@ -112,20 +135,38 @@ export interface Service<Config, R> {
  * A config field without a default, e.g. `config: { broker: Service.required<Broker>("brokerOf(redis)") }`: a start
  * whose config does not give it fails at once with a ServiceError naming the field (and the hint), before any node
  * is taken.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const required: <A>(hint?: string) => A = internal.required
 
-/** Defines a service from its per-node steps. */
+/**
+ * Defines a service from its per-node steps.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make: <Config = {}, R = never>(definition: Definition<Config, R>) => Service<Config, R> =
   internal.make
 
-/** A worker-per-node service (ducktape's BackgroundThreadService): each node runs `worker` as a fiber. */
+/**
+ * A worker-per-node service (ducktape's BackgroundThreadService): each node runs `worker` as a fiber.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface BackgroundDefinition<Config, R> extends Omit<Definition<Config, R>, "startNode" | "waitNode"> {
   /** The node's work; failures surface from `wait`, `stopNode` and at teardown; interruption stops it. */
   readonly worker: (node: ClusterNode, service: RunningService<Config>) => Effect.Effect<void, unknown, R | Scope.Scope>
 }
 
-/** Defines a worker-per-node service. */
+/**
+ * Defines a worker-per-node service.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const background: <Config = {}, R = never>(
   definition: BackgroundDefinition<Config, R>
 ) => Service<Config, R> = internal.background
@@ -134,7 +175,12 @@ export const background: <Config = {}, R = never>(
 // The registry: what a test knows about its services
 // ---------------------------------------------------------------------------------------------------------
 
-/** A service's record in a test's results. */
+/**
+ * A service's record in a test's results.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ServiceRecord {
   readonly id: string
   readonly name: string
@@ -150,6 +196,9 @@ export interface ServiceRecord {
 /**
  * Per-test bookkeeping: service ids, where logs go, which logs to collect. The runner provides one per test;
  * without one, services still run but collect no logs.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface ServiceRegistry {
   /** Directory under which each service's logs land as `<service-id>/<node>/…`. */
@@ -166,20 +215,40 @@ export interface ServiceRegistry {
   readonly nextOrder: (name: string) => number
 }
 
-/** The current test's service registry. */
+/**
+ * The current test's service registry.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export const ServiceRegistry: Context.Tag<ServiceRegistry, ServiceRegistry> = registry.ServiceRegistry
 
-/** A fresh registry writing logs under `logsDir`. */
+/**
+ * A fresh registry writing logs under `logsDir`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const makeRegistry: (
   logsDir: string,
   options?: { readonly noTeardown?: boolean; readonly jvmLogs?: boolean }
 ) => ServiceRegistry =
   internal.makeRegistry
 
-/** Collect a service's logs (all, or one) even if the test passes. */
+/**
+ * Collect a service's logs (all, or one) even if the test passes.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const markForCollect: (service: { readonly id: string }, logName?: string) => Effect.Effect<void> =
   internal.markForCollect(true)
 
-/** Do not collect a service's logs (all, or one) when the test passes; a failed test collects every log. */
+/**
+ * Do not collect a service's logs (all, or one) when the test passes; a failed test collects every log.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const markNoCollect: (service: { readonly id: string }, logName?: string) => Effect.Effect<void> =
   internal.markForCollect(false)

@@ -10,7 +10,12 @@ import * as internal from "./internal/remote/sshBackend.js"
 import type { RemoteConnectionError } from "./RemoteAccount.js"
 import { RemoteAccount } from "./RemoteAccount.js"
 
-/** How to reach a node over SSH. */
+/**
+ * How to reach a node over SSH.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SshAccountOptions {
   /** The node's logical name, e.g. `worker1`. */
   readonly hostname: string
@@ -72,7 +77,12 @@ export interface SshAccountOptions {
   readonly proxyJump?: ReadonlyArray<JumpHost>
 }
 
-/** A jump host (bastion) of `proxyJump`: where it is, who logs in, and how its own host key is checked. */
+/**
+ * A jump host (bastion) of `proxyJump`: where it is, who logs in, and how its own host key is checked.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface JumpHost {
   /** The address to connect to (from the hop before it, or from here for the first). */
   readonly hostname: string
@@ -97,10 +107,18 @@ export interface JumpHost {
 /**
  * Connects (failing fast with `RemoteConnectionError` when the host refuses, rejects the key, or presents an
  * unexpected host key) and returns the node's account; closing the scope closes the connections.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make: (options: SshAccountOptions) => Effect.Effect<RemoteAccount, RemoteConnectionError, Scope.Scope> =
   internal.make
 
-/** The account as a Layer of the `RemoteAccount` Tag. */
+/**
+ * The account as a Layer of the `RemoteAccount` Tag.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const layer = (options: SshAccountOptions): Layer.Layer<RemoteAccount, RemoteConnectionError> =>
   Layer.scoped(RemoteAccount, make(options))

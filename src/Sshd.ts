@@ -12,14 +12,24 @@ import { SshdFailure, SshdError } from "./internal/cluster/errors.js"
 
 export { SshdFailure, SshdError } from "./internal/cluster/errors.js"
 
-/** A key pair made by `generateKeyPair`. */
+/**
+ * A key pair made by `generateKeyPair`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface KeyPair {
   readonly privateKeyPath: string
   /** The public key line (`ssh-ed25519 AAAA… comment`), ready for an authorized_keys file. */
   readonly publicKey: string
 }
 
-/** How to start a private sshd. */
+/**
+ * How to start a private sshd.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SshdOptions {
   /** The address it listens on, e.g. `127.0.0.1` or a namespace's `10.200.0.11`. */
   readonly address: string
@@ -53,7 +63,12 @@ export interface SshdOptions {
   readonly dieWithParent?: boolean
 }
 
-/** A running private sshd. Closing the scope that started it stops it (and its per-connection processes). */
+/**
+ * A running private sshd. Closing the scope that started it stops it (and its per-connection processes).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SshdHandle {
   readonly address: string
   readonly port: number
@@ -72,8 +87,18 @@ export interface SshdHandle {
   readonly restart: Effect.Effect<void, SshdError>
 }
 
-/** Generates an ed25519 key pair without a passphrase at `path` (and `path.pub`), replacing any old one. */
+/**
+ * Generates an ed25519 key pair without a passphrase at `path` (and `path.pub`), replacing any old one.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const generateKeyPair: (path: string) => Effect.Effect<KeyPair, SshdError> = internal.generateKeyPair
 
-/** Starts a private sshd and waits until it accepts connections; the scope stops it. */
+/**
+ * Starts a private sshd and waits until it accepts connections; the scope stops it.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const start: (options: SshdOptions) => Effect.Effect<SshdHandle, SshdError, Scope.Scope> = internal.start

@@ -13,7 +13,12 @@ import * as NodeUrl from "node:url"
 import { Effect, Either, Schema } from "effect"
 import Mustache from "mustache"
 
-/** A template could not be found or rendered. */
+/**
+ * A template could not be found or rendered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class TemplateError extends Schema.TaggedError<TemplateError>()("TemplateError", {
   template: Schema.String,
   problem: Schema.String,
@@ -24,7 +29,12 @@ export class TemplateError extends Schema.TaggedError<TemplateError>()("Template
   }
 }
 
-/** Where to look for template files. */
+/**
+ * Where to look for template files.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LookupOptions {
   /** The asking module's `import.meta.url` (or a directory): its sibling `templates/` is searched first. */
   readonly from?: string
@@ -83,7 +93,12 @@ const missingNames = (tokens: ReadonlyArray<Token>, stack: ReadonlyArray<unknown
   }
 }
 
-/** Renders template text with a view; fails on any variable the view lacks. */
+/**
+ * Renders template text with a view; fails on any variable the view lacks.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const renderString = (text: string, view: object, name = "(inline)"): Either.Either<string, TemplateError> => {
   let tokens: Array<Token>
   try {
@@ -105,7 +120,12 @@ export const renderString = (text: string, view: object, name = "(inline)"): Eit
   return Either.right(Mustache.render(text, view, undefined, { escape: (v: unknown) => String(v) }))
 }
 
-/** The directories searched for a template, in order. */
+/**
+ * The directories searched for a template, in order.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const searchPath = (options: LookupOptions = {}): ReadonlyArray<string> => {
   const dirs: Array<string> = []
   if (options.from !== undefined) {
@@ -117,7 +137,12 @@ export const searchPath = (options: LookupOptions = {}): ReadonlyArray<string> =
   return [...new Set(dirs)]
 }
 
-/** Reads a template file by name from the search path. */
+/**
+ * Reads a template file by name from the search path.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const load = (name: string, options: LookupOptions = {}): Effect.Effect<string, TemplateError> =>
   Effect.gen(function*() {
     const dirs = searchPath(options)
@@ -134,6 +159,11 @@ export const load = (name: string, options: LookupOptions = {}): Effect.Effect<s
     )
   })
 
-/** Loads a template by name and renders it with the view. */
+/**
+ * Loads a template by name and renders it with the view.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const render = (name: string, view: object, options: LookupOptions = {}): Effect.Effect<string, TemplateError> =>
   Effect.flatMap(load(name, options), (text) => renderString(text, view, name))

@@ -21,22 +21,52 @@ import type { ServiceRegistry } from "./Service.js"
 import { TestContext } from "./TestContext.js"
 import type { FaultRecord as WorkloadFaultRecord } from "./Workload.js"
 
-/** Parameter values of one test case. */
+/**
+ * Parameter values of one test case.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Params = Readonly<Record<string, unknown>>
 
-/** What a test body may ask for: its context, its sub-cluster, its scope (services), the service registry. */
+/**
+ * What a test body may ask for: its context, its sub-cluster, its scope (services), the service registry.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type TestServices = TestContext | Cluster | Scope.Scope | ServiceRegistry
 
-/** A test body: takes its case's parameters, returns the test's data (saved as data.json). */
+/**
+ * A test body: takes its case's parameters, returns the test's data (saved as data.json).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Body<P extends Params> = (params: P) => Effect.Effect<unknown, unknown, TestServices>
 
-/** Lists of values per key: every combination becomes a case. */
+/**
+ * Lists of values per key: every combination becomes a case.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Matrix = Readonly<Record<string, ReadonlyArray<unknown>>>
 
-/** The cases a matrix expands to. */
+/**
+ * The cases a matrix expands to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type MatrixCase<M extends Matrix> = { readonly [K in keyof M]: M[K][number] }
 
-/** How a test is declared. */
+/**
+ * How a test is declared.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TestOptions<P extends Params> {
   /** Nodes the test needs: a count, a typed spec, or a function of the case's parameters. Default 1. */
   readonly cluster?: ClusterSpec | ((params: P) => ClusterSpec)
@@ -58,16 +88,39 @@ export interface TestOptions<P extends Params> {
 /**
  * What marks a declared test and a suite. `Symbol.for`, so that a test file that loaded another copy of this module
  * is still recognised by discovery.
+ *
+ * @since 0.1.0
+ * @category symbols
  */
 export const TestTypeId: unique symbol = Symbol.for("ducktape-effect/Test")
-/** @see TestTypeId */
+/**
+ * @see TestTypeId
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
 export type TestTypeId = typeof TestTypeId
-/** @see TestTypeId */
+/**
+ * @see TestTypeId
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
 export const SuiteTypeId: unique symbol = Symbol.for("ducktape-effect/Test/Suite")
-/** @see TestTypeId */
+/**
+ * @see TestTypeId
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
 export type SuiteTypeId = typeof SuiteTypeId
 
-/** One declared test (before expansion into cases). */
+/**
+ * One declared test (before expansion into cases).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Test<P extends Params = Params> {
   readonly [TestTypeId]: TestTypeId
   readonly _tag: "Test"
@@ -75,7 +128,12 @@ export interface Test<P extends Params = Params> {
   readonly body: Body<P>
 }
 
-/** A named group of tests (ducktape's test class). */
+/**
+ * A named group of tests (ducktape's test class).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Suite {
   readonly [SuiteTypeId]: SuiteTypeId
   readonly _tag: "Suite"
@@ -84,9 +142,19 @@ export interface Suite {
   readonly description?: string
 }
 
-/** Declares a test without parameters. */
+/**
+ * Declares a test without parameters.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export function make(body: Body<{}>): Test<{}>
-/** Declares a test with options; parameters are typed from `matrix` or `parametrize`. */
+/**
+ * Declares a test with options; parameters are typed from `matrix` or `parametrize`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export function make<const M extends Matrix>(
   options: TestOptions<MatrixCase<M>> & { readonly matrix: M },
   body: Body<MatrixCase<M>>
@@ -102,14 +170,24 @@ export function make(optionsOrBody: TestOptions<Params> | Body<{}>, body?: Body<
     : { [TestTypeId]: TestTypeId, _tag: "Test", options: optionsOrBody, body: body! }
 }
 
-/** Groups tests under a suite name (ducktape's test class). */
+/**
+ * Groups tests under a suite name (ducktape's test class).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const suite = (
   name: string,
   tests: Readonly<Record<string, Test<any>>>,
   options: { readonly description?: string } = {}
 ): Suite => ({ [SuiteTypeId]: SuiteTypeId, _tag: "Suite", name, tests, ...options })
 
-/** One runnable case: a test with its parameters fixed. */
+/**
+ * One runnable case: a test with its parameters fixed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TestCase {
   /** `<module>.<Suite>.<test>[.k=v…]`: the one source of truth for a test's identity. */
   readonly id: string
@@ -134,31 +212,66 @@ export interface TestCase {
   readonly body: Effect.Effect<unknown, unknown, TestServices>
 }
 
-/** Escapes a parameter set into an id segment as ducktape does: `{"x":1,"y":"a b"}` → `x=1.y=ab`. */
+/**
+ * Escapes a parameter set into an id segment as ducktape does: `{"x":1,"y":"a b"}` → `x=1.y=ab`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const escapeParams: (params: Params) => string = internal.escapeParams
 
-/** Expands a declared test into its cases, in declaration order. */
+/**
+ * Expands a declared test into its cases, in declaration order.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const expand: (
   test: Test<any>,
   where: { readonly module: string; readonly file: string; readonly suite: string | undefined; readonly name: string },
   environment?: Readonly<Record<string, string | undefined>>
 ) => ReadonlyArray<TestCase> = internal.expand
 
-/** Whether a value is a declared test or suite (how discovery finds them among a module's exports). */
+/**
+ * Whether a value is a declared test or suite (how discovery finds them among a module's exports).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isTest = (u: unknown): u is Test<any> => typeof u === "object" && u !== null && TestTypeId in u
-/** @see isTest */
+/**
+ * @see isTest
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isSuite = (u: unknown): u is Suite => typeof u === "object" && u !== null && SuiteTypeId in u
 
-/** A test's own check failed. */
+/**
+ * A test's own check failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class AssertionFailed extends Schema.TaggedError<AssertionFailed>()("AssertionFailed", {
   message: Schema.String
 }) {}
 
-/** Fails the test with `message` unless `condition` holds. */
+/**
+ * Fails the test with `message` unless `condition` holds.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const check = (condition: boolean, message: string | (() => string)): Effect.Effect<void, AssertionFailed> =>
   condition ? Effect.void : Effect.fail(new AssertionFailed({ message: typeof message === "function" ? message() : message }))
 
-/** Fails the test unless `actual` equals `expected` (compared as JSON). */
+/**
+ * Fails the test unless `actual` equals `expected` (compared as JSON).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const checkEqual = <A>(actual: A, expected: A, what = "value"): Effect.Effect<void, AssertionFailed> =>
   check(
     JSON.stringify(actual) === JSON.stringify(expected),
@@ -170,10 +283,18 @@ export const checkEqual = <A>(actual: A, expected: A, what = "value"): Effect.Ef
  * it needs (a kernel module, a package, a feature of the cluster) and should say it is missing rather than fail.
  * A defect, not a failure, so that a `catchAll` in the test cannot swallow it; services started so far are torn
  * down as after any test.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const skip = (reason: string): Effect.Effect<never> => Effect.die(new internal.TestSkipped(reason))
 
-/** How `recordHistory` checks and judges a history. */
+/**
+ * How `recordHistory` checks and judges a history.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RecordHistoryOptions<S> {
   /** The model to check the history with (`Linearizability.check`); not needed when `verdict` is given. */
   readonly model?: Model<S>
@@ -188,6 +309,9 @@ export interface RecordHistoryOptions<S> {
  * `histories/<name>.jsonl`, `<name>.faults.json` and `<name>.verdict.json` into the test's results directory, and
  * adds a summary to the test's result (report.json; report.html draws its lanes, latency and rate plots). Fails the
  * test when the verdict is Invalid, unless `failOnInvalid: false`. Returns the verdict (undefined without a model).
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const recordHistory = <S>(
   name: string,
@@ -200,5 +324,10 @@ export const recordHistory = <S>(
         ? Effect.fail(new AssertionFailed({ message: `history ${name}: ${formatVerdict(verdict, options.model)}` }))
         : Effect.succeed(verdict)))
 
-/** The summaries of the histories a test attached (read from its results directory; for runners and reports). */
+/**
+ * The summaries of the histories a test attached (read from its results directory; for runners and reports).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const recordedHistories: (resultsDir: string) => ReadonlyArray<HistorySummary> = historyRecord.readSummaries

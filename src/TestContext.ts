@@ -8,7 +8,12 @@ import { Context } from "effect"
 import type { Cluster } from "./Cluster.js"
 import type { Params } from "./Test.js"
 
-/** The current test. */
+/**
+ * The current test.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TestContext {
   readonly testId: string
   readonly suite: string | undefined
@@ -26,7 +31,12 @@ export interface TestContext {
   readonly cluster: Cluster
 }
 
-/** The current test's context. */
+/**
+ * The current test's context.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export const TestContext: Context.Tag<TestContext, TestContext> = Context.GenericTag<TestContext>(
   "ducktape-effect/TestContext"
 )

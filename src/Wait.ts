@@ -8,7 +8,12 @@
 import { Duration, Effect, Option, Ref, Schedule, Schema } from "effect"
 import { errorText } from "./internal/shared/errorText.js"
 
-/** A condition did not hold within its timeout. */
+/**
+ * A condition did not hold within its timeout.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class WaitTimeout extends Schema.TaggedError<WaitTimeout>()("WaitTimeout", {
   description: Schema.String,
   timeout: Schema.String,
@@ -25,7 +30,12 @@ export class WaitTimeout extends Schema.TaggedError<WaitTimeout>()("WaitTimeout"
   }
 }
 
-/** How to wait. */
+/**
+ * How to wait.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface WaitOptions {
   readonly timeout: Duration.DurationInput
   /** Pause between checks: a fixed duration, or any Schedule. Default 100 millis. */
@@ -36,12 +46,20 @@ export interface WaitOptions {
   readonly retryOnError?: boolean
 }
 
-/** The default pause between checks. */
+/**
+ * The default pause between checks.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const defaultBackoff: Duration.Duration = Duration.millis(100)
 
 /**
  * Checks `condition` until it is true. Fails with `WaitTimeout` after `timeout`, or with the condition's own
  * error unless `retryOnError`.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export function waitUntil<E, R>(
   condition: Effect.Effect<boolean, E, R>,

@@ -13,16 +13,31 @@ import type { Duration, Effect, Schedule, Scope } from "effect"
 import type { History, HistoryParseError } from "./History.js"
 import * as internal from "./internal/history/workload.js"
 
-/** An operation to perform: its function and argument. */
+/**
+ * An operation to perform: its function and argument.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Op {
   readonly f: string
   readonly value: unknown
 }
 
-/** A seeded source of numbers in [0, 1), one per client, so a workload's choices are reproducible. */
+/**
+ * A seeded source of numbers in [0, 1), one per client, so a workload's choices are reproducible.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Rng = () => number
 
-/** Faults to run during the workload, with `Fault.during`'s arguments. */
+/**
+ * Faults to run during the workload, with `Fault.during`'s arguments.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Faults<E, R> {
   readonly schedule: Schedule.Schedule<unknown, unknown>
   /** A scoped fault; the value it returns is described in the record if it has a `description`. */
@@ -30,7 +45,12 @@ export interface Faults<E, R> {
   readonly hold: Duration.DurationInput
 }
 
-/** What a workload runs. */
+/**
+ * What a workload runs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Options<E, R, FE = never, FR = never> {
   /** How many client fibers run at once. */
   readonly clients: number
@@ -53,7 +73,12 @@ export interface Options<E, R, FE = never, FR = never> {
   readonly faults?: Faults<FE, FR>
 }
 
-/** A fault applied during the workload, in nanoseconds from the history's origin. */
+/**
+ * A fault applied during the workload, in nanoseconds from the history's origin.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FaultRecord {
   readonly tick: number
   readonly description: string
@@ -65,7 +90,12 @@ export interface FaultRecord {
   readonly healed?: number
 }
 
-/** A workload's outcome: the history and the faults, on one timeline. */
+/**
+ * A workload's outcome: the history and the faults, on one timeline.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Result {
   readonly history: History
   readonly faults: ReadonlyArray<FaultRecord>
@@ -74,10 +104,18 @@ export interface Result {
 /**
  * Runs a workload to its end (duration or operation count; at least one must be given) and returns the history
  * and the faults. A fault that cannot be applied fails the run.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const run: <E, R, FE = never, FR = never>(
   options: Options<E, R, FE, FR>
 ) => Effect.Effect<Result, FE | HistoryParseError, R | Exclude<FR, Scope.Scope>> = internal.run
 
-/** A seeded random source (mulberry32): the `Rng` clients get, for generators and tests. */
+/**
+ * A seeded random source (mulberry32): the `Rng` clients get, for generators and tests.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const rng: (seed: number) => Rng = internal.rng

@@ -22,10 +22,20 @@ import type { TestResult } from "./Results.js"
 import * as Runner from "./Runner.js"
 import * as Test from "./Test.js"
 
-/** What `run` accepts: a declared test, a suite (all its tests), or a bare body (given the whole cluster). */
+/**
+ * What `run` accepts: a declared test, a suite (all its tests), or a bare body (given the whole cluster).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Runnable = Test.Test<any> | Test.Suite | Test.Body<{}>
 
-/** How to run. */
+/**
+ * How to run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RunOptions {
   /** The test's name in its id, for a bare body. Default: the current vitest test's name. */
   readonly name?: string
@@ -38,7 +48,12 @@ export interface RunOptions {
   readonly debug?: boolean
 }
 
-/** One or more cases of a system test failed; each one's results directory holds its logs. */
+/**
+ * One or more cases of a system test failed; each one's results directory holds its logs.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class SystemTestFailed extends Schema.TaggedError<SystemTestFailed>()("SystemTestFailed", {
   failures: Schema.Array(Schema.Struct({
     testId: Schema.String,
@@ -86,7 +101,12 @@ const casesOf = (runnable: Runnable, options: RunOptions, wholeCluster: number):
   return Test.expand(test, { ...where, suite: undefined, name: options.name ?? here.name })
 }
 
-/** What `run` returns. */
+/**
+ * What `run` returns.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RunResult {
   /** The session directory; each result's `resultsDir` is relative to it. */
   readonly sessionDir: string
@@ -97,6 +117,9 @@ export interface RunResult {
 /**
  * Runs every case through the runner on the Cluster in context (one session under `resultsRoot`, cases one after
  * another) and returns their results. Fails if any case failed.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const run = (
   runnable: Runnable,
@@ -126,7 +149,12 @@ export const run = (
     return { sessionDir: session.dir, results }
   })
 
-/** Options of `systemTest`: `run`'s, and the cluster to run on. */
+/**
+ * Options of `systemTest`: `run`'s, and the cluster to run on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SystemTestOptions extends RunOptions {
   /** The cluster, built for this test and closed after it, e.g. `Cluster.localhost({ numNodes: 3 })`. */
   readonly cluster: Layer.Layer<Cluster, unknown>
@@ -137,6 +165,9 @@ export interface SystemTestOptions extends RunOptions {
  * timeouts plus a minute, so that a case's own timeout (which tears its services down) always fires first; an
  * abort from vitest (Ctrl-C) interrupts the run, which still tears down. A test whose cases are all ignored is
  * skipped.
+ *
+ * @since 0.1.0
+ * @category utils
  */
 export const systemTest = (name: string, options: SystemTestOptions, runnable: Runnable): void => {
   const perCase = options.testTimeout ?? defaultTestTimeout
