@@ -39,17 +39,6 @@ const withCluster = <A, E>(n: number, f: (cluster: Cluster.Cluster) => Effect.Ef
   Effect.flatMap(Cluster.Cluster, f).pipe(Effect.provide(Cluster.localhost({ numNodes: n })))
 
 describe("Service", () => {
-  it.live("two services that share a name are two services: each layer provides its own", () =>
-    Effect.gen(function*() {
-      const named = (config: { readonly flavour: string }) => Service.make({ name: "twin", config, startNode: () => Effect.void })
-      const first = named({ flavour: "first" })
-      const second = named({ flavour: "second" })
-      const both = Layer.merge(first.layer({ numNodes: 1 }), second.layer({ numNodes: 1 }))
-      const seen = yield* Effect.all([first.tag, second.tag]).pipe(Effect.provide(both), Effect.provide(Cluster.localhost({ numNodes: 2 })))
-      expect(seen.map((s) => s.config.flavour)).toEqual(["first", "second"])
-      expect(new Set(seen.map((s) => s.nodes[0]!.name)).size).toBe(2)
-    }))
-
   it.live("starts nodes in order and tears down in reverse, killing what startNode started", () =>
     withCluster(3, (cluster) =>
       Effect.gen(function*() {
@@ -363,4 +352,18 @@ describe("Service", () => {
         yield* node!.account.killProcessGroup(pid)
         NodeFs.rmSync(dir, { recursive: true, force: true })
       })))
+})
+
+// Last: services started without a registry number their ids across the whole file, and the tests above expect theirs.
+describe("Service identity", () => {
+  it.live("two services that share a name are two services: each layer provides its own", () =>
+    Effect.gen(function*() {
+      const named = (config: { readonly flavour: string }) => Service.make({ name: "twin", config, startNode: () => Effect.void })
+      const first = named({ flavour: "first" })
+      const second = named({ flavour: "second" })
+      const both = Layer.merge(first.layer({ numNodes: 1 }), second.layer({ numNodes: 1 }))
+      const seen = yield* Effect.all([first.tag, second.tag]).pipe(Effect.provide(both), Effect.provide(Cluster.localhost({ numNodes: 2 })))
+      expect(seen.map((s) => s.config.flavour)).toEqual(["first", "second"])
+      expect(new Set(seen.map((s) => s.nodes[0]!.name)).size).toBe(2)
+    }))
 })
