@@ -113,6 +113,22 @@ const displayPath = (path: string): string => {
   return rel === "" || rel.startsWith("..") || NodePath.isAbsolute(rel) ? path : rel
 }
 
+/** Every report file of a session directory, each with how to render it (one list for writeAll and writeAllSync). */
+const reportFiles = (dir: string, session: Results.SessionResults) => {
+  const at = (name: string) => NodePath.join(dir, name)
+  const rerunPath = at(fileNames.rerun)
+  const rerun = rerunSuite(session, dir)
+  const renderers: ReadonlyArray<readonly [string, () => string]> = [
+    [at(fileNames.text), () => text(session, { rerunFile: displayPath(rerunPath) })],
+    [at(fileNames.json), () => json(session)],
+    [at(fileNames.junit), () => junit(session)],
+    [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath), dir })],
+    [at(fileNames.timeline), () => timelineSvg(session, byStatus(session.results))],
+    ...(rerun === undefined ? [] : [[rerunPath, () => rerun] as const])
+  ]
+  return { renderers, rerun, rerunPath }
+}
+
 /** Writes all reports into `dir`; returns their paths. */
 export const writeAll: (
   dir: string,
@@ -120,17 +136,7 @@ export const writeAll: (
 ) => Effect.Effect<ReadonlyArray<string>, ReportError> = Effect.fn("Report.writeAll")(
   function*(dir: string, session: Results.SessionResults) {
     yield* Effect.tryPromise({ try: () => NodeFs.mkdir(dir, { recursive: true }), catch: writeError(dir) })
-    const at = (name: string) => NodePath.join(dir, name)
-    const rerunPath = at(fileNames.rerun)
-    const rerun = rerunSuite(session, dir)
-    const renderers: ReadonlyArray<readonly [string, () => string]> = [
-      [at(fileNames.text), () => text(session, { rerunFile: displayPath(rerunPath) })],
-      [at(fileNames.json), () => json(session)],
-      [at(fileNames.junit), () => junit(session)],
-      [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath), dir })],
-      [at(fileNames.timeline), () => timelineSvg(session, byStatus(session.results))],
-      ...(rerun === undefined ? [] : [[rerunPath, () => rerun] as const])
-    ]
+    const { renderers, rerun, rerunPath } = reportFiles(dir, session)
     const written = yield* Effect.forEach(
       renderers,
       ([path, f]) => Effect.flatMap(render(path, f), (content) => writeAtomically(path, content)),
@@ -149,16 +155,7 @@ export const writeAll: (
  * Each file is still written beside and renamed over its report. Returns the paths written; never throws.
  */
 export const writeAllSync = (dir: string, session: Results.SessionResults): ReadonlyArray<string> => {
-  const at = (name: string) => NodePath.join(dir, name)
-  const rerunPath = at(fileNames.rerun)
-  const rerun = rerunSuite(session, dir)
-  const renderers: ReadonlyArray<readonly [string, () => string]> = [
-    [at(fileNames.text), () => text(session, { rerunFile: displayPath(rerunPath) })],
-    [at(fileNames.json), () => json(session)],
-    [at(fileNames.junit), () => junit(session)],
-    [at(fileNames.html), () => html(session, { rerunFile: displayPath(rerunPath), dir })],
-    ...(rerun === undefined ? [] : [[rerunPath, () => rerun] as const])
-  ]
+  const { renderers } = reportFiles(dir, session)
   const written: Array<string> = []
   for (const [path, render] of renderers) {
     const tmp = `${path}.${process.pid}.sync.tmp`
