@@ -19,18 +19,14 @@ import { Either } from "effect"
 import * as History from "../src/History.js"
 import * as Linearizability from "../src/Linearizability.js"
 import * as Model from "../src/Model.js"
+import * as Workload from "../src/Workload.js"
 
 const rounds = Number(process.env["ROUNDS"] ?? 5)
 /** Time limit of one check, both checkers (seconds). */
 const limit = Number(process.env["LIMIT"] ?? 20)
 
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
+/** Seeded randomness: the same mulberry32 the workloads use. */
+const prng = Workload.rng
 
 interface Spec {
   readonly name: string

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { Event, History, Operation, Outcome, Process } from "../src/History.js"
 import * as Linearizability from "../src/Linearizability.js"
 import * as Model from "../src/Model.js"
+import * as Workload from "../src/Workload.js"
 
 /** An op from a compact spec: [process, f, value, output, invoke, complete, outcome]. */
 const op = (
@@ -196,14 +197,8 @@ describe("Linearizability: limits", () => {
   })
 })
 
-/** A small seeded PRNG (mulberry32), so every property run is reproducible from its seed. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
+/** Seeded randomness: the same mulberry32 the workloads use. */
+const prng = Workload.rng
 
 interface Sequential {
   readonly model: Model.Model<any>
