@@ -1,31 +1,12 @@
-import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Discovery from "../src/Discovery.js"
+import { ducktape } from "./support/cli.js"
 import { scopedLab } from "./support/lab.js"
 
 const example = "examples/zookeeper-partition.ducktape.ts"
-
-interface Ran {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs the CLI the way a user does, in a child process; interrupting the test kills it. */
-const ducktape = (args: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>>) =>
-  Effect.async<Ran>((resume) => {
-    const child = ChildProcess.execFile(
-      process.execPath,
-      ["bin/ducktape.js", ...args],
-      { cwd: NodePath.resolve("."), env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) =>
-        resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 255, stdout, stderr }))
-    )
-    return Effect.sync(() => child.kill("SIGINT"))
-  })
 
 describe("the ZooKeeper partition example", () => {
   it.live("passes on a 3-host lab, run through the CLI, and records its partition", () =>

@@ -1,33 +1,21 @@
-import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { ducktape } from "./support/cli.js"
 import { scopedLab } from "./support/lab.js"
 
 const example = "examples/etcd-register.ducktape.ts"
-
-/** Runs the CLI the way a user does, in a child process; interrupting the test kills it. */
-const ducktape = (args: ReadonlyArray<string>) =>
-  Effect.async<{ readonly code: number; readonly out: string }>((resume) => {
-    const child = ChildProcess.execFile(
-      process.execPath,
-      ["bin/ducktape.js", ...args],
-      { cwd: NodePath.resolve("."), env: { ...process.env, DUCKTAPE_LAB: undefined }, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 255, out: stdout + stderr }))
-    )
-    return Effect.sync(() => child.kill("SIGINT"))
-  })
 
 describe("the etcd register example (operation histories under partitions)", () => {
   it.live("on a 3-host lab: linearizable reads check out, serializable reads from a cut-off member are found stale", () =>
     Effect.gen(function*() {
       const { lab, root } = yield* scopedLab("hx", 3)
       const results = NodePath.join(root, "results")
-      const ran = yield* ducktape(["--cluster-file", lab.clusterFile, "--results-root", results, example])
+      const ran = yield* ducktape(["--cluster-file", lab.clusterFile, "--results-root", results, example], { DUCKTAPE_LAB: undefined })
       const report = JSON.parse(NodeFs.readFileSync(NodePath.join(results, "latest", "report.json"), "utf8"))
       const byName = new Map<string, any>(report.results.map((r: any) => [r.testId.split(".").at(-1), r]))
-      expect(ran.code, ran.out.slice(-3000)).toBe(0)
+      expect(ran.code, (ran.stdout + ran.stderr).slice(-3000)).toBe(0)
       const linearizable = byName.get("linearizableReads")
       expect(linearizable.status).toBe("PASS")
       expect(linearizable.data.verdict).toBe("Valid")
