@@ -83,19 +83,11 @@ export interface SshAccountOptions {
  * @since 0.1.0
  * @category models
  */
-export interface JumpHost {
+export interface JumpHost
+  extends Pick<SshAccountOptions, "port" | "user" | "identityFile" | "privateKey" | "passphrase" | "password" | "agent">
+{
   /** The address to connect to (from the hop before it, or from here for the first). */
   readonly hostname: string
-  /** Default 22. */
-  readonly port?: number
-  /** Default: the local user's name. */
-  readonly user?: string
-  /** Private key file(s) to try, in order; with none of these, the defaults of `SshAccountOptions.agent` apply. */
-  readonly identityFile?: string | ReadonlyArray<string>
-  readonly privateKey?: Redacted.Redacted<string>
-  readonly passphrase?: Redacted.Redacted<string>
-  readonly password?: Redacted.Redacted<string>
-  readonly agent?: string | boolean
   /** A known_hosts file for the jump host's key. Default `~/.ssh/known_hosts`. */
   readonly knownHosts?: string
   /** The jump host's public key, checked instead of a known_hosts file. */
