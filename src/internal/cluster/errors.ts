@@ -55,7 +55,9 @@ export class SshdError extends Schema.TaggedError<SshdError>()("SshdError", {
   reason: SshdFailure,
   detail: Schema.String,
   /** The end of sshd's own log, when it has one. */
-  logTail: Schema.optional(Schema.String)
+  logTail: Schema.optional(Schema.String),
+  /** The lower-level error this one was made from (a file system or spawn error), when there was one. */
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
     const log = this.logTail === undefined || this.logTail.trim() === "" ? "" : `\nsshd log:\n${this.logTail.trim()}`

@@ -1,3 +1,5 @@
+import type { PlatformError } from "@effect/platform/Error"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs/promises"
 import * as Net from "node:net"
@@ -9,6 +11,7 @@ import type * as S from "../../Sshd.js"
 import { SshdError } from "./errors.js"
 import * as Shell from "../../Shell.js"
 import { signal } from "../remote/localProcesses.js"
+import { filesErrorText, withFiles } from "../shared/files.js"
 import { readPackageFile } from "../shared/packageFiles.js"
 import * as Release from "../shared/release.js"
 
@@ -32,13 +35,14 @@ const releaseTimeout = Duration.seconds(10)
 /** How much of sshd's log an error carries. */
 const logTailBytes = 4 * 1024
 
-const sshdError = (reason: S.SshdFailure, detail: string, logTail?: string) =>
-  new SshdError({ reason, detail, ...(logTail === undefined ? {} : { logTail }) })
+const sshdError = (reason: S.SshdFailure, detail: string, logTail?: string, cause?: unknown) =>
+  new SshdError({ reason, detail, ...(logTail === undefined ? {} : { logTail }), ...(cause === undefined ? {} : { cause }) })
 
 const describe = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
-const io = <A>(what: string, f: () => Promise<A>) =>
-  Effect.tryPromise({ try: f, catch: (e) => sshdError("io", `${what}: ${describe(e)}`) })
+/** A step on sshd's own files; its failure is an "io" SshdError that says what was being done, and carries why. */
+const io = <A>(what: string, use: (fs: FileSystem.FileSystem) => Effect.Effect<A, PlatformError>) =>
+  withFiles(use).pipe(Effect.mapError((e) => sshdError("io", `${what}: ${filesErrorText(e)}`, undefined, e)))
 
 /** Runs a short command to completion. */
 const run = (argv: ReadonlyArray<string>) =>
@@ -53,20 +57,20 @@ const run = (argv: ReadonlyArray<string>) =>
     return Effect.sync(() => child.kill("SIGKILL"))
   })
 
-const exists = (path: string) => Effect.promise(() => NodeFs.access(path).then(() => true, () => false))
+const exists = (path: string) => withFiles((fs) => fs.exists(path)).pipe(Effect.orElseSucceed(() => false))
 
 /** @internal */
 export const generateKeyPair = (path: string): Effect.Effect<S.KeyPair, SshdError> =>
   Effect.gen(function*() {
-    yield* io(`cannot create ${NodePath.dirname(path)}`, () => NodeFs.mkdir(NodePath.dirname(path), { recursive: true }))
+    yield* io(`cannot create ${NodePath.dirname(path)}`, (fs) => fs.makeDirectory(NodePath.dirname(path), { recursive: true }))
     // ssh-keygen asks before overwriting; a fresh pair is what the caller wants.
-    yield* io(`cannot replace ${path}`, () =>
-      Promise.all([NodeFs.rm(path, { force: true }), NodeFs.rm(`${path}.pub`, { force: true })]))
+    yield* io(`cannot replace ${path}`, (fs) =>
+      Effect.all([fs.remove(path, { force: true }), fs.remove(`${path}.pub`, { force: true })], { discard: true }))
     const r = yield* run([sshKeygenPath, "-q", "-t", "ed25519", "-N", "", "-C", "ducktape-effect", "-f", path]).pipe(
-      Effect.mapError((e) => sshdError("keygen", `cannot run ssh-keygen: ${e.message}`))
+      Effect.mapError((e) => sshdError("keygen", `cannot run ssh-keygen: ${e.message}`, undefined, e))
     )
     if (r.code !== 0) return yield* Effect.fail(sshdError("keygen", `ssh-keygen exited with ${r.code}: ${r.output.trim()}`))
-    const publicKey = (yield* io(`cannot read ${path}.pub`, () => NodeFs.readFile(`${path}.pub`, "utf8"))).trim()
+    const publicKey = (yield* io(`cannot read ${path}.pub`, (fs) => fs.readFileString(`${path}.pub`))).trim()
     return { privateKeyPath: path, publicKey }
   }).pipe(Effect.withSpan("Sshd.generateKeyPair", { attributes: { path } }))
 
@@ -81,6 +85,7 @@ interface ProcInfo {
   readonly state: string
 }
 
+// Read with node:fs, not FileSystem: /proc is scanned in the stop loop's 10 ms polls.
 const readProc = async (pid: number): Promise<ProcInfo | undefined> => {
   try {
     const stat = await NodeFs.readFile(`/proc/${pid}/stat`, "utf8")
@@ -231,8 +236,8 @@ interface Paths {
 /** Launches sshd in the foreground (`-D`) so a failure to start is its exit, then waits until it listens. */
 const launch = (options: S.SshdOptions, paths: Paths, port: number) =>
   Effect.gen(function*() {
-    yield* io(`cannot write ${paths.config}`, () =>
-      NodeFs.writeFile(
+    yield* io(`cannot write ${paths.config}`, (fs) =>
+      fs.writeFileString(
         paths.config,
         configText({
           address: options.address,
@@ -244,8 +249,8 @@ const launch = (options: S.SshdOptions, paths: Paths, port: number) =>
           extra: options.extraConfig
         })
       ))
-    yield* io(`cannot remove ${paths.pidFile}`, () => NodeFs.rm(paths.pidFile, { force: true }))
-    yield* io(`cannot truncate ${paths.log}`, () => NodeFs.writeFile(paths.log, ""))
+    yield* io(`cannot remove ${paths.pidFile}`, (fs) => fs.remove(paths.pidFile, { force: true }))
+    yield* io(`cannot truncate ${paths.log}`, (fs) => fs.writeFileString(paths.log, ""))
     const argv = [
       ...(options.dieWithParent === true ? ["setpriv", "--pdeathsig", "TERM", "--"] : []),
       ...(options.netns === undefined ? [] : ["ip", "netns", "exec", options.netns]),
@@ -268,7 +273,7 @@ const launch = (options: S.SshdOptions, paths: Paths, port: number) =>
         c.unref()
         return c
       },
-      catch: (e) => sshdError("start-failed", `cannot run ${Shell.join(argv)}: ${describe(e)}`)
+      catch: (e) => sshdError("start-failed", `cannot run ${Shell.join(argv)}: ${describe(e)}`, undefined, e)
     })
 
     const ready = Effect.gen(function*() {
@@ -329,15 +334,15 @@ export const start = (options: S.SshdOptions): Effect.Effect<S.SshdHandle, SshdE
       authorizedKeys: NodePath.join(dir, "authorized_keys"),
       log: NodePath.join(dir, "sshd.log")
     }
-    yield* io(`cannot create ${dir}`, () => NodeFs.mkdir(dir, { recursive: true }))
+    yield* io(`cannot create ${dir}`, (fs) => fs.makeDirectory(dir, { recursive: true }))
     // sshd's privilege separation needs it; Debian creates it only when its own sshd starts.
-    yield* io("cannot create /run/sshd", () => NodeFs.mkdir("/run/sshd", { recursive: true, mode: 0o755 }))
+    yield* io("cannot create /run/sshd", (fs) => fs.makeDirectory("/run/sshd", { recursive: true, mode: 0o755 }))
     // Reusing the key keeps a restarted server's known_hosts line valid.
     const hostPublicKey = (yield* exists(`${paths.hostKey}.pub`))
-      ? (yield* io(`cannot read ${paths.hostKey}.pub`, () => NodeFs.readFile(`${paths.hostKey}.pub`, "utf8"))).trim()
+      ? (yield* io(`cannot read ${paths.hostKey}.pub`, (fs) => fs.readFileString(`${paths.hostKey}.pub`))).trim()
       : (yield* generateKeyPair(paths.hostKey)).publicKey
-    yield* io(`cannot write ${paths.authorizedKeys}`, () =>
-      NodeFs.writeFile(paths.authorizedKeys, options.authorizedKeys.map((k) => k.trim()).join("\n") + "\n", { mode: 0o600 }))
+    yield* io(`cannot write ${paths.authorizedKeys}`, (fs) =>
+      fs.writeFileString(paths.authorizedKeys, options.authorizedKeys.map((k) => k.trim()).join("\n") + "\n", { mode: 0o600 }))
 
     const fixedPort = options.port !== undefined && options.port > 0
     const first = yield* Effect.retry(

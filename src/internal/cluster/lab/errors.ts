@@ -34,7 +34,9 @@ const hints: Record<LabFailure, string> = {
 export class LabError extends Schema.TaggedError<LabError>()("LabError", {
   lab: Schema.String,
   reason: LabFailure,
-  detail: Schema.String
+  detail: Schema.String,
+  /** The lower-level error this one was made from (a file system or spawn error), when there was one. */
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
     return `lab ${JSON.stringify(this.lab)}: ${this.detail} (${hints[this.reason]})`

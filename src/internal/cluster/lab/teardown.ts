@@ -1,5 +1,6 @@
 // The lab (src/Lab.ts): teardown. `down` ends every process in the lab's namespaces, then removes namespaces, links, rules, files.
 import * as NodeFs from "node:fs/promises"
+import { withFiles } from "../../shared/files.js"
 import * as NodePath from "node:path"
 import { Duration, Effect, Option } from "effect"
 import type * as L from "../../../Lab.js"
@@ -89,10 +90,14 @@ export const teardown = (
 
     if (Option.isSome(removeFilesIn)) {
       const dir = removeFilesIn.value
-      yield* Effect.promise(() =>
-        Promise.all([...labFiles, "lab.json"].map((f) => NodeFs.rm(NodePath.join(dir, f), { recursive: true, force: true })))
-      )
-      yield* Effect.promise(() => NodeFs.rmdir(dir).catch(() => undefined)) // only if now empty
+      yield* withFiles((fs) =>
+        Effect.forEach([...labFiles, "lab.json"], (f) => fs.remove(NodePath.join(dir, f), { recursive: true, force: true }), {
+          concurrency: "unbounded",
+          discard: true
+        })
+      ).pipe(Effect.orDie)
+      // Only if now empty: a user's own files in the lab's directory stay, and so does the directory.
+      yield* Effect.promise(() => NodeFs.rmdir(dir).catch(() => undefined))
     }
 
     const summary: L.DownSummary = {

@@ -1,10 +1,11 @@
 // The lab (src/Lab.ts): running tools (ip, iptables, unshare) with bounded time, and writing files.
+import type { PlatformError } from "@effect/platform/Error"
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { Duration, Effect, Option, Schedule } from "effect"
 import * as Shell from "../../../Shell.js"
-import { errorText } from "../../shared/errorText.js"
+import { filesErrorText, withFiles } from "../../shared/files.js"
 import { LabError } from "./errors.js"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ export const run = (lab: string, argv: ReadonlyArray<string>, stdin?: string): E
           ))
         }
         if (error.signal) return resume(Effect.succeed({ code: 128, stdout, stderr: `${stderr}killed by ${error.signal}` }))
-        resume(Effect.fail(new LabError({ lab, reason: "command-failed", detail: `${Shell.join(argv)}: ${error.message}` })))
+        resume(Effect.fail(new LabError({ lab, reason: "command-failed", detail: `${Shell.join(argv)}: ${error.message}`, cause: error })))
       }
     )
     child.stdin?.on("error", () => {})
@@ -139,19 +140,19 @@ export const runOk = (lab: string, argv: ReadonlyArray<string>, stdin?: string):
 // Files
 // ---------------------------------------------------------------------------------------------------------
 
-export const fileError = (lab: string, what: string) => (e: unknown) =>
-  new LabError({ lab, reason: "command-failed", detail: `${what}: ${errorText(e)}` })
+const fileError = (lab: string, what: string) => (e: PlatformError) =>
+  new LabError({ lab, reason: "command-failed", detail: `${what}: ${filesErrorText(e)}`, cause: e })
 
 export const writeFile = (lab: string, path: string, data: string, mode = 0o644) =>
-  Effect.tryPromise({ try: () => NodeFs.writeFile(path, data, { mode }), catch: fileError(lab, `writing ${path}`) })
+  withFiles((fs) => fs.writeFileString(path, data, { mode })).pipe(Effect.mapError(fileError(lab, `writing ${path}`)))
 
 export const mkdirs = (lab: string, paths: ReadonlyArray<string>) =>
-  Effect.tryPromise({
-    try: () => Promise.all(paths.map((p) => NodeFs.mkdir(p, { recursive: true }))),
-    catch: fileError(lab, "creating directories")
-  })
+  withFiles((fs) =>
+    Effect.forEach(paths, (p) => fs.makeDirectory(p, { recursive: true }), { concurrency: "unbounded", discard: true })
+  ).pipe(Effect.mapError(fileError(lab, "creating directories")))
 
+/** A file's text, or none when it cannot be read (gone, say: a lab's state is read to learn whether it exists). */
 export const readText = (path: string): Effect.Effect<Option.Option<string>> =>
-  Effect.promise(() => NodeFs.readFile(path, "utf8").then(Option.some, () => Option.none()))
+  withFiles((fs) => fs.readFileString(path)).pipe(Effect.option)
 
 export const tail = (text: string, lines: number) => text.trimEnd().split("\n").slice(-lines).join("\n")
