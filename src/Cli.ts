@@ -13,9 +13,9 @@
 // Module by module, not the package index: the index loads all of @effect/cli (~0.3 s more at every start).
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import { Console, Effect } from "effect"
-import { checkFlags, commandOf, commands, type Flag, type FlagProblem, useColor } from "./internal/cli/flags.js"
+import { checkFlags, commandOf, commands, type FlagProblem, useColor } from "./internal/cli/flags.js"
+import { flagsOf } from "./internal/cli/options.js"
 import { helpOrVersion } from "./internal/cli/help.js"
 import { withConfigDefaults } from "./internal/cli/config.js"
 import { ExitStatus, UsageError } from "./internal/cli/errors.js"
@@ -35,38 +35,35 @@ export {
 } from "./internal/cli/version.js"
 
 // ---------------------------------------------------------------------------------------------------------
-// Flags of `ducktape [paths…]`: descriptions and defaults are in internal/cli/flags.ts, which renders --help.
+// Flags of `ducktape [paths…]`: names, descriptions and defaults are in internal/cli/flags.ts, which renders --help.
 // ---------------------------------------------------------------------------------------------------------
 
-const described = (list: ReadonlyArray<Flag>, name: string) => list.find((f) => f.name === name)?.description ?? ""
-const runFlag = (name: string) => described(commands[0]!.flags, name)
-
-const paths = Args.text({ name: "path" }).pipe(Args.repeated)
+const run = flagsOf([])
 const runOptions = {
-  paths,
-  exclude: Options.text("exclude").pipe(Options.repeated, Options.withDescription(runFlag("exclude"))),
-  collectOnly: Options.boolean("collect-only").pipe(Options.withDescription(runFlag("collect-only"))),
-  collectNumNodes: Options.boolean("collect-num-nodes").pipe(Options.withDescription(runFlag("collect-num-nodes"))),
-  cluster: Options.text("cluster").pipe(Options.withDescription(runFlag("cluster")), Options.optional),
-  clusterFile: Options.text("cluster-file").pipe(Options.withDescription(runFlag("cluster-file")), Options.optional),
-  sshConfig: Options.text("ssh-config").pipe(Options.withDescription(runFlag("ssh-config")), Options.optional),
-  resultsRoot: Options.text("results-root").pipe(Options.withDescription(runFlag("results-root")), Options.withDefault("results")),
-  maxParallel: Options.integer("max-parallel").pipe(Options.withDescription(runFlag("max-parallel")), Options.withDefault(4)),
-  testTimeout: Options.text("test-timeout").pipe(Options.withDescription(runFlag("test-timeout")), Options.optional),
-  exitFirst: Options.boolean("exit-first").pipe(Options.withDescription(runFlag("exit-first"))),
-  deflake: Options.integer("deflake").pipe(Options.withDescription(runFlag("deflake")), Options.withDefault(1)),
-  repeat: Options.integer("repeat").pipe(Options.withDescription(runFlag("repeat")), Options.withDefault(1)),
-  subsets: Options.integer("subsets").pipe(Options.withDescription(runFlag("subsets")), Options.withDefault(1)),
-  subset: Options.integer("subset").pipe(Options.withDescription(runFlag("subset")), Options.withDefault(0)),
-  enableJvmLogs: Options.boolean("enable-jvm-logs").pipe(Options.withDescription(runFlag("enable-jvm-logs"))),
-  historicalReport: Options.text("historical-report").pipe(Options.withDescription(runFlag("historical-report")), Options.optional),
-  sample: Options.integer("sample").pipe(Options.withDescription(runFlag("sample")), Options.optional),
-  parameters: Options.text("parameters").pipe(Options.withDescription(runFlag("parameters")), Options.optional),
-  globals: Options.text("globals").pipe(Options.withDescription(runFlag("globals")), Options.optional),
-  noTeardown: Options.boolean("no-teardown").pipe(Options.withDescription(runFlag("no-teardown"))),
-  failBadClusterUtilization: Options.boolean("fail-bad-cluster-utilization").pipe(Options.withDescription(runFlag("fail-bad-cluster-utilization"))),
-  debug: Options.boolean("debug").pipe(Options.withDescription(runFlag("debug"))),
-  configFile: Options.text("config-file").pipe(Options.withDescription(runFlag("config-file")), Options.optional)
+  paths: Args.text({ name: "path" }).pipe(Args.repeated),
+  exclude: run.texts("exclude"),
+  collectOnly: run.boolean("collect-only"),
+  collectNumNodes: run.boolean("collect-num-nodes"),
+  cluster: run.text("cluster"),
+  clusterFile: run.text("cluster-file"),
+  sshConfig: run.text("ssh-config"),
+  resultsRoot: run.textOrDefault("results-root"),
+  maxParallel: run.integerOrDefault("max-parallel"),
+  testTimeout: run.text("test-timeout"),
+  exitFirst: run.boolean("exit-first"),
+  deflake: run.integerOrDefault("deflake"),
+  repeat: run.integerOrDefault("repeat"),
+  subsets: run.integerOrDefault("subsets"),
+  subset: run.integerOrDefault("subset"),
+  enableJvmLogs: run.boolean("enable-jvm-logs"),
+  historicalReport: run.text("historical-report"),
+  sample: run.integer("sample"),
+  parameters: run.text("parameters"),
+  globals: run.text("globals"),
+  noTeardown: run.boolean("no-teardown"),
+  failBadClusterUtilization: run.boolean("fail-bad-cluster-utilization"),
+  debug: run.boolean("debug"),
+  configFile: run.text("config-file")
 }
 
 /**
@@ -90,57 +87,62 @@ const root = (argv: ReadonlyArray<string>) =>
       Effect.flatMap(finishWith)
     )).pipe(Command.withDescription(commands[0]!.summary))
 
-const labName = Options.text("name").pipe(Options.withDefault("dtlab"))
-const labDir = Options.text("dir").pipe(Options.withDefault(".ducktape/lab"))
+const labUpFlags = flagsOf(["lab", "up"])
+const labUp = Command.make("up", {
+  nodes: labUpFlags.integerOrDefault("nodes"),
+  name: labUpFlags.textOrDefault("name"),
+  dir: labUpFlags.textOrDefault("dir")
+}, (o) => Effect.flatMap(Effect.promise(() => import("./internal/cli/lab.js")), (m) => m.up(o)))
 
-const labUp = Command.make("up", { nodes: Options.integer("nodes").pipe(Options.withDefault(3)), name: labName, dir: labDir }, (o) =>
-  Effect.flatMap(Effect.promise(() => import("./internal/cli/lab.js")), (m) => m.up(o)))
-
-const labDown = Command.make("down", { name: labName, dir: labDir }, (o) =>
+const labDownFlags = flagsOf(["lab", "down"])
+const labDown = Command.make("down", { name: labDownFlags.textOrDefault("name"), dir: labDownFlags.textOrDefault("dir") }, (o) =>
   Effect.flatMap(Effect.promise(() => import("./internal/cli/lab.js")), (m) => m.down(o)))
 
 const lab = Command.make("lab").pipe(Command.withSubcommands([labUp, labDown]))
 
-const dockerName = Options.text("name").pipe(Options.withDefault("dtdocker"))
-const dockerDir = Options.text("dir").pipe(Options.withDefault(".ducktape/docker"))
-const dockerEndpoint = Options.text("endpoint").pipe(Options.repeated)
-
+const dockerUpFlags = flagsOf(["docker", "up"])
 const dockerUp = Command.make("up", {
-  nodes: Options.text("nodes").pipe(Options.withDefault("3")),
-  name: dockerName,
-  dir: dockerDir,
-  endpoint: dockerEndpoint,
-  image: Options.text("image").pipe(Options.optional),
-  packages: Options.text("package").pipe(Options.repeated)
+  nodes: dockerUpFlags.textOrDefault("nodes"),
+  name: dockerUpFlags.textOrDefault("name"),
+  dir: dockerUpFlags.textOrDefault("dir"),
+  endpoint: dockerUpFlags.texts("endpoint"),
+  image: dockerUpFlags.text("image"),
+  packages: dockerUpFlags.texts("package")
 }, (o) => Effect.flatMap(Effect.promise(() => import("./internal/cli/docker.js")), (m) => m.up(o)))
 
-const dockerDown = Command.make("down", { name: Options.text("name").pipe(Options.optional), dir: dockerDir, endpoint: dockerEndpoint }, (o) =>
-  Effect.flatMap(Effect.promise(() => import("./internal/cli/docker.js")), (m) => m.down(o)))
+const dockerDownFlags = flagsOf(["docker", "down"])
+const dockerDown = Command.make("down", {
+  name: dockerDownFlags.text("name"),
+  dir: dockerDownFlags.textOrDefault("dir"),
+  endpoint: dockerDownFlags.texts("endpoint")
+}, (o) => Effect.flatMap(Effect.promise(() => import("./internal/cli/docker.js")), (m) => m.down(o)))
 
 const docker = Command.make("docker").pipe(Command.withSubcommands([dockerUp, dockerDown]))
 
 const reportMerge = Command.make("merge", {
   inputs: Args.text({ name: "report.json" }).pipe(Args.atLeast(1)),
-  out: Options.text("out").pipe(Options.withDefault("results/merged"))
+  out: flagsOf(["report", "merge"]).textOrDefault("out")
 }, (o) =>
   Effect.promise(() => import("./internal/cli/merge.js")).pipe(
     Effect.flatMap((m) => m.merge(o)),
     Effect.flatMap(finishWith)
   ))
 
+const cleanFlags = flagsOf(["clean"])
 const cleanCommand = Command.make("clean", {
-  cluster: runOptions.cluster,
-  clusterFile: runOptions.clusterFile,
-  sshConfig: runOptions.sshConfig,
-  dryRun: Options.boolean("dry-run")
+  cluster: cleanFlags.text("cluster"),
+  clusterFile: cleanFlags.text("cluster-file"),
+  sshConfig: cleanFlags.text("ssh-config"),
+  dryRun: cleanFlags.boolean("dry-run")
 }, (o) => Effect.flatMap(Effect.promise(() => import("./internal/cli/clean.js")), (m) => m.clean(o)))
 
 const report = Command.make("report").pipe(Command.withSubcommands([reportMerge]))
 
+const checkCommandFlags = flagsOf(["check"])
 const checkCommand = Command.make("check", {
   file: Args.text({ name: "file" }),
-  model: Options.text("model").pipe(Options.optional),
-  timeLimit: Options.text("time-limit").pipe(Options.optional)
+  model: checkCommandFlags.text("model"),
+  timeLimit: checkCommandFlags.text("time-limit")
 }, (o) =>
   Effect.promise(() => import("./internal/cli/check.js")).pipe(
     Effect.flatMap((m) => m.check(o)),
