@@ -11,6 +11,7 @@ import type { Duration, Effect, Layer, Scope } from "effect"
 import { Context, Schema } from "effect"
 import type { Cluster, ClusterNode, ClusterSpec, InsufficientResources } from "./Cluster.js"
 import * as internal from "./internal/service/service.js"
+import * as serviceConfig from "./internal/service/serviceConfig.js"
 import * as registry from "./internal/service/registry.js"
 import { ServiceError } from "./internal/service/errors.js"
 
@@ -139,7 +140,7 @@ export interface Service<Config, R> {
  * @since 0.1.0
  * @category utils
  */
-export const required: <A>(hint?: string) => A = internal.required
+export const required: <A>(hint?: string) => A = serviceConfig.required
 
 /**
  * Defines a service from its per-node steps.
@@ -233,7 +234,7 @@ export const makeRegistry: (
   logsDir: string,
   options?: { readonly noTeardown?: boolean; readonly jvmLogs?: boolean }
 ) => ServiceRegistry =
-  internal.makeRegistry
+  registry.makeRegistry
 
 /**
  * Collect a service's logs (all, or one) even if the test passes.
@@ -242,7 +243,7 @@ export const makeRegistry: (
  * @category utils
  */
 export const markForCollect: (service: { readonly id: string }, logName?: string) => Effect.Effect<void> =
-  internal.markForCollect(true)
+  registry.markForCollect(true)
 
 /**
  * Do not collect a service's logs (all, or one) when the test passes; a failed test collects every log.
@@ -251,4 +252,4 @@ export const markForCollect: (service: { readonly id: string }, logName?: string
  * @category utils
  */
 export const markNoCollect: (service: { readonly id: string }, logName?: string) => Effect.Effect<void> =
-  internal.markForCollect(false)
+  registry.markForCollect(false)

@@ -68,6 +68,9 @@ describe("Service", () => {
         const error = Exit.isFailure(exit) ? Option.getOrThrow(Cause.failureOption(exit.cause)) : undefined
         expect(error?._tag).toBe("ServiceError")
         expect(error?.message).toMatch(/ticker-\d+ on worker\d: start failed: node 2 refuses/)
+        const cause = error?._tag === "ServiceError" ? error.cause : undefined
+        expect(cause).toBeInstanceOf(Error)
+        expect((cause as Error).message).toBe("node 2 refuses")
         expect(events).toEqual(["clean 1", "start 1", "clean 2", "start 2", "stop 2", "stop 1", "clean 1", "clean 2"])
         expect((yield* cluster.available).length).toBe(3)
       })))
@@ -229,6 +232,10 @@ describe("Service", () => {
         const firstLine = error.message.split("\n")[0]!
         expect(firstLine).toContain("exited with status 2")
         expect(firstLine).toContain("flag provided but not defined: -bogus")
+        // What the step failed with stays inspectable, as the error's cause: here the log wait's own error.
+        expect(error.cause).toBeInstanceOf(Error)
+        expect((error.cause as { readonly _tag?: string })._tag).toMatch(/^[A-Z]\w+$/)
+        expect((error.cause as Error).message).toContain("flag provided but not defined: -bogus")
         // It points at the copy under the results, which exists, not at the node's scratch directory.
         const [node] = NodeFs.readdirSync(NodePath.join(dir, "badflag-1"))
         const collected = NodePath.join(dir, "badflag-1", node!, "server.log")

@@ -6,7 +6,9 @@ export class ServiceError extends Schema.TaggedError<ServiceError>()("ServiceErr
   service: Schema.String,
   node: Schema.optional(Schema.String),
   phase: Schema.Literal("config", "provision", "allocate", "start", "stop", "clean", "wait", "worker"),
-  reason: Schema.String
+  reason: Schema.String,
+  /** What the step failed with (a RemoteCommandError, a LogMonitor timeout, a defect…), when it failed with something. */
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
     return `${this.service}${this.node === undefined ? "" : ` on ${this.node}`}: ${this.phase} failed: ${this.reason}`
