@@ -25,7 +25,9 @@ export class FaultError extends Schema.TaggedError<FaultError>()("FaultError", {
   /** The node it failed on (its name), or the nodes it concerns. */
   node: Schema.String,
   reason: Schema.String,
-  fix: Schema.String
+  fix: Schema.String,
+  /** The error behind it (the RemoteCommandError or connection error of the node), when there is one. */
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
     return `cannot apply ${this.fault} on ${this.node}: ${this.reason}\n  fix: ${this.fix}`

@@ -143,7 +143,13 @@ const fault = (kind: string, node: string, reason: string, fix: string) =>
   new FaultError({ fault: kind, node, reason, fix })
 
 const unreachable = (kind: string, node: ClusterNode, e: { readonly message: string }) =>
-  fault(kind, node.name, `cannot run commands on it: ${e.message}`, "check that the node is up and reachable over ssh")
+  new FaultError({
+    fault: kind,
+    node: node.name,
+    reason: `cannot run commands on it: ${e.message}`,
+    fix: "check that the node is up and reachable over ssh",
+    cause: e
+  })
 
 const commandFailed = (kind: string, node: ClusterNode, what: string, stderr: string) =>
   fault(

@@ -94,7 +94,7 @@ export const build = (tools: Tools, lab: L.Lab, options: L.LabOptions, sshds: Sc
     )
     const [clientKey] = yield* Effect.all([
       Sshd.generateKeyPair(lab.identityFile).pipe(
-        Effect.mapError((e) => new LabError({ lab: lab.name, reason: "command-failed", detail: e.message }))
+        Effect.mapError((e) => new LabError({ lab: lab.name, reason: "command-failed", detail: e.message, cause: e }))
       ),
       buildNetwork(tools, lab),
       writeFile(lab.name, NodePath.join(lab.dir, "hosts"), hostsText(lab))
