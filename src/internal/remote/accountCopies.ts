@@ -34,8 +34,9 @@ export const make = (backend: RA.Backend, commands: Pick<Commands, "exec" | "sta
   return { backend, tarRemote, treesAsTar }
 }
 
-const fileError = (copier: Copier, path: string, reason: string) =>
-  new RemoteFileError({ host: copier.backend.identity.hostname, path, reason })
+/** `cause`: the local error it comes from, if any. */
+const fileError = (copier: Copier, path: string, reason: string, cause?: unknown) =>
+  new RemoteFileError({ host: copier.backend.identity.hostname, path, reason, ...(cause === undefined ? {} : { cause }) })
 
 const viaTar = (
   copier: Copier,
@@ -47,7 +48,7 @@ const viaTar = (
 const localIsDir = (copier: Copier, localPath: string) =>
   Effect.tryPromise({
     try: () => NodeFs.stat(localPath).then((info) => info.isDirectory()),
-    catch: () => fileError(copier, localPath, `local path ${localPath} does not exist`)
+    catch: (e) => fileError(copier, localPath, `local path ${localPath} does not exist`, e)
   })
 
 /**
@@ -121,7 +122,7 @@ const copyStatedFrom = (
       yield* Effect.promise(() => NodeFs.mkdir(NodePath.dirname(localPath), { recursive: true }))
       yield* copier.backend.download(source, localPath)
       // The mode travels with the file, as it does on the way up (SFTP downloads create files 0666 & ~umask).
-      yield* Effect.tryPromise({ try: () => NodeFs.chmod(localPath, info.mode), catch: () => fileError(copier, localPath, `cannot set mode of local ${localPath}`) })
+      yield* Effect.tryPromise({ try: () => NodeFs.chmod(localPath, info.mode), catch: (e) => fileError(copier, localPath, `cannot set mode of local ${localPath}`, e) })
     }
   })
 
