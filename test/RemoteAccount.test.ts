@@ -377,6 +377,10 @@ for (const [name, backendLayer] of Backends.all) {
         expect(copyMissing._tag).toBe("RemoteFileError")
         const writeMissing = yield* Effect.flip(a.createFile(NodePath.posix.join(dir, "no", "such", "dir"), "x"))
         expect(writeMissing._tag).toBe("RemoteFileError")
+        // The lower error it was made from travels as `cause`, for a caller who needs its code; the message is as before.
+        const sendMissing = yield* Effect.flip(a.copyTo(NodePath.join(local, "missing"), NodePath.posix.join(dir, "sent")))
+        expect(sendMissing.message).toBe(`${a.hostname}:${NodePath.join(local, "missing")}: local path ${NodePath.join(local, "missing")} does not exist`)
+        expect(sendMissing.cause).toMatchObject({ code: "ENOENT" })
         const removeMissing = yield* Effect.flip(a.remove(NodePath.posix.join(dir, "missing")))
         expect(removeMissing._tag).toBe("RemoteCommandError")
         yield* a.remove(NodePath.posix.join(dir, "missing"), { force: true })

@@ -51,23 +51,31 @@ const connectionHint: Record<ConnectionFailure, string> = {
   other: "see the detail above"
 }
 
-/** A connection to a node could not be made, or was lost and could not be re-made. */
+/**
+ * A connection to a node could not be made, or was lost and could not be re-made. `cause`, when there is one, is
+ * the lower error it was made from (ssh2's, a local spawn's), for a caller who needs more than `detail` says.
+ */
 export class RemoteConnectionError extends Schema.TaggedError<RemoteConnectionError>()("RemoteConnectionError", {
   host: Schema.String,
   port: Schema.Number,
   reason: ConnectionFailure,
-  detail: Schema.String
+  detail: Schema.String,
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
     return `cannot reach ${this.host}:${this.port} (${this.reason}: ${this.detail}); ${connectionHint[this.reason]}`
   }
 }
 
-/** A file operation failed: a missing path, a permission problem, a failed transfer. */
+/**
+ * A file operation failed: a missing path, a permission problem, a failed transfer. `cause`, when there is one, is
+ * the lower error it was made from (an SFTP status, a Node fs error with its `code`).
+ */
 export class RemoteFileError extends Schema.TaggedError<RemoteFileError>()("RemoteFileError", {
   host: Schema.String,
   path: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
     return `${this.host}:${this.path}: ${this.reason}`

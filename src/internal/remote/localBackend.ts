@@ -27,12 +27,13 @@ export const make = (options: LA.LocalAccountOptions) =>
       workdir: options.workdir
     }
     const spawnError = (e: unknown) =>
-      new RemoteConnectionError({ host: options.hostname, port: 0, reason: "other", detail: String(e) })
+      new RemoteConnectionError({ host: options.hostname, port: 0, reason: "other", detail: String(e), cause: e })
     const fileError = (path: string) => (e: unknown) =>
       new RemoteFileError({
         host: options.hostname,
         path,
-        reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : String(e)
+        reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : String(e),
+        cause: e
       })
 
     const exec: RemoteAccount.Backend["exec"] = (line, stdin) =>

@@ -1,9 +1,17 @@
+import { Effect } from "effect"
+
 /**
  * Whether a number is a pid that may be signalled: a whole number above 1. `kill 0` is the caller's own group,
  * `kill -1` every process the user may signal (as root, the whole machine) and 1 is init — never ours to stop.
  * @internal
  */
 export const isProcessId = (pid: number): boolean => Number.isInteger(pid) && pid > 1
+
+/** `kill`'s argument for the process group led by `pid`; anything but a real pid is refused (see isProcessId). */
+export const groupOf = (pid: number): Effect.Effect<string> =>
+  isProcessId(pid)
+    ? Effect.succeed(`-${pid}`)
+    : Effect.dieMessage(`refusing to signal process group ${pid}: not the pid of a process this account started`)
 
 /**
  * How every line RemoteAccount hands a backend begins: the shell prints its own pid (the session and

@@ -78,7 +78,7 @@ const spawnLocalTar = (host: string, args: ReadonlyArray<string>): Effect.Effect
       child.stdin.on("error", () => {}) // a tar that failed early closes its input; its exit status says why
       child.once("spawn", () => resume(Effect.succeed({ child, tar: { stdin: child.stdin, stdout, exited: Deferred.await(exited) } })))
       child.once("error", (e) =>
-        resume(Effect.fail(new RemoteFileError({ host, path: "tar", reason: `cannot run the local tar: ${e.message}` }))))
+        resume(Effect.fail(new RemoteFileError({ host, path: "tar", reason: `cannot run the local tar: ${e.message}`, cause: e }))))
     }),
     ({ child }) =>
       Effect.sync(() => {
@@ -140,7 +140,7 @@ export const receive = (
   Effect.scoped(Effect.gen(function*() {
     yield* Effect.tryPromise({
       try: () => NodeFs.mkdir(localDir, { recursive: true }), // as a file-by-file copy does here
-      catch: (e) => new RemoteFileError({ host: remote.hostname, path: localDir, reason: `cannot create the local directory: ${String(e)}` })
+      catch: (e) => new RemoteFileError({ host: remote.hostname, path: localDir, reason: `cannot create the local directory: ${String(e)}`, cause: e })
     })
     const local = yield* spawnLocalTar(remote.hostname, [...extract, "-C", localDir])
     const sending = yield* remote.startProcess(`exec ${Shell.join(["tar", ...create])} -C ${Shell.quote(remoteDir)} .`)
