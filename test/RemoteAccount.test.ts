@@ -9,7 +9,7 @@ import * as NodeOs from "node:os"
 import * as Net from "node:net"
 import * as NodePath from "node:path"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Ref, Stream } from "effect"
+import { Chunk, Effect, Fiber, Ref, Schedule, Stream } from "effect"
 import * as Cluster from "../src/Cluster.js"
 import { RemoteAccount } from "../src/RemoteAccount.js"
 import * as Shell from "../src/Shell.js"
@@ -585,6 +585,10 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
           ChildProcess.execFile("/usr/sbin/sshd", ["-f", configFile, "-E", NodePath.join(fixture.dir, "nosftp.log")], (e) => (e ? reject(e) : resolve()))
         )),
         () => Effect.promise(() => NodeFs.readFile(pidFile, "utf8").then((pid) => process.kill(Number(pid), "SIGTERM"), () => {})).pipe(Effect.ignore)
+      )
+      // sshd forks into the background before it listens; it writes its pid file once it does.
+      yield* Effect.tryPromise(() => NodeFs.readFile(pidFile, "utf8")).pipe(
+        Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds")))
       )
       const error = yield* Effect.flip(SshdSupport.account(fixture, { port, strictHostKeyChecking: false }))
       expect(error._tag).toBe("RemoteConnectionError")
