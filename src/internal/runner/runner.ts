@@ -1,7 +1,5 @@
-import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
-import * as NodeUrl from "node:url"
 import {
   Cause,
   Deferred,
@@ -9,7 +7,6 @@ import {
   Effect,
   Exit,
   Fiber,
-  HashMap,
   Logger,
   LogLevel,
   Option,
@@ -37,6 +34,9 @@ import { createSessionDir, openSessionFiles, safeDirName } from "./sessionFiles.
 import { checkNodes } from "./nodeHealth.js"
 import { makeReportRewriter } from "./reportRewriter.js"
 import { makeUncaughtGuard, type UncaughtListener } from "./uncaught.js"
+import { capped, describeCause, type Failure } from "./failure.js"
+import { testLogger } from "./testLog.js"
+import { tracked } from "./trackedNodes.js"
 import { labelFor } from "../shared/sessionLabels.js"
 import { readSummaries } from "../history/record.js"
 
@@ -64,132 +64,11 @@ const frozenCopy = (value: unknown): unknown => {
 // One test
 // ---------------------------------------------------------------------------------------------------------
 
-const messageOf = (e: unknown): { tag: string; message: string } => {
-  if (typeof e === "object" && e !== null) {
-    const tag = "_tag" in e && typeof e._tag === "string" ? e._tag : e instanceof Error ? e.name : "Error"
-    const message = "message" in e && typeof e.message === "string" && e.message !== "" ? e.message : JSON.stringify(e)
-    return { tag, message }
-  }
-  return { tag: "Error", message: String(e) }
-}
-
-/** Errors of account calls made by tests and services, with where they were called (see `tracked`). */
-const callSites = new WeakMap<object, Error>()
-
-/** The framework's own sources: their frames are the library's, not the user's. */
-const frameworkSrc = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
-const isLibraryFrame = (line: string) =>
-  line.includes("node_modules") || line.includes("node:") || line.includes("(<anonymous>)") || line.includes(frameworkSrc) ||
-  line.includes(NodeUrl.pathToFileURL(frameworkSrc).href)
-
-/**
- * A failure's detail for the reports: the stack below the message (the summary says the message already), with only
- * the user's frames (the test or service line that failed) unless --debug asks for the library's too.
- */
-const detailOf = (cause: Cause.Cause<unknown>, message: string, debug: boolean, error?: unknown): string => {
-  const site = typeof error === "object" && error !== null ? callSites.get(error) : undefined
-  const called = (site?.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !isLibraryFrame(l)).slice(0, 5)
-  const lines = Cause.pretty(cause).split("\n")
-  const isFrame = (l: string) => /^\s+at /.test(l)
-  const firstFrame = lines.findIndex(isFrame)
-  const head = firstFrame < 0 ? lines : lines.slice(0, firstFrame)
-  const firstMessageLine = message.split("\n")[0] ?? ""
-  const kept = head.join("\n").includes(firstMessageLine) ? [] : head
-  let hidden = 0
-  for (const l of firstFrame < 0 ? [] : lines.slice(firstFrame)) {
-    if (isFrame(l) && !debug && isLibraryFrame(l)) hidden++
-    else kept.push(l)
-  }
-  if (called.length > 0) kept.push("  called at:", ...called)
-  if (hidden > 0) kept.push(`    (${hidden} frames of ducktape and its libraries hidden: --debug shows them)`)
-  return kept.join("\n")
-}
-
-const describeCause = (cause: Cause.Cause<unknown>, debug = false): { tag: string; message: string; detail: string } => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const m = messageOf(failure.value)
-    return { ...m, detail: detailOf(cause, m.message, debug, failure.value) }
-  }
-  const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) {
-    const m = messageOf(defect.value)
-    return { tag: "Defect", message: `the test crashed: ${m.message}`, detail: detailOf(cause, m.message, debug, defect.value) }
-  }
-  return { tag: "Interrupted", message: "the test was interrupted", detail: debug ? Cause.pretty(cause) : "" }
-}
-
-/** Past this a failure's message goes whole into a file of the test's results directory, and cut into the reports. */
-const maxMessageChars = 4000
-const failureFile = "failure.txt"
-
-/** A failure whose message or detail is too long for reports and terminals: the whole kept in the test's directory. */
-const capped = (failure: NonNullable<Attempt["failure"]>, dir: string): NonNullable<Attempt["failure"]> => {
-  if (failure.message.length <= maxMessageChars && failure.detail.length <= 4 * maxMessageChars) return failure
-  try {
-    NodeFs.writeFileSync(NodePath.join(dir, failureFile), `${failure.tag}: ${failure.message}\n\n${failure.detail}\n`)
-  } catch {
-    // the cut text below still says what failed
-  }
-  const cut = (s: string, max: number) =>
-    s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters: the whole is in ${failureFile} of the test's results)`
-  return { tag: failure.tag, message: cut(failure.message, maxMessageChars), detail: cut(failure.detail, 4 * maxMessageChars) }
-}
-
-/**
- * The test's view of its nodes: each account marks its node as used when any of its methods is called, so that
- * --fail-bad-cluster-utilization counts a node a test ran commands on without allocating it (cluster.all[0]).
- */
-const tracked = (nodes: ReadonlyArray<ClusterModule.ClusterNode>, touched: Set<string>): ReadonlyArray<ClusterModule.ClusterNode> =>
-  nodes.map((node) => ({
-    ...node,
-    account: new Proxy(node.account, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver)
-        if (typeof value !== "function") return value
-        return function(this: unknown, ...args: Array<unknown>) {
-          touched.add(node.name)
-          const result: unknown = Reflect.apply(value, this === receiver ? target : this, args)
-          if (!Effect.isEffect(result)) return result
-          // Where the test or service called the account: the error itself is made in a callback of the library,
-          // and its stack has none of the user's frames.
-          const site = new Error()
-          return Effect.tapErrorCause(result, (cause) =>
-            Effect.sync(() => {
-              for (const e of [...Cause.failures(cause), ...Cause.defects(cause)]) {
-                if (typeof e === "object" && e !== null && !callSites.has(e)) callSites.set(e, site)
-              }
-            }))
-        }
-      }
-    })
-  }))
-
-/** A logger writing a test's own log files: INFO and up to test_log.info, everything to test_log.debug. */
-const testLogger = (dir: string, echo: boolean) => {
-  const info = NodeFs.createWriteStream(NodePath.join(dir, "test_log.info"), { flags: "a" })
-  const debug = NodeFs.createWriteStream(NodePath.join(dir, "test_log.debug"), { flags: "a" })
-  const logger = Logger.make(({ cause, logLevel, message, annotations, date }) => {
-    const text = Array.isArray(message) ? message.map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ") : String(message)
-    const notes = HashMap.toEntries(annotations).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-    // A cause logged with a message (`Effect.logWarning("…", cause)`) is why something went wrong: keep it.
-    const why = Cause.isEmpty(cause) ? "" : `\n  ${Cause.pretty(cause).split("\n").join("\n  ")}`
-    const line = `[${logLevel.label.padEnd(5)} ${date.toISOString()}]${notes.length > 0 ? ` {${notes.join(" ")}}` : ""} ${text}${why}\n`
-    debug.write(line)
-    if (LogLevel.greaterThanEqual(logLevel, LogLevel.Info)) info.write(line)
-    if (echo) process.stderr.write(line)
-  })
-  const close = Effect.promise(() =>
-    Promise.all([info, debug].map((s) => new Promise<void>((resolve) => s.end(() => resolve()))))
-  )
-  return { logger, close }
-}
-
 interface Attempt {
   /** IGNORE: the test ended itself with Test.skip. */
   readonly status: "PASS" | "FAIL" | "IGNORE"
   readonly summary: string
-  readonly failure: { tag: string; message: string; detail: string } | undefined
+  readonly failure: Failure | undefined
   readonly data: unknown
   readonly startTime: number
   readonly stopTime: number
