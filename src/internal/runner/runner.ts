@@ -1,17 +1,5 @@
-import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
-import {
-  Cause,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Logger,
-  LogLevel,
-  Option,
-  Queue
-} from "effect"
+import { Deferred, Effect, Fiber, Queue } from "effect"
 import * as Clean from "../../Clean.js"
 import * as ClusterModule from "../../Cluster.js"
 import * as Discovery from "../../Discovery.js"
@@ -22,221 +10,17 @@ import * as ReportFormat from "../report/reportFormat.js"
 import * as Scheduler from "./scheduler.js"
 import * as Results from "../../Results.js"
 import type * as R from "../../Runner.js"
-import * as Service from "../../Service.js"
-import { ServiceRegistry } from "../service/registry.js"
 import type { TestCase } from "../../Test.js"
-import { TestContext } from "../../TestContext.js"
-import * as Faults from "../service/faultLog.js"
-import { RunInterrupted, TestTimeout, UncaughtError } from "./errors.js"
-import { skippedReason } from "../test/test.js"
 import { writeAllSync } from "../report/report.js"
 import { createSessionDir, openSessionFiles, safeDirName } from "./sessionFiles.js"
 import { checkNodes } from "./nodeHealth.js"
 import { makeReportRewriter } from "./reportRewriter.js"
-import { makeUncaughtGuard, type UncaughtListener } from "./uncaught.js"
-import { capped, describeCause, type Failure } from "./failure.js"
-import { testLogger } from "./testLog.js"
-import { tracked } from "./trackedNodes.js"
+import { makeUncaughtGuard } from "./uncaught.js"
+import { type Attempt, brokenAttempt, frozenCopy, type Job, runAttempt, type SessionContext } from "./attempt.js"
 import { labelFor } from "../shared/sessionLabels.js"
 import { readSummaries } from "../history/record.js"
 
 export { createSessionDir } from "./sessionFiles.js"
-
-const defaultTestTimeout = Duration.minutes(30)
-
-/**
- * A frozen copy of plain data (objects and arrays, as --globals' JSON gives): tests share one process, and none may
- * change what the next one reads. Anything else (a class instance, a Buffer, a Map, a function) is passed as it is:
- * freezing it would break it, and it is the caller's own object.
- */
-const frozenCopy = (value: unknown): unknown => {
-  if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy))
-  if (typeof value === "object" && value !== null) {
-    const proto = Object.getPrototypeOf(value)
-    if (proto === Object.prototype || proto === null) {
-      return Object.freeze(Object.fromEntries(Object.entries(value).map(([k, v]) => [k, frozenCopy(v)])))
-    }
-  }
-  return value
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// One test
-// ---------------------------------------------------------------------------------------------------------
-
-interface Attempt {
-  /** IGNORE: the test ended itself with Test.skip. */
-  readonly status: "PASS" | "FAIL" | "IGNORE"
-  readonly summary: string
-  readonly failure: Failure | undefined
-  readonly data: unknown
-  readonly startTime: number
-  readonly stopTime: number
-  readonly resultsDir: string
-  /** The names of the nodes it was given. */
-  readonly nodes: ReadonlyArray<string>
-  readonly nodesUsed: number
-  readonly services: ReadonlyArray<Results.ServiceSummary>
-  readonly faults: ReadonlyArray<Results.FaultRecord>
-  /** When the scheduler gave it its nodes and took them back (set by `start`). */
-  readonly allocatedAt?: number
-  readonly releasedAt?: number
-}
-
-/** What every attempt of a run shares. */
-interface SessionContext {
-  readonly id: string
-  readonly options: R.RunOptions
-  /** Frozen plain data (see frozenCopy). */
-  readonly globals: Readonly<Record<string, unknown>>
-  /** Completed when the run is interrupted: running bodies stop. */
-  readonly abort: Deferred.Deferred<void>
-  /** The attempts running now, told of an uncaught exception. */
-  readonly uncaughtListeners: Set<UncaughtListener>
-}
-
-const runAttempt = (
-  testCase: TestCase,
-  nodes: ReadonlyArray<ClusterModule.ClusterNode>,
-  dir: string,
-  attempt: number,
-  session: SessionContext
-) =>
-  Effect.gen(function*() {
-    yield* Effect.promise(() => NodeFsP.mkdir(dir, { recursive: true }))
-    const startTime = Date.now()
-    const touched = new Set<string>()
-    const sub = yield* ClusterModule.make(tracked(nodes, touched))
-    const registry = Service.makeRegistry(dir, { noTeardown: session.options.noTeardown === true, jvmLogs: session.options.enableJvmLogs === true })
-    const faults = Faults.makeLog()
-    const { close, logger } = testLogger(dir, session.options.debug === true)
-    const context: TestContext = {
-      testId: testCase.id,
-      suite: testCase.suite,
-      name: testCase.name,
-      params: testCase.params,
-      description: testCase.description,
-      sessionId: session.id,
-      resultsDir: dir,
-      attempt,
-      globals: session.globals,
-      cluster: sub
-    }
-    const timeout = testCase.timeout ?? session.options.testTimeout ?? defaultTestTimeout
-    let bodyStart = 0
-    let bodyTime = 0
-    // One uncaught exception while the test runs, its teardown included, fails it; one during the body stops it.
-    let uncaught: UncaughtError | undefined
-    const uncaughtInBody = yield* Deferred.make<never, UncaughtError>()
-    const listener: UncaughtListener = (e) => {
-      uncaught ??= e
-      Deferred.unsafeDone(uncaughtInBody, Exit.fail(e))
-    }
-    session.uncaughtListeners.add(listener)
-    const exit = yield* Effect.suspend(() => {
-      bodyStart = Date.now()
-      return testCase.body
-    }).pipe(
-      Effect.tap(() => Effect.logInfo("test body finished; tearing down")),
-      Effect.ensuring(Effect.sync(() => (bodyTime = Date.now() - bodyStart))),
-      // An interrupted run stops the body (the race interrupts it) but still records it.
-      (body) => Effect.raceFirst(body, Effect.zipRight(Deferred.await(session.abort), Effect.fail(new RunInterrupted()))),
-      (body) => Effect.raceFirst(body, Deferred.await(uncaughtInBody)),
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () => new TestTimeout({ testId: testCase.id, timeout: Duration.format(Duration.decode(timeout)) })
-      }),
-      // The test's own scope: services it starts are torn down and faults healed here, before the result is final.
-      // It closes outside the race and the timeout, so that neither, landing while a teardown already runs (the body
-      // just finished), can cut that teardown short; each step of a teardown has its own time limit.
-      Effect.scoped,
-      Effect.provideService(TestContext, context),
-      Effect.provideService(Cluster, sub),
-      Effect.provideService(ServiceRegistry, registry),
-      Effect.provideService(Faults.FaultLog, faults),
-      Effect.annotateLogs({ test: testCase.id }),
-      Logger.withMinimumLogLevel(LogLevel.Debug),
-      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
-      Effect.exit,
-      Effect.ensuring(Effect.sync(() => session.uncaughtListeners.delete(listener)))
-    )
-    yield* close
-    const stopTime = Date.now()
-    const problems = registry.records.flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`))
-    const nodesUsed = Math.max(yield* sub.maxUsed, touched.size)
-    // A body that waits is interrupted at its limit; one that finished a little after it (a timer late under load)
-    // did not block. The slack: a tenth of the limit, at most a second.
-    const limit = Duration.toMillis(Duration.decode(timeout))
-    // Why the test failed, if it did: its body, or else the first thing a passing body can still fail on.
-    const skipped = Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Cause.dieOption(exit.cause), skippedReason)) : undefined
-    const failure: Attempt["failure"] = skipped !== undefined
-      ? undefined
-      : Exit.isFailure(exit)
-      ? describeCause(exit.cause, session.options.debug === true)
-      : uncaught !== undefined
-      ? { tag: "UncaughtError", message: uncaught.message, detail: uncaught.stack }
-      : bodyTime > limit + Math.min(1_000, limit / 10)
-      // A timeout interrupts a test where it waits; code that never waits (a busy loop, a synchronous call) cannot
-      // be interrupted, and ran to its end. It still broke its time limit.
-      ? {
-        tag: "TestTimeout",
-        message: `the test ran for ${(bodyTime / 1000).toFixed(1)}s, past its timeout of ${Duration.format(Duration.decode(timeout))}: ` +
-          `it did not yield while it ran (blocking code), so it could not be stopped in time, and it held up every test beside it`,
-        detail: ""
-      }
-      : problems.length > 0
-      ? { tag: "TeardownFailed", message: `the test passed but teardown failed: ${problems.join("; ")}`, detail: problems.join("\n") }
-      : session.options.failBadClusterUtilization === true && nodesUsed < nodes.length
-      ? { tag: "ClusterUtilization", message: `the test declared ${nodes.length} nodes but used at most ${nodesUsed}; declare fewer`, detail: "" }
-      : undefined
-    const data = Exit.isSuccess(exit) ? exit.value : undefined
-    if (data !== undefined) {
-      yield* Effect.promise(() =>
-        NodeFsP.writeFile(NodePath.join(dir, "data.json"), ReportFormat.stringify(data, 2) ?? "null").catch(() => undefined)
-      )
-    }
-    const kept = failure === undefined ? undefined : capped(failure, dir)
-    return {
-      status: skipped !== undefined && kept === undefined ? "IGNORE" : kept === undefined ? "PASS" : "FAIL",
-      summary: skipped !== undefined && kept === undefined ? `skipped: ${skipped}` : kept?.message ?? "Test Passed",
-      failure: kept,
-      data,
-      startTime,
-      stopTime,
-      resultsDir: dir,
-      nodes: nodes.map((n) => n.name),
-      nodesUsed,
-      services: registry.records.map((r) => ({
-        id: r.id,
-        name: r.name,
-        nodes: r.nodes,
-        startedAt: r.startedAt,
-        ...(r.stoppedAt === undefined ? {} : { stoppedAt: r.stoppedAt }),
-        problems: r.problems,
-        notes: r.notes
-      })),
-      faults: faults.records
-    } satisfies Attempt
-  })
-
-/** An attempt the runner itself could not carry out, as a failure of the test. */
-const brokenAttempt = (cause: Cause.Cause<unknown>, dir: string, nodes: ReadonlyArray<ClusterModule.ClusterNode>): Attempt => {
-  const now = Date.now()
-  const failure = describeCause(cause)
-  return {
-    status: "FAIL",
-    summary: `the runner could not run the test: ${failure.message}`,
-    failure,
-    data: undefined,
-    startTime: now,
-    stopTime: now,
-    resultsDir: dir,
-    nodes: nodes.map((n) => n.name),
-    nodesUsed: 0,
-    services: [],
-    faults: []
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The session
@@ -278,12 +62,6 @@ const notRunResult = (
     services: [],
     faults: []
   }
-}
-
-interface Job {
-  readonly testCase: TestCase
-  readonly run: number
-  readonly attempts: ReadonlyArray<Attempt>
 }
 
 /** @internal */
