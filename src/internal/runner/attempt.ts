@@ -80,21 +80,27 @@ export const frozenCopy = (value: unknown): unknown => {
   return value
 }
 
-/** What a finished attempt is judged on besides how its body ended. */
-interface Judged {
+/** What a finished attempt is judged on: how its body ended, and what the run saw of it. */
+interface Finished {
+  readonly exit: Exit.Exit<unknown, unknown>
+  readonly startTime: number
+  readonly stopTime: number
   /** The first uncaught exception while the test ran, its teardown included. */
   readonly uncaught: UncaughtError | undefined
   readonly bodyTime: number
   readonly timeout: Duration.DurationInput
-  /** What went wrong in the teardown of its services. */
-  readonly problems: ReadonlyArray<string>
-  readonly nodesGiven: number
+  /** Its services, torn down by now, with what went wrong in their teardown. */
+  readonly registry: Service.ServiceRegistry
+  readonly faults: Faults.FaultLog
+  readonly nodes: ReadonlyArray<ClusterModule.ClusterNode>
   readonly nodesUsed: number
+  readonly dir: string
 }
 
 /** Why the test failed, if it did: its body, or else the first thing a passing body can still fail on. */
-const failureOf = (exit: Exit.Exit<unknown, unknown>, judged: Judged, options: R.RunOptions): Failure | undefined => {
-  const { bodyTime, nodesGiven, nodesUsed, problems, timeout, uncaught } = judged
+const failureOf = (f: Finished, options: R.RunOptions): Failure | undefined => {
+  const { bodyTime, exit, nodes, nodesUsed, timeout, uncaught } = f
+  const problems = f.registry.records.flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`))
   // A body that waits is interrupted at its limit; one that finished a little after it (a timer late under load)
   // did not block. The slack: a tenth of the limit, at most a second.
   const limit = Duration.toMillis(Duration.decode(timeout))
@@ -113,10 +119,46 @@ const failureOf = (exit: Exit.Exit<unknown, unknown>, judged: Judged, options: R
     }
     : problems.length > 0
     ? { tag: "TeardownFailed", message: `the test passed but teardown failed: ${problems.join("; ")}`, detail: problems.join("\n") }
-    : options.failBadClusterUtilization === true && nodesUsed < nodesGiven
-    ? { tag: "ClusterUtilization", message: `the test declared ${nodesGiven} nodes but used at most ${nodesUsed}; declare fewer`, detail: "" }
+    : options.failBadClusterUtilization === true && nodesUsed < nodes.length
+    ? { tag: "ClusterUtilization", message: `the test declared ${nodes.length} nodes but used at most ${nodesUsed}; declare fewer`, detail: "" }
     : undefined
 }
+
+/** The attempt a finished test makes: judged, its data saved as data.json, a long failure kept whole in its directory. */
+const judge = (f: Finished, options: R.RunOptions) =>
+  Effect.gen(function*() {
+    const { dir, exit, registry } = f
+    const skipped = Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Cause.dieOption(exit.cause), skippedReason)) : undefined
+    const failure = skipped !== undefined ? undefined : failureOf(f, options)
+    const data = Exit.isSuccess(exit) ? exit.value : undefined
+    if (data !== undefined) {
+      yield* Effect.promise(() =>
+        NodeFsP.writeFile(NodePath.join(dir, "data.json"), ReportFormat.stringify(data, 2) ?? "null").catch(() => undefined)
+      )
+    }
+    const kept = failure === undefined ? undefined : capped(failure, dir)
+    return {
+      status: skipped !== undefined && kept === undefined ? "IGNORE" : kept === undefined ? "PASS" : "FAIL",
+      summary: skipped !== undefined && kept === undefined ? `skipped: ${skipped}` : kept?.message ?? "Test Passed",
+      failure: kept,
+      data,
+      startTime: f.startTime,
+      stopTime: f.stopTime,
+      resultsDir: dir,
+      nodes: f.nodes.map((n) => n.name),
+      nodesUsed: f.nodesUsed,
+      services: registry.records.map((r) => ({
+        id: r.id,
+        name: r.name,
+        nodes: r.nodes,
+        startedAt: r.startedAt,
+        ...(r.stoppedAt === undefined ? {} : { stoppedAt: r.stoppedAt }),
+        problems: r.problems,
+        notes: r.notes
+      })),
+      faults: f.faults.records
+    } satisfies Attempt
+  })
 
 /** Runs one attempt of `testCase` on `nodes`, its results in `dir`. */
 export const runAttempt = (
@@ -186,40 +228,11 @@ export const runAttempt = (
     )
     yield* close
     const stopTime = Date.now()
-    const problems = registry.records.flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`))
     const nodesUsed = Math.max(yield* sub.maxUsed, touched.size)
-    const skipped = Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Cause.dieOption(exit.cause), skippedReason)) : undefined
-    const failure = skipped !== undefined
-      ? undefined
-      : failureOf(exit, { uncaught, bodyTime, timeout, problems, nodesGiven: nodes.length, nodesUsed }, session.options)
-    const data = Exit.isSuccess(exit) ? exit.value : undefined
-    if (data !== undefined) {
-      yield* Effect.promise(() =>
-        NodeFsP.writeFile(NodePath.join(dir, "data.json"), ReportFormat.stringify(data, 2) ?? "null").catch(() => undefined)
-      )
-    }
-    const kept = failure === undefined ? undefined : capped(failure, dir)
-    return {
-      status: skipped !== undefined && kept === undefined ? "IGNORE" : kept === undefined ? "PASS" : "FAIL",
-      summary: skipped !== undefined && kept === undefined ? `skipped: ${skipped}` : kept?.message ?? "Test Passed",
-      failure: kept,
-      data,
-      startTime,
-      stopTime,
-      resultsDir: dir,
-      nodes: nodes.map((n) => n.name),
-      nodesUsed,
-      services: registry.records.map((r) => ({
-        id: r.id,
-        name: r.name,
-        nodes: r.nodes,
-        startedAt: r.startedAt,
-        ...(r.stoppedAt === undefined ? {} : { stoppedAt: r.stoppedAt }),
-        problems: r.problems,
-        notes: r.notes
-      })),
-      faults: faults.records
-    } satisfies Attempt
+    return yield* judge(
+      { exit, startTime, stopTime, uncaught, bodyTime, timeout, registry, faults, nodes, nodesUsed, dir },
+      session.options
+    )
   })
 
 /** An attempt the runner itself could not carry out, as a failure of the test. */
