@@ -2,11 +2,9 @@ import * as NodePath from "node:path"
 import { Deferred, Effect, Fiber, Queue } from "effect"
 import * as Clean from "../../Clean.js"
 import * as ClusterModule from "../../Cluster.js"
-import * as Discovery from "../../Discovery.js"
 import { Cluster } from "../../Cluster.js"
 import * as RemoteAccount from "../../RemoteAccount.js"
 import * as Report from "../../Report.js"
-import * as ReportFormat from "../report/reportFormat.js"
 import * as Scheduler from "./scheduler.js"
 import * as Results from "../../Results.js"
 import type * as R from "../../Runner.js"
@@ -18,51 +16,13 @@ import { makeReportRewriter } from "./reportRewriter.js"
 import { makeUncaughtGuard } from "./uncaught.js"
 import { type Attempt, brokenAttempt, frozenCopy, type Job, runAttempt, type SessionContext } from "./attempt.js"
 import { labelFor } from "../shared/sessionLabels.js"
-import { readSummaries } from "../history/record.js"
+import { identityOf, notRunResult, resultOf } from "./testResult.js"
 
 export { createSessionDir } from "./sessionFiles.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // The session
 // ---------------------------------------------------------------------------------------------------------
-
-/** What every result of a test case says about which test it is. */
-const identityOf = (t: TestCase) => ({
-  testId: t.id,
-  module: t.module,
-  ...(t.suite === undefined ? {} : { suite: t.suite }),
-  name: t.name,
-  params: t.params,
-  description: t.description,
-  file: NodePath.relative(process.cwd(), t.file) || t.file,
-  symbol: Discovery.symbolOf(t)
-})
-
-/** The result of something that never ran: an ignored or unschedulable test, a test file that did not load. */
-const notRunResult = (
-  identity: ReturnType<typeof identityOf>,
-  status: "IGNORE" | "FAIL",
-  summary: string,
-  failure?: Results.TestResult["failure"]
-): Results.TestResult => {
-  const now = Date.now()
-  return {
-    ...identity,
-    status,
-    summary,
-    ...(failure === undefined ? {} : { failure }),
-    attempts: [],
-    startTime: now,
-    stopTime: now,
-    runTimeSeconds: 0,
-    resultsDir: "",
-    nodesAllocated: 0,
-    nodesUsed: 0,
-    nodes: [],
-    services: [],
-    faults: []
-  }
-}
 
 /** @internal */
 export const run = (options: R.RunOptions) =>
@@ -104,37 +64,7 @@ export const run = (options: R.RunOptions) =>
       NodePath.join(sessionDir, safeDirName(t.id), runs > 1 || deflake > 1 ? `${run}${attempt > 1 ? `-attempt${attempt}` : ""}` : "")
 
     const finish = (job: Job, willRetry: boolean) => {
-      const last = job.attempts[job.attempts.length - 1]!
-      const passed = last.status === "PASS"
-      const status: Results.TestStatus = last.status === "IGNORE"
-        ? "IGNORE"
-        : passed
-        ? (job.attempts.length > 1 ? "FLAKY" : "PASS")
-        : "FAIL"
-      const result: Results.TestResult = {
-        ...identityOf(job.testCase),
-        status,
-        summary: status === "FLAKY" ? `passed on attempt ${job.attempts.length} of ${deflake}` : last.summary,
-        ...(last.failure !== undefined
-          ? { failure: last.failure }
-          : status === "FLAKY"
-          ? { failure: job.attempts[0]!.failure! }
-          : {}),
-        attempts: job.attempts.map((a) => ({ status: a.status, summary: a.summary, runTimeSeconds: (a.stopTime - a.startTime) / 1000 })),
-        startTime: job.attempts[0]!.startTime,
-        stopTime: last.stopTime,
-        runTimeSeconds: (last.stopTime - job.attempts[0]!.startTime) / 1000,
-        // As JSON can hold it (bigints as strings, cycles marked): results are written as JSON as they come.
-        ...(last.data === undefined ? {} : { data: ReportFormat.jsonSafe(last.data) }),
-        resultsDir: NodePath.relative(sessionDir, last.resultsDir),
-        nodesAllocated: ClusterModule.specSize(job.testCase.spec),
-        nodesUsed: last.nodesUsed,
-        nodes: last.nodes,
-        allocations: job.attempts.map((a) => ({ nodes: a.nodes, allocatedAt: a.allocatedAt ?? a.startTime, releasedAt: a.releasedAt ?? a.stopTime })),
-        services: last.services,
-        faults: last.faults,
-        ...historiesOf(last.resultsDir)
-      }
+      const result = resultOf(job, sessionDir, deflake)
       return Effect.zipRight(willRetry ? Effect.void : record(result), emit({ _tag: "TestFinished", result, willRetry }))
     }
 
@@ -365,9 +295,3 @@ export const run = (options: R.RunOptions) =>
     // The finalizer above always ran: a session that got here was concluded.
     return { results: concluded!, dir: sessionDir } satisfies R.Session
   })
-
-/** The histories a test attached (Test.recordHistory), for its result; nothing when it attached none. */
-const historiesOf = (dir: string) => {
-  const histories = readSummaries(dir)
-  return histories.length === 0 ? {} : { histories }
-}
