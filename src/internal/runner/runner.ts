@@ -1,417 +1,33 @@
-import * as NodeFs from "node:fs"
-import * as NodeFsP from "node:fs/promises"
-import * as NodePath from "node:path"
-import * as NodeUrl from "node:url"
-import {
-  Cause,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  HashMap,
-  Logger,
-  LogLevel,
-  Option,
-  Queue
-} from "effect"
+/**
+ * A session, composed: its directory and files, the run's state and bookkeeping, the selection admitted, the
+ * scheduling loop run under the uncaught-exception guard, and the final reports written however the loop ended.
+ * Each job lives in a module of its own; this one only puts them in order.
+ */
+import { Effect } from "effect"
 import * as Clean from "../../Clean.js"
 import * as ClusterModule from "../../Cluster.js"
-import * as Discovery from "../../Discovery.js"
 import { Cluster } from "../../Cluster.js"
 import * as RemoteAccount from "../../RemoteAccount.js"
 import * as Report from "../../Report.js"
-import * as ReportFormat from "../report/reportFormat.js"
-import * as Scheduler from "./scheduler.js"
-import * as Results from "../../Results.js"
+import type * as Results from "../../Results.js"
 import type * as R from "../../Runner.js"
-import * as Service from "../../Service.js"
-import { ServiceRegistry } from "../service/registry.js"
-import type { TestCase } from "../../Test.js"
-import { TestContext } from "../../TestContext.js"
-import * as Faults from "../service/faultLog.js"
-import { RunInterrupted, TestTimeout, UncaughtError } from "./errors.js"
-import { skippedReason } from "../test/test.js"
 import { writeAllSync } from "../report/report.js"
-import { createSessionDir, openSessionFiles, safeDirName } from "./sessionFiles.js"
-import { checkNodes } from "./nodeHealth.js"
-import { makeReportRewriter } from "./reportRewriter.js"
-import { makeUncaughtGuard, type UncaughtListener } from "./uncaught.js"
 import { labelFor } from "../shared/sessionLabels.js"
-import { readSummaries } from "../history/record.js"
+import { admit, expandRuns } from "./admission.js"
+import { frozenCopy, type SessionContext } from "./attempt.js"
+import { type Bookkeeping, makeBookkeeping } from "./bookkeeping.js"
+import { makeReportRewriter } from "./reportRewriter.js"
+import { makeRunState } from "./runState.js"
+import { type LoopContext, runLoop, stopRunning } from "./schedulingLoop.js"
+import { createSessionDir, openSessionFiles } from "./sessionFiles.js"
+import { makeUncaughtGuard } from "./uncaught.js"
 
 export { createSessionDir } from "./sessionFiles.js"
-
-const defaultTestTimeout = Duration.minutes(30)
-
-/**
- * A frozen copy of plain data (objects and arrays, as --globals' JSON gives): tests share one process, and none may
- * change what the next one reads. Anything else (a class instance, a Buffer, a Map, a function) is passed as it is:
- * freezing it would break it, and it is the caller's own object.
- */
-const frozenCopy = (value: unknown): unknown => {
-  if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy))
-  if (typeof value === "object" && value !== null) {
-    const proto = Object.getPrototypeOf(value)
-    if (proto === Object.prototype || proto === null) {
-      return Object.freeze(Object.fromEntries(Object.entries(value).map(([k, v]) => [k, frozenCopy(v)])))
-    }
-  }
-  return value
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// One test
-// ---------------------------------------------------------------------------------------------------------
-
-const messageOf = (e: unknown): { tag: string; message: string } => {
-  if (typeof e === "object" && e !== null) {
-    const tag = "_tag" in e && typeof e._tag === "string" ? e._tag : e instanceof Error ? e.name : "Error"
-    const message = "message" in e && typeof e.message === "string" && e.message !== "" ? e.message : JSON.stringify(e)
-    return { tag, message }
-  }
-  return { tag: "Error", message: String(e) }
-}
-
-/** Errors of account calls made by tests and services, with where they were called (see `tracked`). */
-const callSites = new WeakMap<object, Error>()
-
-/** The framework's own sources: their frames are the library's, not the user's. */
-const frameworkSrc = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
-const isLibraryFrame = (line: string) =>
-  line.includes("node_modules") || line.includes("node:") || line.includes("(<anonymous>)") || line.includes(frameworkSrc) ||
-  line.includes(NodeUrl.pathToFileURL(frameworkSrc).href)
-
-/**
- * A failure's detail for the reports: the stack below the message (the summary says the message already), with only
- * the user's frames (the test or service line that failed) unless --debug asks for the library's too.
- */
-const detailOf = (cause: Cause.Cause<unknown>, message: string, debug: boolean, error?: unknown): string => {
-  const site = typeof error === "object" && error !== null ? callSites.get(error) : undefined
-  const called = (site?.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !isLibraryFrame(l)).slice(0, 5)
-  const lines = Cause.pretty(cause).split("\n")
-  const isFrame = (l: string) => /^\s+at /.test(l)
-  const firstFrame = lines.findIndex(isFrame)
-  const head = firstFrame < 0 ? lines : lines.slice(0, firstFrame)
-  const firstMessageLine = message.split("\n")[0] ?? ""
-  const kept = head.join("\n").includes(firstMessageLine) ? [] : head
-  let hidden = 0
-  for (const l of firstFrame < 0 ? [] : lines.slice(firstFrame)) {
-    if (isFrame(l) && !debug && isLibraryFrame(l)) hidden++
-    else kept.push(l)
-  }
-  if (called.length > 0) kept.push("  called at:", ...called)
-  if (hidden > 0) kept.push(`    (${hidden} frames of ducktape and its libraries hidden: --debug shows them)`)
-  return kept.join("\n")
-}
-
-const describeCause = (cause: Cause.Cause<unknown>, debug = false): { tag: string; message: string; detail: string } => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const m = messageOf(failure.value)
-    return { ...m, detail: detailOf(cause, m.message, debug, failure.value) }
-  }
-  const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) {
-    const m = messageOf(defect.value)
-    return { tag: "Defect", message: `the test crashed: ${m.message}`, detail: detailOf(cause, m.message, debug, defect.value) }
-  }
-  return { tag: "Interrupted", message: "the test was interrupted", detail: debug ? Cause.pretty(cause) : "" }
-}
-
-/** Past this a failure's message goes whole into a file of the test's results directory, and cut into the reports. */
-const maxMessageChars = 4000
-const failureFile = "failure.txt"
-
-/** A failure whose message or detail is too long for reports and terminals: the whole kept in the test's directory. */
-const capped = (failure: NonNullable<Attempt["failure"]>, dir: string): NonNullable<Attempt["failure"]> => {
-  if (failure.message.length <= maxMessageChars && failure.detail.length <= 4 * maxMessageChars) return failure
-  try {
-    NodeFs.writeFileSync(NodePath.join(dir, failureFile), `${failure.tag}: ${failure.message}\n\n${failure.detail}\n`)
-  } catch {
-    // the cut text below still says what failed
-  }
-  const cut = (s: string, max: number) =>
-    s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters: the whole is in ${failureFile} of the test's results)`
-  return { tag: failure.tag, message: cut(failure.message, maxMessageChars), detail: cut(failure.detail, 4 * maxMessageChars) }
-}
-
-/**
- * The test's view of its nodes: each account marks its node as used when any of its methods is called, so that
- * --fail-bad-cluster-utilization counts a node a test ran commands on without allocating it (cluster.all[0]).
- */
-const tracked = (nodes: ReadonlyArray<ClusterModule.ClusterNode>, touched: Set<string>): ReadonlyArray<ClusterModule.ClusterNode> =>
-  nodes.map((node) => ({
-    ...node,
-    account: new Proxy(node.account, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver)
-        if (typeof value !== "function") return value
-        return function(this: unknown, ...args: Array<unknown>) {
-          touched.add(node.name)
-          const result: unknown = Reflect.apply(value, this === receiver ? target : this, args)
-          if (!Effect.isEffect(result)) return result
-          // Where the test or service called the account: the error itself is made in a callback of the library,
-          // and its stack has none of the user's frames.
-          const site = new Error()
-          return Effect.tapErrorCause(result, (cause) =>
-            Effect.sync(() => {
-              for (const e of [...Cause.failures(cause), ...Cause.defects(cause)]) {
-                if (typeof e === "object" && e !== null && !callSites.has(e)) callSites.set(e, site)
-              }
-            }))
-        }
-      }
-    })
-  }))
-
-/** A logger writing a test's own log files: INFO and up to test_log.info, everything to test_log.debug. */
-const testLogger = (dir: string, echo: boolean) => {
-  const info = NodeFs.createWriteStream(NodePath.join(dir, "test_log.info"), { flags: "a" })
-  const debug = NodeFs.createWriteStream(NodePath.join(dir, "test_log.debug"), { flags: "a" })
-  const logger = Logger.make(({ cause, logLevel, message, annotations, date }) => {
-    const text = Array.isArray(message) ? message.map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ") : String(message)
-    const notes = HashMap.toEntries(annotations).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-    // A cause logged with a message (`Effect.logWarning("…", cause)`) is why something went wrong: keep it.
-    const why = Cause.isEmpty(cause) ? "" : `\n  ${Cause.pretty(cause).split("\n").join("\n  ")}`
-    const line = `[${logLevel.label.padEnd(5)} ${date.toISOString()}]${notes.length > 0 ? ` {${notes.join(" ")}}` : ""} ${text}${why}\n`
-    debug.write(line)
-    if (LogLevel.greaterThanEqual(logLevel, LogLevel.Info)) info.write(line)
-    if (echo) process.stderr.write(line)
-  })
-  const close = Effect.promise(() =>
-    Promise.all([info, debug].map((s) => new Promise<void>((resolve) => s.end(() => resolve()))))
-  )
-  return { logger, close }
-}
-
-interface Attempt {
-  /** IGNORE: the test ended itself with Test.skip. */
-  readonly status: "PASS" | "FAIL" | "IGNORE"
-  readonly summary: string
-  readonly failure: { tag: string; message: string; detail: string } | undefined
-  readonly data: unknown
-  readonly startTime: number
-  readonly stopTime: number
-  readonly resultsDir: string
-  /** The names of the nodes it was given. */
-  readonly nodes: ReadonlyArray<string>
-  readonly nodesUsed: number
-  readonly services: ReadonlyArray<Results.ServiceSummary>
-  readonly faults: ReadonlyArray<Results.FaultRecord>
-  /** When the scheduler gave it its nodes and took them back (set by `start`). */
-  readonly allocatedAt?: number
-  readonly releasedAt?: number
-}
-
-/** What every attempt of a run shares. */
-interface SessionContext {
-  readonly id: string
-  readonly options: R.RunOptions
-  /** Frozen plain data (see frozenCopy). */
-  readonly globals: Readonly<Record<string, unknown>>
-  /** Completed when the run is interrupted: running bodies stop. */
-  readonly abort: Deferred.Deferred<void>
-  /** The attempts running now, told of an uncaught exception. */
-  readonly uncaughtListeners: Set<UncaughtListener>
-}
-
-const runAttempt = (
-  testCase: TestCase,
-  nodes: ReadonlyArray<ClusterModule.ClusterNode>,
-  dir: string,
-  attempt: number,
-  session: SessionContext
-) =>
-  Effect.gen(function*() {
-    yield* Effect.promise(() => NodeFsP.mkdir(dir, { recursive: true }))
-    const startTime = Date.now()
-    const touched = new Set<string>()
-    const sub = yield* ClusterModule.make(tracked(nodes, touched))
-    const registry = Service.makeRegistry(dir, { noTeardown: session.options.noTeardown === true, jvmLogs: session.options.enableJvmLogs === true })
-    const faults = Faults.makeLog()
-    const { close, logger } = testLogger(dir, session.options.debug === true)
-    const context: TestContext = {
-      testId: testCase.id,
-      suite: testCase.suite,
-      name: testCase.name,
-      params: testCase.params,
-      description: testCase.description,
-      sessionId: session.id,
-      resultsDir: dir,
-      attempt,
-      globals: session.globals,
-      cluster: sub
-    }
-    const timeout = testCase.timeout ?? session.options.testTimeout ?? defaultTestTimeout
-    let bodyStart = 0
-    let bodyTime = 0
-    // One uncaught exception while the test runs, its teardown included, fails it; one during the body stops it.
-    let uncaught: UncaughtError | undefined
-    const uncaughtInBody = yield* Deferred.make<never, UncaughtError>()
-    const listener: UncaughtListener = (e) => {
-      uncaught ??= e
-      Deferred.unsafeDone(uncaughtInBody, Exit.fail(e))
-    }
-    session.uncaughtListeners.add(listener)
-    const exit = yield* Effect.suspend(() => {
-      bodyStart = Date.now()
-      return testCase.body
-    }).pipe(
-      Effect.tap(() => Effect.logInfo("test body finished; tearing down")),
-      Effect.ensuring(Effect.sync(() => (bodyTime = Date.now() - bodyStart))),
-      // An interrupted run stops the body (the race interrupts it) but still records it.
-      (body) => Effect.raceFirst(body, Effect.zipRight(Deferred.await(session.abort), Effect.fail(new RunInterrupted()))),
-      (body) => Effect.raceFirst(body, Deferred.await(uncaughtInBody)),
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () => new TestTimeout({ testId: testCase.id, timeout: Duration.format(Duration.decode(timeout)) })
-      }),
-      // The test's own scope: services it starts are torn down and faults healed here, before the result is final.
-      // It closes outside the race and the timeout, so that neither, landing while a teardown already runs (the body
-      // just finished), can cut that teardown short; each step of a teardown has its own time limit.
-      Effect.scoped,
-      Effect.provideService(TestContext, context),
-      Effect.provideService(Cluster, sub),
-      Effect.provideService(ServiceRegistry, registry),
-      Effect.provideService(Faults.FaultLog, faults),
-      Effect.annotateLogs({ test: testCase.id }),
-      Logger.withMinimumLogLevel(LogLevel.Debug),
-      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
-      Effect.exit,
-      Effect.ensuring(Effect.sync(() => session.uncaughtListeners.delete(listener)))
-    )
-    yield* close
-    const stopTime = Date.now()
-    const problems = registry.records.flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`))
-    const nodesUsed = Math.max(yield* sub.maxUsed, touched.size)
-    // A body that waits is interrupted at its limit; one that finished a little after it (a timer late under load)
-    // did not block. The slack: a tenth of the limit, at most a second.
-    const limit = Duration.toMillis(Duration.decode(timeout))
-    // Why the test failed, if it did: its body, or else the first thing a passing body can still fail on.
-    const skipped = Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Cause.dieOption(exit.cause), skippedReason)) : undefined
-    const failure: Attempt["failure"] = skipped !== undefined
-      ? undefined
-      : Exit.isFailure(exit)
-      ? describeCause(exit.cause, session.options.debug === true)
-      : uncaught !== undefined
-      ? { tag: "UncaughtError", message: uncaught.message, detail: uncaught.stack }
-      : bodyTime > limit + Math.min(1_000, limit / 10)
-      // A timeout interrupts a test where it waits; code that never waits (a busy loop, a synchronous call) cannot
-      // be interrupted, and ran to its end. It still broke its time limit.
-      ? {
-        tag: "TestTimeout",
-        message: `the test ran for ${(bodyTime / 1000).toFixed(1)}s, past its timeout of ${Duration.format(Duration.decode(timeout))}: ` +
-          `it did not yield while it ran (blocking code), so it could not be stopped in time, and it held up every test beside it`,
-        detail: ""
-      }
-      : problems.length > 0
-      ? { tag: "TeardownFailed", message: `the test passed but teardown failed: ${problems.join("; ")}`, detail: problems.join("\n") }
-      : session.options.failBadClusterUtilization === true && nodesUsed < nodes.length
-      ? { tag: "ClusterUtilization", message: `the test declared ${nodes.length} nodes but used at most ${nodesUsed}; declare fewer`, detail: "" }
-      : undefined
-    const data = Exit.isSuccess(exit) ? exit.value : undefined
-    if (data !== undefined) {
-      yield* Effect.promise(() =>
-        NodeFsP.writeFile(NodePath.join(dir, "data.json"), ReportFormat.stringify(data, 2) ?? "null").catch(() => undefined)
-      )
-    }
-    const kept = failure === undefined ? undefined : capped(failure, dir)
-    return {
-      status: skipped !== undefined && kept === undefined ? "IGNORE" : kept === undefined ? "PASS" : "FAIL",
-      summary: skipped !== undefined && kept === undefined ? `skipped: ${skipped}` : kept?.message ?? "Test Passed",
-      failure: kept,
-      data,
-      startTime,
-      stopTime,
-      resultsDir: dir,
-      nodes: nodes.map((n) => n.name),
-      nodesUsed,
-      services: registry.records.map((r) => ({
-        id: r.id,
-        name: r.name,
-        nodes: r.nodes,
-        startedAt: r.startedAt,
-        ...(r.stoppedAt === undefined ? {} : { stoppedAt: r.stoppedAt }),
-        problems: r.problems,
-        notes: r.notes
-      })),
-      faults: faults.records
-    } satisfies Attempt
-  })
-
-/** An attempt the runner itself could not carry out, as a failure of the test. */
-const brokenAttempt = (cause: Cause.Cause<unknown>, dir: string, nodes: ReadonlyArray<ClusterModule.ClusterNode>): Attempt => {
-  const now = Date.now()
-  const failure = describeCause(cause)
-  return {
-    status: "FAIL",
-    summary: `the runner could not run the test: ${failure.message}`,
-    failure,
-    data: undefined,
-    startTime: now,
-    stopTime: now,
-    resultsDir: dir,
-    nodes: nodes.map((n) => n.name),
-    nodesUsed: 0,
-    services: [],
-    faults: []
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The session
-// ---------------------------------------------------------------------------------------------------------
-
-/** What every result of a test case says about which test it is. */
-const identityOf = (t: TestCase) => ({
-  testId: t.id,
-  module: t.module,
-  ...(t.suite === undefined ? {} : { suite: t.suite }),
-  name: t.name,
-  params: t.params,
-  description: t.description,
-  file: NodePath.relative(process.cwd(), t.file) || t.file,
-  symbol: Discovery.symbolOf(t)
-})
-
-/** The result of something that never ran: an ignored or unschedulable test, a test file that did not load. */
-const notRunResult = (
-  identity: ReturnType<typeof identityOf>,
-  status: "IGNORE" | "FAIL",
-  summary: string,
-  failure?: Results.TestResult["failure"]
-): Results.TestResult => {
-  const now = Date.now()
-  return {
-    ...identity,
-    status,
-    summary,
-    ...(failure === undefined ? {} : { failure }),
-    attempts: [],
-    startTime: now,
-    stopTime: now,
-    runTimeSeconds: 0,
-    resultsDir: "",
-    nodesAllocated: 0,
-    nodesUsed: 0,
-    nodes: [],
-    services: [],
-    faults: []
-  }
-}
-
-interface Job {
-  readonly testCase: TestCase
-  readonly run: number
-  readonly attempts: ReadonlyArray<Attempt>
-}
 
 /** @internal */
 export const run = (options: R.RunOptions) =>
   Effect.gen(function*() {
     const cluster = yield* Cluster
-    const pool = cluster[ClusterModule.PoolTypeId]
     const { dir: sessionDir, id: sessionId } = yield* createSessionDir(options.resultsRoot ?? "results")
     const files = openSessionFiles(sessionDir)
     const emit = (event: R.RunEvent) => Effect.zipRight(files.log(event), options.onEvent?.(event) ?? Effect.void)
@@ -419,288 +35,45 @@ export const run = (options: R.RunOptions) =>
     const globals = frozenCopy(options.globals ?? {}) as Readonly<Record<string, unknown>>
     const maxParallel = Math.max(1, options.maxParallel ?? 1)
     const deflake = Math.max(1, options.deflake ?? 1)
+    const runs = Math.max(1, options.repeat ?? 1)
     const startTime = Date.now()
-    // A plain array: only this session's fibers touch it, and a hard exit must read it synchronously.
-    const recorded: Array<Results.TestResult> = []
-    const record = (r: Results.TestResult) =>
-      Effect.sync(() => {
-        recorded.push(r)
-        files.append(r)
-      })
+    const state = yield* makeRunState
+    const book = makeBookkeeping({
+      sessionId, sessionDir, startTime, options, clusterSize: cluster.size, maxParallel, deflake, state, append: files.append, emit
+    })
     // Callbacks from outside any fiber (an uncaught exception) run their Effects on the session's own runtime.
     const runtime = yield* Effect.runtime<never>()
 
-    const selectionOrder = new Map<string, number>()
-    for (const [i, c] of options.cases.entries()) if (!selectionOrder.has(c.id)) selectionOrder.set(c.id, i)
-    const runs = Math.max(1, options.repeat ?? 1)
-    const cases = Array.from({ length: runs }, (_, k) => options.cases.map((testCase) => ({ testCase, run: k + 1 }))).flat()
+    const cases = expandRuns(options.cases, runs)
     const total = cases.length + (options.loadFailures?.length ?? 0)
     // What crashed sessions left on these nodes would break this one: remove it first, and say so.
     const leftovers = yield* Clean.clean(cluster.all)
     if (leftovers.length > 0) yield* emit({ _tag: "LeftoversRemoved", leftovers })
     yield* emit({ _tag: "SessionStarted", sessionId, resultsDir: sessionDir, total })
     if (options.onStarted !== undefined) {
-      yield* options.onStarted({ dir: sessionDir, writeReportsSync: () => void writeAllSync(sessionDir, snapshotNow(false)) })
+      yield* options.onStarted({ dir: sessionDir, writeReportsSync: () => void writeAllSync(sessionDir, book.snapshotNow(false)) })
     }
-
-    const dirFor = (t: TestCase, run: number, attempt: number) =>
-      NodePath.join(sessionDir, safeDirName(t.id), runs > 1 || deflake > 1 ? `${run}${attempt > 1 ? `-attempt${attempt}` : ""}` : "")
-
-    const finish = (job: Job, willRetry: boolean) => {
-      const last = job.attempts[job.attempts.length - 1]!
-      const passed = last.status === "PASS"
-      const status: Results.TestStatus = last.status === "IGNORE"
-        ? "IGNORE"
-        : passed
-        ? (job.attempts.length > 1 ? "FLAKY" : "PASS")
-        : "FAIL"
-      const result: Results.TestResult = {
-        ...identityOf(job.testCase),
-        status,
-        summary: status === "FLAKY" ? `passed on attempt ${job.attempts.length} of ${deflake}` : last.summary,
-        ...(last.failure !== undefined
-          ? { failure: last.failure }
-          : status === "FLAKY"
-          ? { failure: job.attempts[0]!.failure! }
-          : {}),
-        attempts: job.attempts.map((a) => ({ status: a.status, summary: a.summary, runTimeSeconds: (a.stopTime - a.startTime) / 1000 })),
-        startTime: job.attempts[0]!.startTime,
-        stopTime: last.stopTime,
-        runTimeSeconds: (last.stopTime - job.attempts[0]!.startTime) / 1000,
-        // As JSON can hold it (bigints as strings, cycles marked): results are written as JSON as they come.
-        ...(last.data === undefined ? {} : { data: ReportFormat.jsonSafe(last.data) }),
-        resultsDir: NodePath.relative(sessionDir, last.resultsDir),
-        nodesAllocated: ClusterModule.specSize(job.testCase.spec),
-        nodesUsed: last.nodesUsed,
-        nodes: last.nodes,
-        allocations: job.attempts.map((a) => ({ nodes: a.nodes, allocatedAt: a.allocatedAt ?? a.startTime, releasedAt: a.releasedAt ?? a.stopTime })),
-        services: last.services,
-        faults: last.faults,
-        ...historiesOf(last.resultsDir)
-      }
-      return Effect.zipRight(willRetry ? Effect.void : record(result), emit({ _tag: "TestFinished", result, willRetry }))
-    }
-
-    const immediate = (result: Results.TestResult) =>
-      Effect.zipRight(record(result), emit({ _tag: "TestFinished", result, willRetry: false }))
-
-    // Load failures are failed tests, never silently skipped.
-    for (const f of options.loadFailures ?? []) {
-      const summary = `could not load ${f.file}: ${f.error}`
-      const identity = {
-        testId: f.module,
-        module: f.module,
-        name: NodePath.basename(f.file),
-        params: {},
-        description: "",
-        file: NodePath.relative(process.cwd(), f.file) || f.file,
-        symbol: f.symbol
-      }
-      yield* immediate(notRunResult(identity, "FAIL", summary, { tag: "LoadError", message: summary, detail: f.error }))
-    }
-
-    // Largest first; smaller tests fill the gaps a big one leaves.
-    const pending = new Scheduler.PendingQueue<Job>((job) => job.testCase.spec)
-    for (const c of cases) {
-      if (c.testCase.problem !== undefined) {
-        const summary = `the test cannot run as declared: ${c.testCase.problem}`
-        yield* immediate(notRunResult(identityOf(c.testCase), "FAIL", summary, { tag: "InvalidTest", message: summary, detail: "" }))
-      } else if (c.testCase.ignored !== undefined) {
-        yield* immediate(notRunResult(identityOf(c.testCase), "IGNORE", `ignored: ${c.testCase.ignored}`))
-      } else if (!cluster.fitsEver(c.testCase.spec)) {
-        const spec = c.testCase.spec
-        const types = [...new Set(ClusterModule.normalize(spec).flatMap((g) => (g.nodeType === undefined ? [] : [g.nodeType])))]
-        const have = `the whole cluster has ${ClusterModule.describeSpec(cluster.all.map((n) => ({ numNodes: 1, ...(n.nodeType === undefined ? {} : { nodeType: n.nodeType }) })))}`
-        const fix = types.length > 0
-          // Localhost nodes have no type: only a cluster file gives nodes one.
-          ? `run it on a cluster whose file gives enough nodes "node_type": ${types.map((t) => JSON.stringify(t)).join(" / ")} (--cluster-file)`
-          : `run it on a bigger cluster (e.g. --cluster localhost:${ClusterModule.specSize(spec)})`
-        const summary = `the test needs ${ClusterModule.describeSpec(spec)} but ${have}; ${fix}`
-        yield* immediate(notRunResult(identityOf(c.testCase), "FAIL", summary, { tag: "Unschedulable", message: summary, detail: "" }))
-      } else pending.push({ testCase: c.testCase, run: c.run, attempts: [] })
-    }
-
-    const done = yield* Queue.unbounded<{ job: Job; attempt: Attempt }>()
-    const running = new Map<Job, Fiber.RuntimeFiber<void>>()
-    const abort = yield* Deferred.make<void>()
-    let stopping: string | undefined
+    yield* admit({ cluster, book, state }, cases, options.loadFailures ?? [])
 
     // An exception thrown outside any Effect would end the process, and the run with it, without a report. For the
     // life of the run it fails the tests running instead (see UncaughtError); with none running, it is a FAIL result
     // of its own.
-    let strays = 0
-    // No test to pin it on (the runner's own code, or a test's callback firing after it ended): the run fails all the
-    // same, with a result of its own that says so.
-    const uncaught = makeUncaughtGuard(runtime, (error) => {
-      strays++
-      const summary = `an uncaught exception while no test ran: ${error.error}`
-      const identity = { testId: `ducktape.uncaught.${strays}`, module: "ducktape", name: `uncaught exception ${strays}`, params: {}, description: "", file: "", symbol: "" }
-      return immediate(notRunResult(identity, "FAIL", summary, { tag: "UncaughtError", message: summary, detail: error.stack }))
-    })
-    const uncaughtListeners = uncaught.listeners
+    const uncaught = makeUncaughtGuard(runtime, book.stray)
+    const session: SessionContext = { id: sessionId, options, globals, abort: state.abort, uncaughtListeners: uncaught.listeners }
+    const rewriter = makeReportRewriter(sessionDir, book.snapshot(false))
+    const loop: LoopContext = {
+      state, session, pool: cluster[ClusterModule.PoolTypeId], book, emit, rewriteReports: rewriter.rewrite, sessionDir, maxParallel, deflake, runs
+    }
 
-    const sessionContext: SessionContext = { id: sessionId, options, globals, abort, uncaughtListeners }
-
-    // A node that stopped answering during a failed test would fail every test after it: it is taken out of the
-    // run (ducktape's complaint: one bad node, a cascade of failures), and tests that no longer fit fail saying so.
-    const lostNodes: Array<string> = []
-    const returnNodes = (nodes: ReadonlyArray<ClusterModule.ClusterNode>, failed: boolean) =>
-      Effect.gen(function*() {
-        // A run that is stopping checks nothing: its tests were stopped, not broken by their nodes.
-        const check = failed && stopping === undefined && !(yield* Deferred.isDone(abort))
-        const problems = check
-          ? yield* checkNodes(nodes)
-          : []
-        pool.giveBack(nodes.filter((_, i) => problems[i] === undefined))
-        for (const [i, node] of nodes.entries()) {
-          const problem = problems[i]
-          if (problem === undefined) continue
-          lostNodes.push(node.name)
-          // The result must reach the loop whatever a listener does with this.
-          yield* Effect.catchAllCause(emit({ _tag: "NodeLost", node: node.name, reason: problem }), () => Effect.void)
-        }
-      })
-
-    const start = (job: Job, nodes: ReadonlyArray<ClusterModule.ClusterNode>) =>
-      Effect.gen(function*() {
-        const allocatedAt = Date.now()
-        const attemptNo = job.attempts.length + 1
-        const dir = dirFor(job.testCase, job.run, attemptNo)
-        const attempt = Effect.zipRight(
-          // In the test's own fiber: a slow event handler must not hold up the scheduler, nor Ctrl-C.
-          emit({ _tag: "TestStarted", testId: job.testCase.id, attempt: attemptNo, nodes: nodes.map((n) => n.name) }),
-          runAttempt(job.testCase, nodes, dir, attemptNo, sessionContext)
-        ).pipe(
-          // The runner's own failure (its results directory cannot be made, say) fails the test; it must never
-          // leave the loop waiting for a result that will not come.
-          Effect.catchAllCause((cause) => Effect.succeed(brokenAttempt(cause, dir, nodes)))
-        )
-        const fiber = yield* attempt.pipe(
-          // A fork inherits the uninterruptible region of `fill`; the test itself must stay interruptible.
-          Effect.interruptible,
-          // Nodes go back before the result is announced: the loop may schedule the next test on them at once.
-          // Under --no-teardown they stay taken: what the test left running there must not be cleaned away by the
-          // next test's services.
-          // Interruptible like the test (this fiber was forked from uninterruptible `fill`): the check's timeout must fire.
-          Effect.tap((a) => options.noTeardown === true ? Effect.void : Effect.interruptible(returnNodes(nodes, a.status === "FAIL"))),
-          Effect.map((a): Attempt => ({ ...a, allocatedAt, releasedAt: Date.now() })),
-          Effect.onInterrupt(() => Effect.sync(() => options.noTeardown === true ? undefined : pool.giveBack(nodes))),
-          Effect.tap((a) => Queue.offer(done, { job, attempt: a })),
-          Effect.asVoid,
-          Effect.forkDaemon
-        )
-        running.set(job, fiber)
-      })
-
-    // Starts waiting tests that fit now, up to --max-parallel. Nodes are taken synchronously (no Effect per
-    // decision: 10,000 tests schedule in milliseconds); uninterruptible so that nodes taken always reach their fiber.
-    const fill = Effect.gen(function*() {
-      while (running.size < maxParallel) {
-        const next = pending.takeFirst(pool.tryTake)
-        if (next === undefined) return
-        yield* start(next.job, next.taken)
-      }
-    }).pipe(Effect.uninterruptible)
-
-    /**
-     * The session as it stands. Before the end, tests still running or waiting are listed as not run and the
-     * session as interrupted: that is what the reports must say if the driver is killed before it can rewrite them.
-     */
-    const snapshotNow = (final: boolean): Results.SessionResults => {
-        const rs = recorded
-        const stopTime = Date.now()
-        const waiting = pending.all().map((j) => j.testCase.id)
-        const inFlight = final ? [] : [...running.keys()].map((j) => j.testCase.id)
-        return {
-          sessionId,
-          frameworkVersion: options.version ?? "0.0.0",
-          startTime,
-          stopTime,
-          runTimeSeconds: (stopTime - startTime) / 1000,
-          clusterNumNodes: cluster.size,
-          parallelism: maxParallel,
-          argv: options.argv ?? [],
-          ...(options.rerun === undefined ? {} : { rerun: options.rerun }),
-          interrupted: !final || interrupted || stopping !== undefined,
-          notRun: [...new Set([...inFlight, ...waiting])],
-          // Reports list tests in the order they were selected, not the order parallel runs happened to end.
-          results: [...rs].sort((a, b) => (selectionOrder.get(a.testId) ?? -1) - (selectionOrder.get(b.testId) ?? -1))
-        }
-      }
-    const snapshot = (final: boolean) => Effect.sync(() => snapshotNow(final))
-
-    const rewriter = makeReportRewriter(sessionDir, snapshot(false))
-    const rewriteReports = rewriter.rewrite
-
-    const loop = Effect.gen(function*() {
-      while (pending.size > 0 || running.size > 0) {
-        if (stopping === undefined) yield* fill
-        if (running.size === 0) {
-          if (pending.size > 0 && stopping === undefined && lostNodes.length > 0) {
-            // What still waits cannot fit on the nodes left.
-            const summary = (spec: ClusterModule.ClusterSpec) =>
-              `the test needs ${ClusterModule.describeSpec(spec)}, more than the nodes left after ${lostNodes.join(", ")} ` +
-              `stopped answering and were taken out of the run; check those nodes, and rerun the failed tests`
-            for (let next = pending.takeFirst((spec) => spec); next !== undefined; next = pending.takeFirst((spec) => spec)) {
-              // A --deflake retry that cannot run ends with the failure it had.
-              if (next.job.attempts.length > 0) {
-                yield* finish(next.job, false)
-                continue
-              }
-              const why = summary(next.taken)
-              yield* immediate(notRunResult(identityOf(next.job.testCase), "FAIL", why, { tag: "Unschedulable", message: why, detail: "" }))
-            }
-            break
-          }
-          if (pending.size > 0 && stopping === undefined && options.noTeardown === true) {
-            stopping = `--no-teardown keeps each test's nodes for what it left running: ${pending.size} test(s) ` +
-              `did not fit on the rest; run them on their own or on a bigger cluster`
-            yield* emit({ _tag: "Stopping", reason: stopping })
-          }
-          break
-        }
-        const { attempt, job } = yield* Queue.take(done)
-        running.delete(job)
-        const attempts = [...job.attempts, attempt]
-        const next: Job = { ...job, attempts }
-        const retry = attempt.status === "FAIL" && attempts.length < deflake && stopping === undefined
-        yield* finish(next, retry)
-        yield* rewriteReports
-        if (retry) pending.unshift(next)
-        if (attempt.status === "FAIL" && !retry && options.exitFirst === true && stopping === undefined) {
-          stopping = "--exit-first: a test failed"
-          yield* emit({ _tag: "Stopping", reason: stopping })
-        }
-      }
-    })
-
-    // Plain variables, like `stopping`: only this fiber and its finalizers touch them.
-    let interrupted = false
+    // A plain variable: only this fiber and its finalizers touch it.
     let concluded: Results.SessionResults | undefined
-    const label = labelFor(sessionId)
-    yield* loop.pipe(
-      RemoteAccount.withSessionLabel(label),
-      Effect.onInterrupt(() =>
-        Effect.gen(function*() {
-          interrupted = true
-          yield* emit({ _tag: "Stopping", reason: "interrupted: stopping running tests and tearing them down" })
-          // Running tests are stopped; their scopes stop services and collect logs, and each still reports its
-          // result, before the reports are written.
-          yield* Deferred.succeed(abort, undefined)
-          yield* Effect.forEach([...running.values()], Fiber.await, { concurrency: "unbounded", discard: true })
-          for (const { attempt, job } of yield* Queue.takeAll(done)) yield* finish({ ...job, attempts: [...job.attempts, attempt] }, false)
-        })
-      ),
+    yield* runLoop(loop).pipe(
+      RemoteAccount.withSessionLabel(labelFor(sessionId)),
+      Effect.onInterrupt(() => stopRunning(loop)),
       Effect.ensuring(
-        Effect.gen(function*() {
-          yield* rewriter.settle
-          const session = yield* snapshot(true)
-          yield* files.close
-          yield* Report.writeAll(sessionDir, session).pipe(
-            Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
-          )
-          concluded = session
-          if (options.onConcluded !== undefined) yield* options.onConcluded({ results: session, dir: sessionDir })
+        Effect.flatMap(conclude(sessionDir, book, rewriter.settle, files.close), (results) => {
+          concluded = results
+          return options.onConcluded?.({ results, dir: sessionDir }) ?? Effect.void
         })
       ),
       uncaught.guarding
@@ -709,8 +82,14 @@ export const run = (options: R.RunOptions) =>
     return { results: concluded!, dir: sessionDir } satisfies R.Session
   })
 
-/** The histories a test attached (Test.recordHistory), for its result; nothing when it attached none. */
-const historiesOf = (dir: string) => {
-  const histories = readSummaries(dir)
-  return histories.length === 0 ? {} : { histories }
-}
+/** The session's end, however the loop ended: no report rewrite left in flight, its files closed, its reports written. */
+const conclude = (sessionDir: string, book: Bookkeeping, settleRewrites: Effect.Effect<void>, closeFiles: Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    yield* settleRewrites
+    const session = yield* book.snapshot(true)
+    yield* closeFiles
+    yield* Report.writeAll(sessionDir, session).pipe(
+      Effect.catchAll((e) => Effect.logError(`could not write reports: ${e.message}`))
+    )
+    return session
+  })

@@ -1,4 +1,7 @@
-/** A session's directory and the files written as it runs: session.log (progress lines) and results.jsonl. */
+/**
+ * A session's directory and the files written as it runs: session.log (progress lines) and results.jsonl; and where
+ * in it each test's attempts keep their results.
+ */
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
@@ -49,6 +52,13 @@ export const safeDirName = (id: string) => {
   if (safe.length <= 200) return safe
   return `${safe.slice(0, 183)}-${NodeCrypto.createHash("sha256").update(id).digest("hex").slice(0, 16)}`
 }
+
+/**
+ * The results directory of one attempt of a test: the test's own directory, and within it one per run and attempt
+ * when `numbered` (--repeat or --deflake can give the test more than one).
+ */
+export const attemptDir = (sessionDir: string, testId: string, run: number, attempt: number, numbered: boolean) =>
+  NodePath.join(sessionDir, safeDirName(testId), numbered ? `${run}${attempt > 1 ? `-attempt${attempt}` : ""}` : "")
 
 
 /** Flushes and closes a file being appended to. */
