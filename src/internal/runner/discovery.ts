@@ -671,16 +671,8 @@ const select = (
 const wholeFiles = (targets: ReadonlyArray<Target>): ReadonlySet<string> =>
   new Set(targets.filter((t) => t.symbol.name === undefined).flatMap((t) => t.files))
 
-/** @internal */
-export const discover = Effect.fn("Discovery.discover")(function*(selection: D.Selection) {
-  const cwd = NodePath.resolve(selection.cwd ?? process.cwd())
-  const loader = new Loader(cwd, selection.parameters, { ...process.env, ...selection.env })
-  const cliContext = (kind: "cli" | "exclude"): Context => ({
-    kind,
-    where: kind === "exclude" ? "--exclude: " : "",
-    base: `the working directory (${cwd})`
-  })
-
+/** Picks a target's cases from the files it covers, loading each file once (through `loader`). */
+const makePicker = (loader: Loader, cwd: string) => {
   /** The cases a target picks, except from files in `skip`; a missing name is an error (see Target.multi). */
   const casesOf = (target: Target, skip: ReadonlySet<string>) =>
     Effect.gen(function*() {
@@ -740,6 +732,86 @@ export const discover = Effect.fn("Discovery.discover")(function*(selection: D.S
       return ids
     })
 
+  return { casesOf, excludedIds }
+}
+
+type Picker = ReturnType<typeof makePicker>
+
+/**
+ * The cases a suite of a suite file selects: its included targets minus its own excluded ones (and the files
+ * --exclude skips). A suite that selects nothing is an error that says why, unless a file of it failed to load
+ * (that failure is reported) or --exclude took its files.
+ */
+const suiteCases = (picker: Picker, suite: SuiteDef, globallySkipped: ReadonlySet<string>) =>
+  Effect.gen(function*() {
+    const ownSkip = wholeFiles(suite.excluded)
+    const skip = new Set([...globallySkipped, ...ownSkip])
+    const included: Array<Test.TestCase> = []
+    let failed = 0
+    let skippedGlobally = 0
+    let skippedByOwn = 0
+    for (const target of suite.included) {
+      const r = yield* picker.casesOf(target, skip)
+      included.push(...r.cases)
+      failed += r.failed
+      for (const f of target.files) {
+        if (globallySkipped.has(f)) skippedGlobally++
+        else if (ownSkip.has(f)) skippedByOwn++
+      }
+    }
+    const ownExcluded = yield* picker.excludedIds(suite.excluded, included)
+    const kept = included.filter((c) => !ownExcluded.has(c.id))
+    if (kept.length === 0 && failed === 0 && skippedGlobally === 0) {
+      return yield* (included.length > 0 || skippedByOwn > 0
+        ? fail(`${suite.at}: suite ${suite.name} excludes every test it includes`, "narrow its excluded: list, or remove the suite")
+        : fail(`${suite.at}: suite ${suite.name} selects no tests`,
+          `check its paths and symbols (relative to the suite file's directory); ${namingFix}`))
+    }
+    return kept
+  })
+
+/**
+ * The selected cases, in the order first selected: the same case selected twice runs once; a different test whose
+ * id is taken (dir/a/b.ducktape.ts and dir/a.b.ducktape.ts, say) is kept but fails, saying so, rather than sharing
+ * the first one's results.
+ */
+const makeSelection = (cwd: string) => {
+  const cases: Array<Test.TestCase> = []
+  const seen = new Map<string, Test.TestCase>()
+  const sameParams = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+  const add = (selected: ReadonlyArray<Test.TestCase>, excluded: ReadonlySet<string>) => {
+    for (const c of selected) {
+      if (excluded.has(c.id)) continue
+      const twin = seen.get(c.id)
+      if (twin === undefined) {
+        seen.set(c.id, c)
+        cases.push(c)
+      } else if (c.problem !== undefined && twin.file === c.file && twin.suite === c.suite && twin.name === c.name) {
+        // A case that expansion already marked (its parameters escape to a twin's id) is a different case: it must
+        // show up, failing with that reason, not pass for "the same case selected twice".
+        if (!cases.some((o) => o.id === c.id && o.problem === c.problem && sameParams(o.params, c.params))) cases.push(c)
+      } else if (twin.file !== c.file || twin.suite !== c.suite || twin.name !== c.name) {
+        cases.push({
+          ...c,
+          problem: `its id is also the id of a test in ${relative(twin.file, cwd)}: rename the file, suite or test`
+        })
+      }
+    }
+  }
+  return { cases, add }
+}
+
+/** @internal */
+export const discover = Effect.fn("Discovery.discover")(function*(selection: D.Selection) {
+  const cwd = NodePath.resolve(selection.cwd ?? process.cwd())
+  const loader = new Loader(cwd, selection.parameters, { ...process.env, ...selection.env })
+  const picker = makePicker(loader, cwd)
+  const cliContext = (kind: "cli" | "exclude"): Context => ({
+    kind,
+    where: kind === "exclude" ? "--exclude: " : "",
+    base: `the working directory (${cwd})`
+  })
+
   const excludes: Array<Target> = []
   for (const text of selection.exclude ?? []) {
     const r = yield* resolve(text, cwd, cliContext("exclude"))
@@ -747,31 +819,7 @@ export const discover = Effect.fn("Discovery.discover")(function*(selection: D.S
   }
   const globallySkipped = wholeFiles(excludes)
 
-  const out: Array<Test.TestCase> = []
-  const seen = new Map<string, Test.TestCase>()
-  const sameParams = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
-  const add = (cases: ReadonlyArray<Test.TestCase>, excluded: ReadonlySet<string>) => {
-    for (const c of cases) {
-      if (excluded.has(c.id)) continue
-      const twin = seen.get(c.id)
-      if (twin === undefined) {
-        seen.set(c.id, c)
-        out.push(c)
-      } else if (c.problem !== undefined && twin.file === c.file && twin.suite === c.suite && twin.name === c.name) {
-        // A case that expansion already marked (its parameters escape to a twin's id) is a different case: it must
-        // show up, failing with that reason, not pass for "the same case selected twice".
-        if (!out.some((o) => o.id === c.id && o.problem === c.problem && sameParams(o.params, c.params))) out.push(c)
-      } else if (twin.file !== c.file || twin.suite !== c.suite || twin.name !== c.name) {
-        // Another declaration with the same id (dir/a/b.ducktape.ts and dir/a.b.ducktape.ts, say) would share its
-        // results: it fails instead, saying so. The same case selected twice is simply run once.
-        out.push({
-          ...c,
-          problem: `its id is also the id of a test in ${relative(twin.file, cwd)}: rename the file, suite or test`
-        })
-      }
-    }
-  }
-
+  const selected = makeSelection(cwd)
   const searched: Array<string> = []
   const visited = new Set<string>()
   const paths = selection.paths.length === 0 ? ["."] : selection.paths
@@ -779,49 +827,26 @@ export const discover = Effect.fn("Discovery.discover")(function*(selection: D.S
     const r = yield* resolve(text, cwd, cliContext("cli"))
     if (r._tag === "Target") {
       searched.push(`${text} (${plural(r.target.files.length, "test file")})`)
-      const { cases } = yield* casesOf(r.target, globallySkipped)
-      add(cases, yield* excludedIds(excludes, cases))
+      const { cases } = yield* picker.casesOf(r.target, globallySkipped)
+      selected.add(cases, yield* picker.excludedIds(excludes, cases))
       continue
     }
     for (const suiteFile of r.files) {
       const suites = yield* loadSuiteFile(suiteFile, cwd, visited)
       searched.push(`${relative(suiteFile, cwd)} (${plural(suites.length, "suite")})`)
       for (const suite of suites) {
-        const ownSkip = wholeFiles(suite.excluded)
-        const skip = new Set([...globallySkipped, ...ownSkip])
-        const included: Array<Test.TestCase> = []
-        let failed = 0
-        let skippedGlobally = 0
-        let skippedByOwn = 0
-        for (const target of suite.included) {
-          const r = yield* casesOf(target, skip)
-          included.push(...r.cases)
-          failed += r.failed
-          for (const f of target.files) {
-            if (globallySkipped.has(f)) skippedGlobally++
-            else if (ownSkip.has(f)) skippedByOwn++
-          }
-        }
-        const ownExcluded = yield* excludedIds(suite.excluded, included)
-        const kept = included.filter((c) => !ownExcluded.has(c.id))
-        if (kept.length === 0 && failed === 0 && skippedGlobally === 0) {
-          return yield* (included.length > 0 || skippedByOwn > 0
-            ? fail(`${suite.at}: suite ${suite.name} excludes every test it includes`,
-              "narrow its excluded: list, or remove the suite")
-            : fail(`${suite.at}: suite ${suite.name} selects no tests`,
-              `check its paths and symbols (relative to the suite file's directory); ${namingFix}`))
-        }
-        add(kept, yield* excludedIds(excludes, kept))
+        const kept = yield* suiteCases(picker, suite, globallySkipped)
+        selected.add(kept, yield* picker.excludedIds(excludes, kept))
       }
     }
   }
 
-  if (out.length === 0 && loader.failures.length === 0) {
+  if (selected.cases.length === 0 && loader.failures.length === 0) {
     const excluded = (selection.exclude ?? []).length > 0 ? `, minus --exclude ${(selection.exclude ?? []).join(" ")}` : ""
     return yield* fail(
       `no tests to run: searched ${listOf(searched)}${excluded}`,
       `${namingFix}; check the paths (relative to ${cwd})`
     )
   }
-  return { cases: out, loadFailures: [...loader.failures] } satisfies D.Discovered as D.Discovered
+  return { cases: selected.cases, loadFailures: [...loader.failures] } satisfies D.Discovered as D.Discovered
 })
