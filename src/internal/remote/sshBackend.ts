@@ -1,17 +1,17 @@
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
-import * as NodePath from "node:path"
 import * as NodeStream from "node:stream"
 import type { Scope } from "effect"
-import { Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, Redacted, Runtime, Schedule, Stream } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, Runtime, Schedule, Stream } from "effect"
 import ssh2 from "ssh2"
-import type { AuthMethod, Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2"
+import type { Client, ClientChannel, SFTPWrapper } from "ssh2"
 import * as RemoteAccount from "../../RemoteAccount.js"
 import { RemoteConnectionError, RemoteFileError } from "./errors.js"
 import type * as SA from "../../SshAccount.js"
-import * as KnownHosts from "./knownHosts.js"
 import { pidLinePrefix, pidOfLine } from "./pid.js"
 import * as ReadableStream from "./readableStream.js"
+import * as SshConnect from "./sshConnect.js"
+import type { SshError } from "./sshConnect.js"
 import * as Release from "../shared/release.js"
 import { errorText } from "../shared/errorText.js"
 
@@ -68,7 +68,6 @@ const orphanStopTimeout = Duration.seconds(10)
 const lostCloseWindow = 5_000
 const defaultConnectTimeout = Duration.seconds(10)
 const defaultKeepalive = Duration.seconds(5)
-const keepaliveCountMax = 4
 /** SFTP requests in flight per big transfer, and their size: ~500 MiB/s on loopback (FIELD-NOTES). */
 const transferOptions = { concurrency: 64, chunkSize: 128 * 1024 }
 /**
@@ -89,12 +88,6 @@ const signalNumbers = NodeOs.constants.signals as Record<string, number>
 class ChannelRefused extends Data.TaggedError("ChannelRefused")<{ readonly detail: string }> {}
 /** The connection was gone before the channel opened: the command never ran, so reconnecting is safe. */
 class NotConnected extends Data.TaggedError("NotConnected")<{ readonly detail: string }> {}
-
-interface SshError extends Error {
-  readonly level?: string
-  readonly code?: string | number
-  readonly reason?: string | number
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The connection pool
@@ -119,11 +112,6 @@ interface Tracked {
   closedAt: number | undefined
 }
 
-const expandHome = (path: string) => (path.startsWith("~/") ? NodePath.join(NodeOs.homedir(), path.slice(2)) : path)
-
-const readIfExists = (path: string) =>
-  Effect.promise(() => NodeFs.readFile(expandHome(path)).then((b) => Option.some(b), () => Option.none<Buffer>()))
-
 /** @internal */
 export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount.RemoteAccount, RemoteConnectionError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -139,72 +127,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
     const connectionError = (reason: RemoteAccount.ConnectionFailure, detail: string) =>
       new RemoteConnectionError({ host: options.hostname, port, reason, detail })
 
-    // -- authentication: every method is prepared up front so that a bad key file fails here, by name. ----------
-    const auth = yield* authMethods(options, user, connectionError)
-
-    // -- host key verification ---------------------------------------------------------------------------
-    const checkHostKey = yield* hostKeyChecker(options, host, port)
-    const hops = yield* prepareHops(options, connectionError)
-
-    /** One connection attempt. Maps ssh2's failures to the reasons a person can act on. */
-    const connectOnce = openTunnel(hops, host, port, connectTimeout, keepalive).pipe(Effect.flatMap((tunnel) =>
-      Effect.async<Client, RemoteConnectionError>((resume) => {
-      const client = new ssh2.Client()
-      let settled = false
-      let hostKeyProblem: HostKeyProblem | undefined
-      // The jump hosts' connections live as long as this one.
-      if (tunnel !== undefined) client.once("close", tunnel.close)
-      const settle = (effect: Effect.Effect<Client, RemoteConnectionError>) => {
-        if (settled) return
-        settled = true
-        resume(effect)
-      }
-      const fail = (e: RemoteConnectionError) => {
-        settle(Effect.fail(e))
-        client.end()
-        tunnel?.close()
-      }
-      // ssh2 emits "error" without a listener as an uncaught exception: one listener lives as long as the client.
-      client.on("error", (err: SshError) => {
-        if (settled) return
-        fail(hostKeyProblem === undefined ? classify(err, connectionError) : connectionError(hostKeyProblem.reason, hostKeyProblem.detail))
-      })
-      // Nagle holds back each small request: ~45 ms per command with it, ~3 ms without.
-      client.on("connect", () => client.setNoDelay(true))
-      client.once("ready", () => settle(Effect.succeed(client)))
-      client.once("close", () => fail(connectionError("closed", "the server closed the connection during the handshake")))
-      const config: ConnectConfig = {
-        host,
-        port,
-        ...(tunnel === undefined ? {} : { sock: tunnel.sock }),
-        username: user,
-        readyTimeout: Math.max(1, Duration.toMillis(connectTimeout)),
-        keepaliveInterval: Duration.toMillis(keepalive),
-        keepaliveCountMax,
-        authHandler: auth as Array<AuthMethod>,
-        hostVerifier: (key: Buffer) => {
-          const problem = checkHostKey(key)
-          if (problem !== undefined) hostKeyProblem = problem
-          return problem === undefined
-        }
-      }
-      try {
-        client.connect(config)
-      } catch (e) {
-        fail(connectionError("other", errorText(e)))
-      }
-      return Effect.sync(() => {
-        settled = true
-        client.destroy()
-        tunnel?.close()
-      })
-    }))).pipe(
-      // ssh2's readyTimeout covers TCP connect, key exchange and authentication; this guards the guard.
-      Effect.timeoutFail({
-        duration: Duration.sum(connectTimeout, Duration.seconds(1)),
-        onTimeout: () => connectionError("timeout", `no SSH session within ${Duration.format(connectTimeout)}`)
-      })
-    )
+    /** One connection attempt, its authentication, host-key check and jump hosts prepared now (see sshConnect.ts). */
+    const connectOnce = yield* SshConnect.connector(options, { host, port, user, connectTimeout, keepalive }, connectionError)
 
     let everConnected = false
     const newSlot = (index: number): Slot => ({ index, client: undefined, connecting: undefined, sftp: undefined, inUse: 0, running: new Set() })
@@ -802,236 +726,3 @@ const ownAddress = (exec: RemoteAccount.Backend["exec"]) =>
     }),
     Effect.orElseSucceed(() => undefined)
   )
-
-/** Maps a connection failure from ssh2 or the socket to a reason. */
-const classify = (
-  err: SshError,
-  connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
-): RemoteConnectionError => {
-  const message = errorText(err)
-  switch (err.code) {
-    case "ECONNREFUSED":
-      return connectionError("refused", message)
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return connectionError("dns", message)
-    case "ETIMEDOUT":
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return connectionError("timeout", message)
-    case "ECONNRESET":
-    case "EPIPE":
-      return connectionError("closed", message)
-  }
-  switch (err.level) {
-    case "client-authentication":
-      return connectionError("auth", message)
-    case "client-timeout":
-      return connectionError("timeout", message)
-    case "client-dns":
-      return connectionError("dns", message)
-  }
-  if (message.includes("Connection lost before handshake")) return connectionError("closed", message)
-  return connectionError("other", message)
-}
-
-/** The authentication methods to offer, in order: identity files, the given key, the agent, the password. */
-const authMethods = (
-  options: SA.SshAccountOptions,
-  user: string,
-  connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
-) =>
-  Effect.gen(function*() {
-    const methods: Array<AuthMethod> = []
-    const passphrase = options.passphrase === undefined ? undefined : Redacted.value(options.passphrase)
-    const addKey = (key: Buffer, source: string) => {
-      const parsed = ssh2.utils.parseKey(key, passphrase)
-      if (parsed instanceof Error) {
-        // The parser's message never holds the key itself.
-        return Effect.fail(connectionError("auth", `cannot use the private key ${source}: ${parsed.message}`))
-      }
-      methods.push({ type: "publickey", username: user, key, ...(passphrase === undefined ? {} : { passphrase }) } as AuthMethod)
-      return Effect.void
-    }
-    const explicit = options.identityFile !== undefined || options.privateKey !== undefined ||
-      options.password !== undefined || (options.agent !== undefined && options.agent !== false)
-    const files = options.identityFile === undefined
-      ? []
-      : typeof options.identityFile === "string"
-      ? [options.identityFile]
-      : options.identityFile
-    for (const file of files) {
-      const key = yield* readIfExists(file)
-      if (Option.isNone(key)) return yield* Effect.fail(connectionError("auth", `cannot read the identity file ${file}`))
-      yield* addKey(key.value, file)
-    }
-    if (options.privateKey !== undefined) yield* addKey(Buffer.from(Redacted.value(options.privateKey)), "given as privateKey")
-    const agent = typeof options.agent === "string"
-      ? options.agent
-      : options.agent === true || !explicit
-      ? process.env.SSH_AUTH_SOCK
-      : undefined
-    if (agent !== undefined && agent !== "") methods.push({ type: "agent", username: user, agent } as AuthMethod)
-    if (!explicit) {
-      for (const name of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
-        const key = yield* readIfExists(NodePath.join(NodeOs.homedir(), ".ssh", name))
-        // A default key we cannot use (say, encrypted) is skipped, as ssh does.
-        if (Option.isSome(key) && !(ssh2.utils.parseKey(key.value, passphrase) instanceof Error)) {
-          methods.push({ type: "publickey", username: user, key: key.value } as AuthMethod)
-        }
-      }
-    }
-    if (options.password !== undefined) {
-      methods.push({ type: "password", username: user, password: Redacted.value(options.password) } as AuthMethod)
-    }
-    if (methods.length === 0) {
-      return yield* Effect.fail(connectionError("auth", "no identity file, key, agent or password to log in with"))
-    }
-    return methods
-  })
-
-/** Why a presented host key is refused: a host missing from known_hosts and a changed key need different fixes. */
-interface HostKeyProblem {
-  readonly reason: "host-key" | "unknown-host"
-  readonly detail: string
-}
-
-/** A function telling why a presented host key is not acceptable (undefined: it is). */
-const hostKeyChecker = (options: SA.SshAccountOptions, host: string, port: number) =>
-  Effect.gen(function*() {
-    if (options.strictHostKeyChecking === false) return (_key: Buffer): HostKeyProblem | undefined => undefined
-    if (options.hostKey !== undefined) {
-      const expected = KnownHosts.keyBlob(options.hostKey)
-      return (key: Buffer): HostKeyProblem | undefined =>
-        key.equals(expected) ? undefined : {
-          reason: "host-key",
-          detail: `the host presented key ${KnownHosts.fingerprint(key)}, expected ${KnownHosts.fingerprint(expected)}`
-        }
-    }
-    const file = expandHome(options.knownHosts ?? "~/.ssh/known_hosts")
-    const text = yield* Effect.promise(() => NodeFs.readFile(file, "utf8").catch(() => ""))
-    const entries = KnownHosts.parse(text)
-    return (key: Buffer): HostKeyProblem | undefined => {
-      const verdict = KnownHosts.verify(entries, host, port, key)
-      switch (verdict._tag) {
-        case "Known":
-          return undefined
-        case "Unknown":
-          return {
-            reason: "unknown-host",
-            detail: `${KnownHosts.lookupName(host, port)} is not in ${file} (its key is ${KnownHosts.fingerprint(key)})`
-          }
-        case "Mismatch":
-          return {
-            reason: "host-key",
-            detail: `the host key of ${KnownHosts.lookupName(host, port)} changed: it presented ${KnownHosts.fingerprint(key)}, ` +
-              `which does not match ${file}`
-          }
-        case "Revoked":
-          return { reason: "host-key", detail: `the host key ${KnownHosts.fingerprint(key)} is marked @revoked in ${file}` }
-      }
-    }
-  })
-
-// ---------------------------------------------------------------------------------------------------------
-// ProxyJump: a connection made through jump hosts
-// ---------------------------------------------------------------------------------------------------------
-
-/** A jump host ready to connect to: its authentication and host-key check prepared when the account is made. */
-interface PreparedHop {
-  readonly hostname: string
-  readonly port: number
-  readonly user: string
-  readonly auth: ReadonlyArray<AuthMethod>
-  readonly checkHostKey: (key: Buffer) => HostKeyProblem | undefined
-  readonly hopError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
-}
-
-/** Prepares the hops of `proxyJump`, so that a bad key file of a jump host fails `make`, naming that host. */
-const prepareHops = (
-  options: SA.SshAccountOptions,
-  connectionError: (reason: RemoteAccount.ConnectionFailure, detail: string) => RemoteConnectionError
-): Effect.Effect<ReadonlyArray<PreparedHop>, RemoteConnectionError> =>
-  Effect.forEach(options.proxyJump ?? [], (hop) =>
-    Effect.gen(function*() {
-      const port = hop.port ?? 22
-      const user = hop.user ?? NodeOs.userInfo().username
-      const hopError = (reason: RemoteAccount.ConnectionFailure, detail: string) =>
-        connectionError(reason, `through jump host ${user}@${hop.hostname}:${port}: ${detail}`)
-      const asAccount: SA.SshAccountOptions = { ...hop, hostname: hop.hostname }
-      const auth = yield* authMethods(asAccount, user, hopError)
-      const checkHostKey = yield* hostKeyChecker(asAccount, hop.hostname, port)
-      return { hostname: hop.hostname, port, user, auth, checkHostKey, hopError }
-    }))
-
-/**
- * A stream to `host:port` opened through the hops, each hop's connection made over the previous one's
- * `forwardOut` (what `ssh -J` does), and a function closing the hops. ssh2 takes the stream as its `sock`.
- * Undefined without hops.
- */
-const openTunnel = (
-  hops: ReadonlyArray<PreparedHop>,
-  host: string,
-  port: number,
-  connectTimeout: Duration.Duration,
-  keepalive: Duration.Duration
-): Effect.Effect<{ readonly sock: NodeStream.Duplex; readonly close: () => void } | undefined, RemoteConnectionError> => {
-  if (hops.length === 0) return Effect.succeed(undefined)
-  return Effect.suspend(() => {
-    const clients: Array<Client> = []
-    const close = () => {
-      for (const c of [...clients].reverse()) c.end()
-    }
-    const through = (i: number, sock: NodeStream.Duplex | undefined): Effect.Effect<NodeStream.Duplex, RemoteConnectionError> =>
-      Effect.async<NodeStream.Duplex, RemoteConnectionError>((resume) => {
-        const hop = hops[i]!
-        const next = hops[i + 1]
-        const target = next === undefined ? { host, port } : { host: next.hostname, port: next.port }
-        const client = new ssh2.Client()
-        clients.push(client)
-        let settled = false
-        let hostKeyProblem: HostKeyProblem | undefined
-        const settle = (effect: Effect.Effect<NodeStream.Duplex, RemoteConnectionError>) => {
-          if (settled) return
-          settled = true
-          resume(effect)
-        }
-        client.on("error", (err: SshError) =>
-          settle(Effect.fail(
-            hostKeyProblem === undefined ? classify(err, hop.hopError) : hop.hopError(hostKeyProblem.reason, hostKeyProblem.detail)
-          )))
-        client.once("close", () => settle(Effect.fail(hop.hopError("closed", "the jump host closed the connection"))))
-        client.on("connect", () => client.setNoDelay(true))
-        client.once("ready", () =>
-          client.forwardOut("127.0.0.1", 0, target.host, target.port, (err, stream) =>
-            err
-              ? settle(Effect.fail(hop.hopError("refused", `it cannot reach ${target.host}:${target.port}: ${err.message}`)))
-              : settle(Effect.succeed(stream))))
-        try {
-          client.connect({
-            host: hop.hostname,
-            port: hop.port,
-            ...(sock === undefined ? {} : { sock }),
-            username: hop.user,
-            readyTimeout: Math.max(1, Duration.toMillis(connectTimeout)),
-            keepaliveInterval: Duration.toMillis(keepalive),
-            keepaliveCountMax,
-            authHandler: hop.auth as Array<AuthMethod>,
-            hostVerifier: (key: Buffer) => {
-              hostKeyProblem = hop.checkHostKey(key)
-              return hostKeyProblem === undefined
-            }
-          })
-        } catch (e) {
-          settle(Effect.fail(hop.hopError("other", errorText(e))))
-        }
-      })
-    let chain: Effect.Effect<NodeStream.Duplex | undefined, RemoteConnectionError> = Effect.succeed(undefined)
-    for (let i = 0; i < hops.length; i++) chain = Effect.flatMap(chain, (sock) => through(i, sock))
-    return chain.pipe(
-      Effect.map((sock) => ({ sock: sock!, close })),
-      // A failed or interrupted attempt leaves no jump connection open.
-      Effect.onError(() => Effect.sync(close))
-    )
-  })
-}
