@@ -115,7 +115,6 @@ export const make = (options: PoolOptions): Effect.Effect<Pool, RemoteConnection
     const { maxChannels, maxConnections } = options
     const scope = yield* Effect.scope
     let everConnected = false
-    const newSlot = (index: number): Slot => ({ index, client: undefined, connecting: undefined, sftp: undefined, inUse: 0, running: new Set() })
 
     const lostCommands: Array<Tracked> = []
     const slots: Array<Slot> = Array.from({ length: maxConnections }, (_, index) => newSlot(index))
@@ -178,18 +177,6 @@ export const make = (options: PoolOptions): Effect.Effect<Pool, RemoteConnection
         )
       })
 
-    // Bounded even in the account's release (where a plain timeout would wait): a connection to a host that stopped
-    // answering says "close" only when its keepalives give up, tens of seconds later.
-    const closeClient = (client: Client) =>
-      Release.bounded(
-        Effect.async<void>((resume) => {
-          client.once("close", () => resume(Effect.void))
-          client.end()
-        }),
-        connectionCloseTimeout,
-        () => "no close"
-      ).pipe(Effect.catchAll(() => Effect.sync(() => client.destroy())))
-
     yield* Effect.addFinalizer(() =>
       Effect.forEach(slots, (slot) => {
         const client = slot.client
@@ -226,22 +213,6 @@ export const make = (options: PoolOptions): Effect.Effect<Pool, RemoteConnection
       Effect.catchTag("TimeoutException", () => Effect.zipRight(grow, takePermit))
     )
 
-    /** The slot for a new channel: an open connection with room (least busy first), then one being opened, then a new one. */
-    const pick = (): Slot => {
-      let best: Slot | undefined
-      let bestRank = 3
-      for (const s of slots) {
-        if (s.inUse >= maxChannels) continue
-        const rank = s.client !== undefined ? 0 : s.connecting !== undefined ? 1 : 2
-        if (rank < bestRank || (rank === bestRank && best !== undefined && rank < 2 && s.inUse < best.inUse)) {
-          best = s
-          bestRank = rank
-        }
-      }
-      // The permits guarantee a slot with room.
-      return best!
-    }
-
     return {
       primary: slots[0]!,
       lost: lostCommands,
@@ -249,7 +220,7 @@ export const make = (options: PoolOptions): Effect.Effect<Pool, RemoteConnection
       forget,
       takePermit,
       claim: () => {
-        const slot = pick()
+        const slot = pick(slots, maxChannels)
         slot.inUse++
         return slot
       },
@@ -260,3 +231,33 @@ export const make = (options: PoolOptions): Effect.Effect<Pool, RemoteConnection
         })
     }
   })
+
+const newSlot = (index: number): Slot => ({ index, client: undefined, connecting: undefined, sftp: undefined, inUse: 0, running: new Set() })
+
+// Bounded even in the account's release (where a plain timeout would wait): a connection to a host that stopped
+// answering says "close" only when its keepalives give up, tens of seconds later.
+const closeClient = (client: Client) =>
+  Release.bounded(
+    Effect.async<void>((resume) => {
+      client.once("close", () => resume(Effect.void))
+      client.end()
+    }),
+    connectionCloseTimeout,
+    () => "no close"
+  ).pipe(Effect.catchAll(() => Effect.sync(() => client.destroy())))
+
+/** The slot for a new channel: an open connection with room (least busy first), then one being opened, then a new one. */
+const pick = (slots: ReadonlyArray<Slot>, maxChannels: number): Slot => {
+  let best: Slot | undefined
+  let bestRank = 3
+  for (const s of slots) {
+    if (s.inUse >= maxChannels) continue
+    const rank = s.client !== undefined ? 0 : s.connecting !== undefined ? 1 : 2
+    if (rank < bestRank || (rank === bestRank && best !== undefined && rank < 2 && s.inUse < best.inUse)) {
+      best = s
+      bestRank = rank
+    }
+  }
+  // The permits guarantee a slot with room.
+  return best!
+}
