@@ -614,7 +614,7 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       expect(yield* Effect.promise(() => NodeFs.stat(workdir).then((s) => s.isDirectory()))).toBe(true)
       // This machine's own addresses (the sshd runs here): eth1's, else the last global IPv4 one, else loopback.
       const global = Object.entries(NodeOs.networkInterfaces())
-        .filter(([name]) => !/^(docker|br-|virbr|veth|cni|flannel|cali|lxc)/.test(name))
+        .filter(([name]) => !/^(docker|br-|virbr|veth|cni|flannel|cali|lxc|dt[0-9]?-)/.test(name))
         .flatMap(([name, addresses]) => (addresses ?? []).filter((a) => a.family === "IPv4" && !a.internal).map((a) => ({ name, address: a.address })))
       const expected = global.find((a) => a.name === "eth1")?.address ?? global.at(-1)?.address ?? "127.0.0.1"
       expect(node.account.externallyRoutableIp).toBe(expected)
@@ -674,6 +674,8 @@ layer(SshdSupport.layer, { excludeTestServices: true, timeout: "30 seconds" })("
       const error = yield* Effect.flip(Effect.scoped(SshdSupport.account(fixture, { port, connectTimeout: "60 seconds" })))
       expect(error.reason).toBe("refused")
       expect(error.message).toContain("is sshd running")
+      // The socket's own error goes along, for a caller who needs its code.
+      expect(error._tag === "RemoteConnectionError" && error.cause).toMatchObject({ code: "ECONNREFUSED" })
     }), { timeout: 10_000 })
 
   it.scoped("a server that never speaks SSH fails with reason timeout; one that hangs up, with reason closed", () =>

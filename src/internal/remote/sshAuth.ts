@@ -22,7 +22,7 @@ const readIfExists = (path: string) =>
 export const authMethods = (
   options: SA.SshAccountOptions,
   user: string,
-  connectionError: (reason: ConnectionFailure, detail: string) => RemoteConnectionError
+  connectionError: (reason: ConnectionFailure, detail: string, cause?: unknown) => RemoteConnectionError
 ) =>
   Effect.gen(function*() {
     const methods: Array<AuthMethod> = []
@@ -30,8 +30,8 @@ export const authMethods = (
     const addKey = (key: Buffer, source: string) => {
       const parsed = ssh2.utils.parseKey(key, passphrase)
       if (parsed instanceof Error) {
-        // The parser's message never holds the key itself.
-        return Effect.fail(connectionError("auth", `cannot use the private key ${source}: ${parsed.message}`))
+        // The parser's error never holds the key itself (its message and stack only), so it can go along as cause.
+        return Effect.fail(connectionError("auth", `cannot use the private key ${source}: ${parsed.message}`, parsed))
       }
       methods.push({ type: "publickey", username: user, key, ...(passphrase === undefined ? {} : { passphrase }) } as AuthMethod)
       return Effect.void

@@ -28,8 +28,8 @@ export const make = (options: SA.SshAccountOptions): Effect.Effect<RemoteAccount
     const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
     const keepalive = Duration.decode(options.keepaliveInterval ?? defaultKeepalive)
 
-    const connectionError = (reason: RemoteAccount.ConnectionFailure, detail: string) =>
-      new RemoteConnectionError({ host: options.hostname, port, reason, detail })
+    const connectionError = (reason: RemoteAccount.ConnectionFailure, detail: string, cause?: unknown) =>
+      new RemoteConnectionError({ host: options.hostname, port, reason, detail, ...(cause === undefined ? {} : { cause }) })
 
     const connect = yield* SshConnect.connector(options, { host, port, user, connectTimeout, keepalive }, connectionError)
     const pool: SshPool.Pool = yield* SshPool.make({
@@ -90,13 +90,14 @@ const remoteHome = (
 
 /**
  * The node's own idea of its address (see SshAccountOptions.askExternallyRoutableIp): eth1's IPv4 address, else the
- * last global IPv4 address not on a container or VM bridge; undefined if it has none or cannot say.
+ * last global IPv4 address not on a container or VM bridge (nor on our own: a lab's dt-…-br, a docker cluster's
+ * dtN-…, which come and go with runs); undefined if it has none or cannot say.
  */
 const ownAddress = (exec: RemoteAccount.Backend["exec"]) =>
   outputOf(
     exec,
     `PATH="$PATH:/usr/sbin:/sbin"; { ip -o -4 addr show dev eth1 scope global 2>/dev/null | awk '{ print $4 }' | head -1 | grep .; } || ` +
-      `ip -o -4 addr show scope global 2>/dev/null | awk '$2 !~ /^(docker|br-|virbr|veth|cni|flannel|cali|lxc)/ { print $4 }' | tail -1`
+      `ip -o -4 addr show scope global 2>/dev/null | awk '$2 !~ /^(docker|br-|virbr|veth|cni|flannel|cali|lxc|dt[0-9]?-)/ { print $4 }' | tail -1`
   ).pipe(
     Effect.map(([out]) => {
       const address = out.trim().split("/")[0] ?? ""

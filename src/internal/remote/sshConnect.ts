@@ -22,8 +22,8 @@ export interface SshError extends Error {
   readonly reason?: string | number
 }
 
-/** Makes the connection error of one account (its host and port) from a reason and a detail. */
-export type ConnectionErrorOf = (reason: ConnectionFailure, detail: string) => RemoteConnectionError
+/** Makes the connection error of one account (its host and port) from a reason, a detail and the error behind it. */
+export type ConnectionErrorOf = (reason: ConnectionFailure, detail: string, cause?: unknown) => RemoteConnectionError
 
 /** Where and as whom an account connects, with its durations decoded. */
 export interface Endpoint {
@@ -110,7 +110,7 @@ const connectOnce = (
       try {
         client.connect(config)
       } catch (e) {
-        fail(connectionError("other", errorText(e)))
+        fail(connectionError("other", errorText(e), e))
       }
       return Effect.sync(() => {
         settled = true
@@ -130,28 +130,28 @@ const classify = (err: SshError, connectionError: ConnectionErrorOf): RemoteConn
   const message = errorText(err)
   switch (err.code) {
     case "ECONNREFUSED":
-      return connectionError("refused", message)
+      return connectionError("refused", message, err)
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return connectionError("dns", message)
+      return connectionError("dns", message, err)
     case "ETIMEDOUT":
     case "EHOSTUNREACH":
     case "ENETUNREACH":
-      return connectionError("timeout", message)
+      return connectionError("timeout", message, err)
     case "ECONNRESET":
     case "EPIPE":
-      return connectionError("closed", message)
+      return connectionError("closed", message, err)
   }
   switch (err.level) {
     case "client-authentication":
-      return connectionError("auth", message)
+      return connectionError("auth", message, err)
     case "client-timeout":
-      return connectionError("timeout", message)
+      return connectionError("timeout", message, err)
     case "client-dns":
-      return connectionError("dns", message)
+      return connectionError("dns", message, err)
   }
-  if (message.includes("Connection lost before handshake")) return connectionError("closed", message)
-  return connectionError("other", message)
+  if (message.includes("Connection lost before handshake")) return connectionError("closed", message, err)
+  return connectionError("other", message, err)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -177,8 +177,8 @@ const prepareHops = (
     Effect.gen(function*() {
       const port = hop.port ?? 22
       const user = hop.user ?? NodeOs.userInfo().username
-      const hopError = (reason: ConnectionFailure, detail: string) =>
-        connectionError(reason, `through jump host ${user}@${hop.hostname}:${port}: ${detail}`)
+      const hopError = (reason: ConnectionFailure, detail: string, cause?: unknown) =>
+        connectionError(reason, `through jump host ${user}@${hop.hostname}:${port}: ${detail}`, cause)
       const asAccount: SA.SshAccountOptions = { ...hop, hostname: hop.hostname }
       const auth = yield* authMethods(asAccount, user, hopError)
       const checkHostKey = yield* hostKeyChecker(asAccount, hop.hostname, port)
@@ -226,7 +226,7 @@ const openTunnel = (
         client.once("ready", () =>
           client.forwardOut("127.0.0.1", 0, target.host, target.port, (err, stream) =>
             err
-              ? settle(Effect.fail(hop.hopError("refused", `it cannot reach ${target.host}:${target.port}: ${err.message}`)))
+              ? settle(Effect.fail(hop.hopError("refused", `it cannot reach ${target.host}:${target.port}: ${err.message}`, err)))
               : settle(Effect.succeed(stream))))
         try {
           client.connect({
@@ -244,7 +244,7 @@ const openTunnel = (
             }
           })
         } catch (e) {
-          settle(Effect.fail(hop.hopError("other", errorText(e))))
+          settle(Effect.fail(hop.hopError("other", errorText(e), e)))
         }
       })
     let chain: Effect.Effect<NodeStream.Duplex | undefined, RemoteConnectionError> = Effect.succeed(undefined)

@@ -152,7 +152,7 @@ const execOnce = (
             pool.forget(slot, client)
             resume(Effect.fail(new NotConnected({ detail: message })))
           } else {
-            resume(Effect.fail(connectionError("closed", `cannot run a command: ${message}`)))
+            resume(Effect.fail(connectionError("closed", `cannot run a command: ${message}`, err)))
           }
         })
       } catch (e) {
@@ -231,7 +231,7 @@ const opened = (channel: ClientChannel, line: string, slot: Slot, connectionErro
   // "exit" comes with the command's exit status, "close" once its output is closed too (or the connection died).
   channel.once("exit", () => Deferred.unsafeDone(exited, Exit.void))
   channel.once("close", () => Deferred.unsafeDone(exited, Exit.void))
-  const lost = (e: unknown) => connectionError("closed", errorText(e))
+  const lost = (e: unknown) => connectionError("closed", errorText(e), e)
   const stdout = ReadableStream.pump(channel, lost)
   const stderr = ReadableStream.pump(channel.stderr, lost)
   const pid = Deferred.unsafeMake<number | undefined>(FiberId.none)

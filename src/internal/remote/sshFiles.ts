@@ -34,7 +34,8 @@ export const make = (
   hostname: string,
   connectionError: ConnectionErrorOf
 ): Files => {
-  const fileError = (path: string, reason: string) => new RemoteFileError({ host: hostname, path, reason })
+  const fileError = (path: string, reason: string, cause?: unknown) =>
+    new RemoteFileError({ host: hostname, path, reason, ...(cause === undefined ? {} : { cause }) })
 
   /** An SFTP failure: a status from the server is about the file, anything else is about the connection. */
   const sftpFailure = (path: string) => (e: unknown): RemoteFileError | RemoteConnectionError => {
@@ -47,10 +48,10 @@ export const make = (
         : code === 4
         ? `failed (${errorText(e)})`
         : errorText(e)
-      return fileError(path, reason)
+      return fileError(path, reason, e)
     }
-    if (typeof code === "string") return fileError(path, errorText(e)) // a local ENOENT, EACCES…
-    return connectionError("closed", `SFTP: ${errorText(e)}`)
+    if (typeof code === "string") return fileError(path, errorText(e), e) // a local ENOENT, EACCES…
+    return connectionError("closed", `SFTP: ${errorText(e)}`, e)
   }
 
   /** Runs one SFTP call. */
@@ -131,9 +132,10 @@ export const session = (pool: Pool, connectionError: ConnectionErrorOf): Effect.
                     ? connectionError(
                       "other",
                       `the server offers no SFTP subsystem (${message}), which file operations need; add ` +
-                        `"Subsystem sftp internal-sftp" (or the path of sftp-server) to its sshd_config and reload sshd`
+                        `"Subsystem sftp internal-sftp" (or the path of sftp-server) to its sshd_config and reload sshd`,
+                      err
                     )
-                    : connectionError("closed", `cannot open SFTP: ${message}`)
+                    : connectionError("closed", `cannot open SFTP: ${message}`, err)
                 ))
               }
               session.on("error", () => {})
@@ -144,7 +146,7 @@ export const session = (pool: Pool, connectionError: ConnectionErrorOf): Effect.
             })
           } catch (e) {
             pool.forget(primary, client)
-            resume(Effect.fail(connectionError("closed", errorText(e))))
+            resume(Effect.fail(connectionError("closed", errorText(e), e)))
           }
         })
       ),
@@ -172,7 +174,7 @@ interface LocalFile {
 /** Opens, stats and (for a small file) reads a local file through one handle: four fs calls in all. */
 const readForUpload = (
   localPath: string,
-  fileError: (path: string, reason: string) => RemoteFileError
+  fileError: (path: string, reason: string, cause?: unknown) => RemoteFileError
 ): Effect.Effect<LocalFile, RemoteFileError> =>
   Effect.tryPromise({
     try: async () => {
@@ -195,8 +197,8 @@ const readForUpload = (
     },
     catch: (e) =>
       (e as NodeJS.ErrnoException).code === "ENOENT"
-        ? fileError(localPath, `local file ${localPath} does not exist`)
-        : fileError(localPath, `cannot read local file ${localPath}: ${errorText(e)}`)
+        ? fileError(localPath, `local file ${localPath} does not exist`, e)
+        : fileError(localPath, `cannot read local file ${localPath}: ${errorText(e)}`, e)
   })
 
 /**
