@@ -432,3 +432,29 @@ describe("Runner", () => {
       expect(report.notRun).toEqual(["spec.RunnerSpec.later"])
     }))
 })
+
+describe("Runner.createSessionDir", () => {
+  it.effect("sessions started at once get ids of their own, and `latest` names the newest", () =>
+    Effect.gen(function*() {
+      const root = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "dt-sessions-"))
+      const made = yield* Effect.all(Array.from({ length: 6 }, () => Runner.createSessionDir(root)), { concurrency: "unbounded" })
+      expect(new Set(made.map((m) => m.id)).size).toBe(6)
+      for (const m of made) expect(NodeFs.statSync(m.dir).isDirectory()).toBe(true)
+      const next = yield* Runner.createSessionDir(root)
+      expect(NodeFs.readlinkSync(NodePath.join(root, "latest"))).toBe(next.id)
+      NodeFs.rmSync(root, { recursive: true, force: true })
+    }))
+
+  it.effect("a results root that cannot be made fails as ResultsDirError, naming it, the errno and the flag to change", () =>
+    Effect.gen(function*() {
+      const base = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "dt-sessions-"))
+      NodeFs.writeFileSync(NodePath.join(base, "file"), "x")
+      const error = yield* Effect.flip(Runner.createSessionDir(NodePath.join(base, "file", "results")))
+      expect(error._tag).toBe("ResultsDirError")
+      expect(error.message).toContain(`cannot create the results directory ${NodePath.join(base, "file", "results")}`)
+      expect(error.message).toMatch(/ENOTDIR|EEXIST/)
+      expect(error.message).toContain("--results-root")
+      expect(error.cause).toMatchObject({ _tag: "SystemError", module: "FileSystem" })
+      NodeFs.rmSync(base, { recursive: true, force: true })
+    }))
+})

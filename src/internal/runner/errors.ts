@@ -46,7 +46,9 @@ export class DiscoveryError extends Schema.TaggedError<DiscoveryError>()("Discov
 /** The results directory could not be created. */
 export class ResultsDirError extends Schema.TaggedError<ResultsDirError>()("ResultsDirError", {
   path: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The file system's error. */
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
     return `cannot create the results directory ${this.path}: ${this.reason}; choose another with --results-root`

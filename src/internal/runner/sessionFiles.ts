@@ -4,11 +4,11 @@
  */
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
-import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
 import { Effect, Schema } from "effect"
 import * as Results from "../../Results.js"
 import type { RunEvent } from "../../Runner.js"
+import { filesErrorText, withFiles } from "../shared/files.js"
 import { ResultsDirError } from "./errors.js"
 import { makeProgress } from "./progress.js"
 
@@ -20,31 +20,30 @@ const today = () => {
 
 /** Allocates the next session id under the results root and creates its directory. */
 export const createSessionDir = (resultsRoot: string) =>
-  Effect.tryPromise({
-    try: async () => {
+  withFiles((fs) =>
+    Effect.gen(function*() {
       const root = NodePath.resolve(resultsRoot)
-      await NodeFsP.mkdir(root, { recursive: true })
+      yield* fs.makeDirectory(root, { recursive: true })
       const prefix = `${today()}--`
-      const taken = (await NodeFsP.readdir(root)).filter((n) => n.startsWith(prefix))
+      const taken = (yield* fs.readDirectory(root)).filter((n) => n.startsWith(prefix))
         .map((n) => Number.parseInt(n.slice(prefix.length), 10)).filter(Number.isFinite)
       // mkdir without `recursive` fails if the directory exists: two runs started at once get different ids.
       for (let n = Math.max(0, ...taken) + 1; ; n++) {
         const id = `${prefix}${String(n).padStart(3, "0")}`
         const dir = NodePath.join(root, id)
-        try {
-          await NodeFsP.mkdir(dir)
-          const latest = NodePath.join(root, "latest")
-          await NodeFsP.rm(latest, { force: true })
-          await NodeFsP.symlink(id, latest).catch(() => undefined)
-          return { id, dir }
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-        }
+        const made = yield* fs.makeDirectory(dir).pipe(
+          Effect.as(true),
+          Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "AlreadyExists", () => Effect.succeed(false))
+        )
+        if (!made) continue
+        const latest = NodePath.join(root, "latest")
+        yield* fs.remove(latest, { force: true })
+        // A file system without symlinks still gets its results; only the `latest` shortcut is missing.
+        yield* fs.symlink(id, latest).pipe(Effect.ignore)
+        return { id, dir }
       }
-    },
-    catch: (e) => new ResultsDirError({ path: resultsRoot, reason: (e as Error).message ?? String(e) })
-  })
-
+    })
+  ).pipe(Effect.mapError((e) => new ResultsDirError({ path: resultsRoot, reason: filesErrorText(e), cause: e })))
 
 /** A directory name for a test id; a long one is cut and given a hash of the whole id, so two never share. */
 export const safeDirName = (id: string) => {
