@@ -350,15 +350,19 @@ describe("Runner", () => {
     Effect.gen(function*() {
       const cases = casesOf({
         skips: Test.make(() => Effect.zipRight(Effect.logInfo("no widget here"), Test.skip("needs a widget"))),
-        fails: Test.make({ cluster: 1 }, () => Effect.flatMap(Cluster.Cluster, (c) => c.all[0]!.account.ssh("exit 7")))
+        fails: Test.make({ cluster: 1 }, () => Effect.flatMap(Cluster.Cluster, (c) => c.all[0]!.account.ssh("exit 7"))),
+        // Its error is made in a public module (src/Wait.ts): that frame is the library's too.
+        waits: Test.make(() => Wait.waitUntil(Effect.succeed(false), { timeout: "50 millis", backoff: "10 millis" }))
       })
       const session = yield* runOn(1, { cases, resultsRoot: resultsRoot() })
-      const [skips, fails] = session.results.results
+      const [skips, fails, waits] = session.results.results
+      expect(waits!.status).toBe("FAIL")
+      expect(waits!.failure!.detail).not.toMatch(/node_modules|\/src\/[A-Za-z]+\.ts|src\/internal/)
       expect(skips).toMatchObject({ status: "IGNORE", summary: "skipped: needs a widget" })
       expect(fails!.status).toBe("FAIL")
       expect(fails!.failure!.detail).toContain("Runner.test.ts")
-      expect(fails!.failure!.detail).not.toMatch(/node_modules|src\/internal/)
-      const debug = yield* runOn(1, { cases: cases.slice(1), resultsRoot: resultsRoot(), debug: true })
+      expect(fails!.failure!.detail).not.toMatch(/node_modules|\/src\/[A-Za-z]+\.ts|src\/internal/)
+      const debug = yield* runOn(1, { cases: cases.slice(1, 2), resultsRoot: resultsRoot(), debug: true })
       expect(debug.results.results[0]!.failure!.detail).toMatch(/node_modules|src\/internal/)
     }), { timeout: 40_000 })
 

@@ -7,6 +7,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
 import { Cause, Option } from "effect"
+import { packageFile } from "../shared/packageFiles.js"
 
 /** A failed test's tag, message and detail, as its result carries them. */
 export interface Failure {
@@ -32,11 +33,19 @@ export const noteCallSite = (error: unknown, site: Error): void => {
   if (typeof error === "object" && error !== null && !callSites.has(error)) callSites.set(error, site)
 }
 
-/** The framework's own sources: their frames are the library's, not the user's. */
-const frameworkSrc = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+/**
+ * The framework's own code, as a stack frame names it (a path or a file URL): its src/ (run by tsx) and its dist/
+ * (built). Its examples/ are a user's code, like any test file.
+ */
+let frameworkDirs: ReadonlyArray<string> | undefined
+const frameworkCode = () =>
+  frameworkDirs ??= ["src", "dist"].flatMap((dir) => {
+    const path = packageFile(dir) + NodePath.sep
+    return [path, NodeUrl.pathToFileURL(path).href]
+  })
 const isLibraryFrame = (line: string) =>
-  line.includes("node_modules") || line.includes("node:") || line.includes("(<anonymous>)") || line.includes(frameworkSrc) ||
-  line.includes(NodeUrl.pathToFileURL(frameworkSrc).href)
+  line.includes("node_modules") || line.includes("node:") || line.includes("(<anonymous>)") ||
+  frameworkCode().some((dir) => line.includes(dir))
 
 /**
  * A failure's detail for the reports: the stack below the message (the summary says the message already), with only
