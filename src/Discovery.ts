@@ -18,7 +18,7 @@
  */
 import type { Effect, Either } from "effect"
 import { Schema } from "effect"
-import * as internal from "./internal/runner/discovery.js"
+import * as internal from "./internal/runner/discovery/discovery.js"
 import type { Params, TestCase } from "./Test.js"
 import { DiscoveryError } from "./internal/runner/errors.js"
 

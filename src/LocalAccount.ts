@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { Effect, Scope } from "effect"
-import * as internal from "./internal/remote/localBackend.js"
+import * as internal from "./internal/remote/local/backend.js"
 import type { RemoteAccount } from "./RemoteAccount.js"
 
 /**

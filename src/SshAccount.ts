@@ -6,7 +6,7 @@
  */
 import type { Duration, Effect, Redacted, Scope } from "effect"
 import { Layer } from "effect"
-import * as internal from "./internal/remote/sshBackend.js"
+import * as internal from "./internal/remote/ssh/backend.js"
 import type { RemoteConnectionError } from "./RemoteAccount.js"
 import { RemoteAccount } from "./RemoteAccount.js"
 

@@ -13,7 +13,7 @@ else await run()
 
 async function run(): Promise<void> {
   // Test files and cluster modules are the user's TypeScript; the framework itself is built JavaScript.
-  const { enableTypeScript } = await import("./internal/runner/userModule.js")
+  const { enableTypeScript } = await import("./internal/runner/discovery/userModule.js")
   enableTypeScript()
   // Not the package index: it loads the HTTP client and server too (~0.4 s more at every start).
   const [NodeContext, { Cause, Effect, Exit, Fiber, Option }, { isValidationError }, { main }, { runHardExit }] = await Promise.all([

@@ -6,7 +6,7 @@ import * as NodeUrl from "node:url"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { useColor } from "../src/internal/cli/flags.js"
-import { makeProgress } from "../src/internal/runner/progress.js"
+import { makeProgress } from "../src/internal/runner/session/progress.js"
 
 const repo = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 let dir = ""

@@ -3,7 +3,7 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as KnownHosts from "../src/internal/remote/knownHosts.js"
+import * as KnownHosts from "../src/internal/remote/ssh/knownHosts.js"
 
 // Real keys and real hashed lines, made by OpenSSH's own ssh-keygen.
 let dir: string

@@ -5,7 +5,7 @@ import { Cause, Effect, Layer, Option } from "effect"
 import * as Cluster from "../../Cluster.js"
 import * as Docker from "../../Docker.js"
 import { errorText } from "../shared/errorText.js"
-import { importUserModule } from "../runner/userModule.js"
+import { importUserModule } from "../runner/discovery/userModule.js"
 import { UsageError } from "./errors.js"
 
 /** The flags that choose the cluster. */

@@ -11,7 +11,7 @@ import * as LocalAccount from "../../LocalAccount.js"
 import type { RemoteAccount, RemoteConnectionError } from "../../RemoteAccount.js"
 import * as SshAccount from "../../SshAccount.js"
 import { errorText } from "../shared/errorText.js"
-import * as KnownHosts from "../remote/knownHosts.js"
+import * as KnownHosts from "../remote/ssh/knownHosts.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Specs and allocation

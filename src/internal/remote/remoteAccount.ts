@@ -4,16 +4,16 @@
  * HTTP waits); this one only puts them together, handing each the backend and the commands it builds on.
  */
 import type * as RA from "../../RemoteAccount.js"
-import * as Commands from "./accountCommands.js"
-import * as CommandLine from "./accountCommandLine.js"
-import * as Copies from "./accountCopies.js"
-import * as Daemons from "./accountDaemons.js"
-import * as Files from "./accountFiles.js"
-import * as Http from "./accountHttp.js"
-import * as Signals from "./accountSignals.js"
+import * as Commands from "./account/commands.js"
+import * as CommandLine from "./account/commandLine.js"
+import * as Copies from "./account/copies.js"
+import * as Daemons from "./account/daemons.js"
+import * as Files from "./account/files.js"
+import * as Http from "./account/http.js"
+import * as Signals from "./account/signals.js"
 import * as logMonitor from "./logMonitor.js"
 
-export { ambientEnv, currentLabel, labelVariable, serviceVariable } from "./accountCommandLine.js"
+export { ambientEnv, currentLabel, labelVariable, serviceVariable } from "./account/commandLine.js"
 
 /** @internal */
 export const make = (backend: RA.Backend): RA.RemoteAccount => {

@@ -16,13 +16,13 @@ import { labelFor } from "../shared/sessionLabels.js"
 import { admit, expandRuns } from "./admission.js"
 import { frozenCopy, type SessionContext } from "./attempt.js"
 import { type Bookkeeping, makeBookkeeping } from "./bookkeeping.js"
-import { makeReportRewriter } from "./reportRewriter.js"
+import { makeReportRewriter } from "./session/reportRewriter.js"
 import { makeRunState } from "./runState.js"
 import { type LoopContext, runLoop, stopRunning } from "./schedulingLoop.js"
-import { createSessionDir, openSessionFiles } from "./sessionFiles.js"
+import { createSessionDir, openSessionFiles } from "./session/sessionFiles.js"
 import { makeUncaughtGuard } from "./uncaught.js"
 
-export { createSessionDir } from "./sessionFiles.js"
+export { createSessionDir } from "./session/sessionFiles.js"
 
 /** @internal */
 export const run = (options: R.RunOptions) =>

@@ -11,7 +11,7 @@ import { type Attempt, brokenAttempt, type Job, runAttempt, type SessionContext 
 import type { Bookkeeping } from "./bookkeeping.js"
 import { returnNodes } from "./nodeHealth.js"
 import type { RunState } from "./runState.js"
-import { attemptDir } from "./sessionFiles.js"
+import { attemptDir } from "./session/sessionFiles.js"
 import { identityOf, notRunResult } from "./testResult.js"
 
 /** What the loop works with: the run's state, passed to each step, and the session around it. */

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { isProcessId } from "./pid.js"
+import { isProcessId } from "../pid.js"
 
 /**
  * Signals processes of this machine by pid, skipping any that are gone, and anything that is not a real pid

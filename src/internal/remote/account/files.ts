@@ -4,10 +4,10 @@
  * Relative paths resolve against the node's workdir.
  */
 import { Effect, Option } from "effect"
-import type * as RA from "../../RemoteAccount.js"
-import type { Commands } from "./accountCommands.js"
-import * as CommandLine from "./accountCommandLine.js"
-import { decode, encoder } from "./bytes.js"
+import type * as RA from "../../../RemoteAccount.js"
+import type { Commands } from "./commands.js"
+import * as CommandLine from "./commandLine.js"
+import { decode, encoder } from "../bytes.js"
 
 /** The file operations of an account over `backend`. */
 export const make = (

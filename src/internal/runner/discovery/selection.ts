@@ -1,4 +1,4 @@
-import type { TestCase } from "../../Test.js"
+import type { TestCase } from "../../../Test.js"
 
 /**
  * The cases of shard `index` of `count`. With durations from an earlier run, cases are packed longest first into

@@ -4,13 +4,13 @@
  * can collect output without Streams, and otherwise reads a started process; both honour the command's timeout.
  */
 import { Duration, Effect, Stream } from "effect"
-import type * as RA from "../../RemoteAccount.js"
-import * as Shell from "../../Shell.js"
-import { RemoteCommandError, RemoteCommandTimeout, RemoteConnectionError } from "./errors.js"
-import * as CommandLine from "./accountCommandLine.js"
-import * as Processes from "./accountProcesses.js"
-import { concatBytes, decode } from "./bytes.js"
-import * as ReadableStream from "./readableStream.js"
+import type * as RA from "../../../RemoteAccount.js"
+import * as Shell from "../../../Shell.js"
+import { RemoteCommandError, RemoteCommandTimeout, RemoteConnectionError } from "../errors.js"
+import * as CommandLine from "./commandLine.js"
+import * as Processes from "./processes.js"
+import { concatBytes, decode } from "../bytes.js"
+import * as ReadableStream from "../readableStream.js"
 
 /** The commands of one account; `exec`'s stdin may also be a readable (tree copies pipe tar through). */
 export interface Commands extends Pick<RA.RemoteAccount, "startProcess" | "ssh" | "sshOutput" | "sshCapture"> {

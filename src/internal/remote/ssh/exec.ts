@@ -1,5 +1,5 @@
 /**
- * Commands over SSH channels: a channel per command, taken from the pool (sshPool.ts), opened again when sshd
+ * Commands over SSH channels: a channel per command, taken from the pool (pool.ts), opened again when sshd
  * refuses it, released only once sshd freed its session. Without a pty a remote command outlives its channel and
  * its connection, so this module also stops what nobody else can reach any more: a command whose caller was
  * interrupted before it saw the process (an orphan), and the commands of a connection that dropped (lost ones).
@@ -9,14 +9,14 @@ import * as NodeStream from "node:stream"
 import type { Scope } from "effect"
 import { Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, Option, Runtime } from "effect"
 import type { ClientChannel } from "ssh2"
-import type * as RemoteAccount from "../../RemoteAccount.js"
-import type { RemoteConnectionError } from "./errors.js"
-import { pidLinePrefix, pidOfLine } from "./pid.js"
-import * as ReadableStream from "./readableStream.js"
-import type { ConnectionErrorOf } from "./sshConnect.js"
-import { ChannelRefused, channelOpenRetry, type Pool, type Slot, type Tracked } from "./sshPool.js"
-import * as Release from "../shared/release.js"
-import { errorText } from "../shared/errorText.js"
+import type * as RemoteAccount from "../../../RemoteAccount.js"
+import type { RemoteConnectionError } from "../errors.js"
+import { pidLinePrefix, pidOfLine } from "../pid.js"
+import * as ReadableStream from "../readableStream.js"
+import type { ConnectionErrorOf } from "./connect.js"
+import { ChannelRefused, channelOpenRetry, type Pool, type Slot, type Tracked } from "./pool.js"
+import * as Release from "../../shared/release.js"
+import { errorText } from "../../shared/errorText.js"
 
 /** How long closing one channel may take in a release. */
 const channelCloseTimeout = Duration.seconds(2)

@@ -1,16 +1,16 @@
 /**
- * Files over SFTP: one session on the pool's first connection (sshPool.ts), opened once and again after that
+ * Files over SFTP: one session on the pool's first connection (pool.ts), opened once and again after that
  * connection dropped, and the file half of the backend on it. SFTP failures are sorted here into those about the
  * file (RemoteFileError) and those about the connection, and small uploads take a shorter path than `fastPut`.
  */
 import * as NodeFs from "node:fs/promises"
 import { Deferred, Effect, Exit, FiberId, Option } from "effect"
 import type { SFTPWrapper, Stats } from "ssh2"
-import type * as RemoteAccount from "../../RemoteAccount.js"
-import { type RemoteConnectionError, RemoteFileError } from "./errors.js"
-import type { ConnectionErrorOf, SshError } from "./sshConnect.js"
-import { ChannelRefused, channelOpenRetry, type Pool } from "./sshPool.js"
-import { errorText } from "../shared/errorText.js"
+import type * as RemoteAccount from "../../../RemoteAccount.js"
+import { type RemoteConnectionError, RemoteFileError } from "../errors.js"
+import type { ConnectionErrorOf, SshError } from "./connect.js"
+import { ChannelRefused, channelOpenRetry, type Pool } from "./pool.js"
+import { errorText } from "../../shared/errorText.js"
 
 /** SFTP requests in flight per big transfer, and their size: ~500 MiB/s on loopback (FIELD-NOTES). */
 const transferOptions = { concurrency: 64, chunkSize: 128 * 1024 }

@@ -7,10 +7,10 @@
 import * as NodePath from "node:path"
 import type { Readable } from "node:stream"
 import { Effect, FiberRef } from "effect"
-import type * as RA from "../../RemoteAccount.js"
-import * as Shell from "../../Shell.js"
-import { encoder } from "./bytes.js"
-import { pidLinePrefix } from "./pid.js"
+import type * as RA from "../../../RemoteAccount.js"
+import * as Shell from "../../../Shell.js"
+import { encoder } from "../bytes.js"
+import { pidLinePrefix } from "../pid.js"
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/
 

@@ -1,17 +1,17 @@
 /**
  * Making one authenticated SSH connection to a node, directly or through jump hosts (`proxyJump`), and turning
  * what ssh2 and the socket report when that fails into a reason a person can act on. Nothing here keeps
- * connections: the pool (sshPool.ts) decides when to connect and what to do when a connection drops.
+ * connections: the pool (pool.ts) decides when to connect and what to do when a connection drops.
  */
 import type * as NodeStream from "node:stream"
 import * as NodeOs from "node:os"
 import { Duration, Effect } from "effect"
 import ssh2 from "ssh2"
 import type { AuthMethod, Client, ConnectConfig } from "ssh2"
-import type * as SA from "../../SshAccount.js"
-import type { ConnectionFailure, RemoteConnectionError } from "./errors.js"
-import { authMethods, type HostKeyProblem, hostKeyChecker } from "./sshAuth.js"
-import { errorText } from "../shared/errorText.js"
+import type * as SA from "../../../SshAccount.js"
+import type { ConnectionFailure, RemoteConnectionError } from "../errors.js"
+import { authMethods, type HostKeyProblem, hostKeyChecker } from "./auth.js"
+import { errorText } from "../../shared/errorText.js"
 
 const keepaliveCountMax = 4
 

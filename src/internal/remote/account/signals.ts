@@ -4,10 +4,10 @@
  * refused, so a bad pid line can never signal a whole machine (see isProcessId).
  */
 import { Effect } from "effect"
-import type * as RA from "../../RemoteAccount.js"
-import * as Shell from "../../Shell.js"
-import type { Commands } from "./accountCommands.js"
-import { isProcessId } from "./pid.js"
+import type * as RA from "../../../RemoteAccount.js"
+import * as Shell from "../../../Shell.js"
+import type { Commands } from "./commands.js"
+import { isProcessId } from "../pid.js"
 
 /** `RemoteAccount.pids`. */
 export const pids = (commands: Pick<Commands, "exec">, pattern: string) =>

@@ -12,9 +12,9 @@ import type { Readable, Writable } from "node:stream"
 import { PassThrough } from "node:stream"
 import type { Scope } from "effect"
 import { Deferred, Effect, Option, Stream } from "effect"
-import type * as RA from "../../RemoteAccount.js"
-import { RemoteFileError } from "./errors.js"
-import * as Shell from "../../Shell.js"
+import type * as RA from "../../../RemoteAccount.js"
+import { RemoteFileError } from "../errors.js"
+import * as Shell from "../../../Shell.js"
 
 /** What a tree copy needs of an account; `exec` also takes a readable as stdin. */
 export interface Remote {

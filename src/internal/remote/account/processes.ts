@@ -5,13 +5,13 @@
  * Stopping and signalling run through the account's own commands, which are passed in (they are built on this).
  */
 import { Chunk, Duration, Effect, Option, Queue, Ref, Stream } from "effect"
-import type * as RA from "../../RemoteAccount.js"
-import * as Shell from "../../Shell.js"
-import { RemoteConnectionError } from "./errors.js"
-import * as CommandLine from "./accountCommandLine.js"
-import { concatBytes, decode } from "./bytes.js"
-import { groupOf, isProcessId } from "./pid.js"
-import * as Release from "../shared/release.js"
+import type * as RA from "../../../RemoteAccount.js"
+import * as Shell from "../../../Shell.js"
+import { RemoteConnectionError } from "../errors.js"
+import * as CommandLine from "./commandLine.js"
+import { concatBytes, decode } from "../bytes.js"
+import { groupOf, isProcessId } from "../pid.js"
+import * as Release from "../../shared/release.js"
 
 /** How long a started command may take to report its pid (the first thing it does). */
 const pidTimeout = Duration.seconds(30)

@@ -3,8 +3,8 @@
  * wait_for_http_service). It needs only the node's address; each failed try says why, so a timeout can.
  */
 import { Effect } from "effect"
-import type * as RA from "../../RemoteAccount.js"
-import * as Wait from "../../Wait.js"
+import type * as RA from "../../../RemoteAccount.js"
+import * as Wait from "../../../Wait.js"
 
 /** How long one try of waitForHttp may take. */
 const httpTryTimeout = 5_000

@@ -4,8 +4,8 @@
  * soon after a rewrite schedules a trailing one.
  */
 import { Duration, Effect, Fiber } from "effect"
-import * as Report from "../../Report.js"
-import type { SessionResults } from "../../Results.js"
+import * as Report from "../../../Report.js"
+import type { SessionResults } from "../../../Results.js"
 
 /** How often reports are rewritten while a session runs. */
 const progressReportInterval = 5_000

@@ -9,8 +9,8 @@ import * as NodePath from "node:path"
 import { Effect, Option, Redacted } from "effect"
 import ssh2 from "ssh2"
 import type { AuthMethod } from "ssh2"
-import type * as SA from "../../SshAccount.js"
-import type { ConnectionFailure, RemoteConnectionError } from "./errors.js"
+import type * as SA from "../../../SshAccount.js"
+import type { ConnectionFailure, RemoteConnectionError } from "../errors.js"
 import * as KnownHosts from "./knownHosts.js"
 
 const expandHome = (path: string) => (path.startsWith("~/") ? NodePath.join(NodeOs.homedir(), path.slice(2)) : path)

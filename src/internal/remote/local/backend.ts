@@ -3,12 +3,12 @@ import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodeStream from "node:stream"
 import { Deferred, Effect, Exit, Option } from "effect"
-import type * as LA from "../../LocalAccount.js"
-import * as RemoteAccount from "../../RemoteAccount.js"
-import { RemoteConnectionError, RemoteFileError } from "./errors.js"
-import { signalGroup } from "./localProcesses.js"
-import * as ReadableStream from "./readableStream.js"
-import * as Release from "../shared/release.js"
+import type * as LA from "../../../LocalAccount.js"
+import * as RemoteAccount from "../../../RemoteAccount.js"
+import { RemoteConnectionError, RemoteFileError } from "../errors.js"
+import { signalGroup } from "./processes.js"
+import * as ReadableStream from "../readableStream.js"
+import * as Release from "../../shared/release.js"
 
 const signalNumbers = NodeOs.constants.signals as Record<string, number>
 

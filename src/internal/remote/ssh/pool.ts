@@ -3,13 +3,13 @@
  * (MaxSessions), and long-lived channels (started processes, log tails) hold theirs for as long as they run, so an
  * account keeps a few connections, hands each new channel to the least busy one, grows when every channel stays
  * busy, and re-opens a connection that dropped the next time it is needed. What ran on a connection that dropped is
- * noted here (`lost`), because only the pool sees the drop; stopping it is the caller's (see sshExec.ts).
+ * noted here (`lost`), because only the pool sees the drop; stopping it is the caller's (see exec.ts).
  */
 import type { Scope } from "effect"
 import { Data, Deferred, Duration, Effect, FiberId, Schedule } from "effect"
 import type { Client, SFTPWrapper } from "ssh2"
-import type { RemoteConnectionError } from "./errors.js"
-import * as Release from "../shared/release.js"
+import type { RemoteConnectionError } from "../errors.js"
+import * as Release from "../../shared/release.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Tunables
@@ -79,7 +79,7 @@ export interface PoolOptions {
   readonly address: string
   readonly maxConnections: number
   readonly maxChannels: number
-  /** One connection attempt (see sshConnect.ts). */
+  /** One connection attempt (see connect.ts). */
   readonly connect: Effect.Effect<Client, RemoteConnectionError>
   /** Stops the commands in `Pool.lost`: forked into the account's scope once a connection is back. */
   readonly stopLost: Effect.Effect<void>

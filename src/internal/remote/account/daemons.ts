@@ -4,15 +4,15 @@
  * nobody learnt, and stopping one waits for the whole group to be gone.
  */
 import { Duration, Effect, Schedule } from "effect"
-import type * as RA from "../../RemoteAccount.js"
-import * as Shell from "../../Shell.js"
-import type { Commands } from "./accountCommands.js"
-import { timeoutError } from "./accountCommands.js"
-import * as CommandLine from "./accountCommandLine.js"
-import { releaseTimeout } from "./accountProcesses.js"
-import * as DaemonExit from "./daemonExit.js"
-import { groupOf, isProcessId } from "./pid.js"
-import * as Release from "../shared/release.js"
+import type * as RA from "../../../RemoteAccount.js"
+import * as Shell from "../../../Shell.js"
+import type { Commands } from "./commands.js"
+import { timeoutError } from "./commands.js"
+import * as CommandLine from "./commandLine.js"
+import { releaseTimeout } from "./processes.js"
+import * as DaemonExit from "../daemonExit.js"
+import { groupOf, isProcessId } from "../pid.js"
+import * as Release from "../../shared/release.js"
 
 /** How long starting a daemon may take (it only forks and prints a pid). */
 const daemonStartTimeout = Duration.seconds(60)

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import * as Clean from "../../Clean.js"
-import type { RunEvent } from "../../Runner.js"
+import * as Clean from "../../../Clean.js"
+import type { RunEvent } from "../../../Runner.js"
 
 const statusColor: Record<string, string> = { PASS: "\x1b[32m", FAIL: "\x1b[31m", FLAKY: "\x1b[33m", IGNORE: "\x1b[90m" }
 const reset = "\x1b[0m"

@@ -1,18 +1,18 @@
 /**
  * The ssh2 backend of RemoteAccount: commands over the channels of a few persistent connections, files over SFTP.
- * `make` reads the options and puts the parts together — connecting (sshConnect.ts), the pool of connections
- * (sshPool.ts), commands (sshExec.ts), files (sshFiles.ts) — then asks the node what the account's identity needs.
+ * `make` reads the options and puts the parts together — connecting (connect.ts), the pool of connections
+ * (pool.ts), commands (exec.ts), files (files.ts) — then asks the node what the account's identity needs.
  */
 import * as NodeOs from "node:os"
 import type { Scope } from "effect"
 import { Duration, Effect, Stream } from "effect"
-import * as RemoteAccount from "../../RemoteAccount.js"
-import { RemoteConnectionError } from "./errors.js"
-import type * as SA from "../../SshAccount.js"
-import * as SshConnect from "./sshConnect.js"
-import * as SshExec from "./sshExec.js"
-import * as SshFiles from "./sshFiles.js"
-import * as SshPool from "./sshPool.js"
+import * as RemoteAccount from "../../../RemoteAccount.js"
+import { RemoteConnectionError } from "../errors.js"
+import type * as SA from "../../../SshAccount.js"
+import * as SshConnect from "./connect.js"
+import * as SshExec from "./exec.js"
+import * as SshFiles from "./files.js"
+import * as SshPool from "./pool.js"
 
 const defaultConnectTimeout = Duration.seconds(10)
 const defaultKeepalive = Duration.seconds(5)
