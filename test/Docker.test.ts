@@ -370,7 +370,10 @@ describe("Docker, without a daemon", () => {
     }
   }, 60_000)
 
-  it.effect("a context endpoint is read from the CLI's own config; one whose engine is down fails with no-daemon", () =>
+  // it.live, not it.effect: @effect/vitest's layer() above assigns its own `effect` and `scoped` onto the shared `it`,
+  // so an it.effect here would build the Docker layer (a dockerd and three containers) that this test does not use,
+  // and in a run filtered to this test, no afterAll of the layer's describe would ever stop it.
+  it.live("a context endpoint is read from the CLI's own config; one whose engine is down fails with no-daemon", () =>
     Effect.gen(function*() {
       const config = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-ctx-${process.pid}-`))
       const saved = process.env["DOCKER_CONFIG"]
