@@ -4,7 +4,7 @@ import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Context, Effect, Layer, Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Schedule, Stream } from "effect"
 import * as Cluster from "../src/Cluster.js"
 import type { ClusterNode } from "../src/Cluster.js"
 import * as Docker from "../src/Docker.js"
@@ -58,6 +58,91 @@ const cli = (args: Array<string>, env: Record<string, string>) => sh(["node", No
 // The examples' packages, baked into one derived image (built once, then cached in the daemon's kept data root) that
 // the Redis and ZooKeeper runs share; the services' own Provision step then finds them installed.
 const examplePackages = "redis-server,zookeeper"
+
+/** Where in a run the driver is killed: while its containers are made, at a moment into the run, while a fault holds. */
+const killMoments = ["making containers", "after a delay", "partition applied"] as const
+type KillMoment = (typeof killMoments)[number]
+
+/** How often the killing test looks at the engine for the moment to kill. */
+const killPoll = Schedule.spaced("150 millis")
+
+/** The session's containers and networks (by the driver pid at the end of their session label), and their runs. */
+const sessionOf = (host: string, pid: number) => {
+  const rows = (args: Array<string>) =>
+    docker(host, ...args, "--filter", "label=ducktape.session", "--format", `{{.ID}}\t{{.Label "ducktape.session"}}\t{{.Label "ducktape.run"}}`)
+      .stdout.split("\n").map((l) => l.split("\t")).filter(([id, label]) => id !== "" && label?.endsWith(`/${pid}`))
+  const containers = rows(["ps", "-a"])
+  const networks = rows(["network", "ls"])
+  return { containers: containers.map(([id]) => id!), networks: networks.length, runs: [...new Set([...containers, ...networks].map((r) => r[2]!))] }
+}
+
+/** iptables rules on this machine that name one of the runs' bridges (dockerd's), and `ducktape:` rules. */
+const hostRules = (runs: ReadonlyArray<string>) => {
+  const lines = sh(["iptables-save"]).stdout.split("\n")
+  return {
+    bridge: lines.filter((l) => runs.some((r) => new RegExp(`dt\\d-${r}\\b`).test(l))).length,
+    fault: lines.filter((l) => l.includes("ducktape:")).length
+  }
+}
+
+/**
+ * Runs the ZooKeeper partition example through the CLI on docker:3, SIGKILLs the CLI at the given moment, counts
+ * what its session left (containers, networks, `ducktape:` rules inside the containers), runs `ducktape clean
+ * --cluster docker` and counts again, with dockerd's host rules for the run's bridge.
+ */
+const killMidRun = (host: string, moment: KillMoment, delayMs: number) =>
+  Effect.gen(function*() {
+    const results = yield* Effect.acquireRelease(
+      Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-kill-${process.pid}-`))),
+      (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+    )
+    const driver = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        ChildProcess.spawn(process.execPath, [NodePath.join(repo, "bin/ducktape.js"), "--cluster", "docker:3", "--results-root", results, "examples/zookeeper-partition.ducktape.ts"], {
+          cwd: repo,
+          env: { ...process.env, DOCKER_HOST: host, DUCKTAPE_DOCKER_PACKAGES: examplePackages },
+          stdio: "ignore"
+        })
+      ),
+      (child) => Effect.sync(() => child.kill("SIGKILL"))
+    )
+    const pid = driver.pid!
+    const exited = new Promise<string>((resolve) => driver.on("exit", (code, signal) => resolve(signal ?? `exit ${code}`)))
+    const started = Date.now()
+    const faultRules = (ids: ReadonlyArray<string>) =>
+      ids.reduce((n, id) => n + docker(host, "exec", id, "iptables-save").stdout.split("\n").filter((l) => l.includes("ducktape:")).length, 0)
+    const ready = Effect.sync(() => {
+      if (driver.exitCode !== null) return true
+      const { containers, networks } = sessionOf(host, pid)
+      // The run's network is made first, then its containers (at once): a kill then lands while they are made.
+      return moment === "making containers"
+        ? networks > 0 || containers.length > 0
+        : moment === "after a delay"
+        ? Date.now() - started >= delayMs
+        : faultRules(containers) > 0
+    })
+    yield* ready.pipe(Effect.repeat({ schedule: killPoll, until: (b) => b }), Effect.timeout("5 minutes"), Effect.ignore)
+    driver.kill("SIGKILL")
+    const exit = yield* Effect.promise(() => exited)
+    const killedAfterMs = Date.now() - started
+    const left = sessionOf(host, pid)
+    const leftFaultRules = faultRules(left.containers)
+    const leftHostRules = hostRules(left.runs).bridge
+    const cleaned = cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host })
+    const removed = Number(/removed (\d+) docker leftovers/.exec(cleaned.stdout)?.[1] ?? 0)
+    // A `docker run` the driver had started goes on without it: look again a moment later for what such a call made
+    // after the clean.
+    yield* Effect.sleep("2 seconds")
+    const after = sessionOf(host, pid)
+    const rules = hostRules(left.runs)
+    return {
+      exit,
+      killedAfterMs,
+      left: { containers: left.containers.length, networks: left.networks, faultRules: leftFaultRules, hostRules: leftHostRules },
+      clean: { code: cleaned.code, removed },
+      after: { containers: after.containers.length, networks: after.networks, hostRules: rules.bridge, hostFaultRules: rules.fault }
+    }
+  }).pipe(Effect.scoped)
 
 layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Docker cluster", (it) => {
   it.effect("nodes run commands over ssh with their own hostname and address, and resolve each other by name", () =>
@@ -166,38 +251,32 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       expect(rules).not.toContain("ducktape:")
     }))
 
-  it.effect("a driver killed with SIGKILL leaves containers that `ducktape clean` removes, down to 0", () =>
+  it.effect("a driver SIGKILLed mid-run on docker:3 (making containers, starting ZooKeeper, during a partition) leaves what `ducktape clean` removes, down to 0", () =>
     Effect.gen(function*() {
       const { host } = yield* DaemonTag
       const before = countByLabel(host, "ducktape.session")
-      const driver = ChildProcess.spawn(process.execPath, ["--import", "tsx", NodePath.join(repo, "test/support/dockerDriver.ts"), "killed", host], { stdio: ["ignore", "pipe", "inherit"], cwd: repo })
-      try {
-        yield* Effect.async<void>((resume) => {
-          let out = ""
-          driver.stdout.on("data", (d: Buffer) => {
-            out += d.toString()
-            if (out.includes("UP 2")) resume(Effect.void)
-          })
-          driver.on("exit", () => resume(Effect.void))
-        }).pipe(Effect.timeout("3 minutes"), Effect.ignore)
-        expect(countByLabel(host, "ducktape.run=killed")).toBe(3)
-        driver.kill("SIGKILL")
-        yield* Effect.async<void>((resume) => {
-          if (driver.exitCode !== null || driver.signalCode !== null) resume(Effect.void)
-          else driver.on("exit", () => resume(Effect.void))
-        })
-        // Nothing removed them: the driver could run no finalizer.
-        expect(countByLabel(host, "ducktape.run=killed")).toBe(3)
-        const cleaned = cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host })
-        expect(cleaned.stdout).toContain("removed 3 docker leftovers")
-        expect(cleaned.code).toBe(0)
-        expect(countByLabel(host, "ducktape.run=killed")).toBe(0)
-        // Our own live cluster (and anything else live) was left alone.
-        expect(countByLabel(host, "ducktape.session")).toBe(before)
-      } finally {
-        driver.kill("SIGKILL")
+      const runs = Number(process.env["DT_DOCKER_CHAOS_RUNS"] ?? "3")
+      const figures: Array<string> = []
+      for (let k = 0; k < runs; k++) {
+        const moment = killMoments[k % killMoments.length]!
+        const outcome = yield* killMidRun(host, moment, 2000 + ((k * 7919) % 10) * 1000)
+        figures.push(`run ${k + 1} (${moment}): ${JSON.stringify(outcome)}`)
+        const context = figures.join("\n")
+        // The driver was killed while it ran (not after its own teardown), and left something behind.
+        expect(outcome.exit, context).toBe("SIGKILL")
+        expect(outcome.left.containers + outcome.left.networks, context).toBeGreaterThan(0)
+        if (moment === "partition applied") expect(outcome.left.faultRules, context).toBeGreaterThan(0)
+        // dockerd's rules for the run's bridge are there while its network is (so their absence below means something).
+        if (outcome.left.networks > 0) expect(outcome.left.hostRules, context).toBeGreaterThan(0)
+        // `ducktape clean` removed all of it: containers, networks, and dockerd's host rules for the run's bridge.
+        expect(outcome.clean.code, context).toBe(0)
+        expect(outcome.clean.removed, context).toBe(outcome.left.containers + outcome.left.networks)
+        expect(outcome.after, context).toEqual({ containers: 0, networks: 0, hostRules: 0, hostFaultRules: 0 })
       }
-    }), { timeout: 240_000 })
+      process.stdout.write(`docker SIGKILL runs:\n${figures.join("\n")}\n`)
+      // Our own live cluster (and anything else live) was left alone.
+      expect(countByLabel(host, "ducktape.session")).toBe(before)
+    }), { timeout: 900_000 })
 
   it.scoped("nodes spread over two engines (a second dockerd on another socket) reach each other by name", () =>
     Effect.gen(function*() {
