@@ -11,6 +11,7 @@ import * as Docker from "../src/Docker.js"
 import * as Fault from "../src/Fault.js"
 import * as Engine from "../src/internal/cluster/docker/engine.js"
 import * as Dockerd from "./support/dockerd.js"
+import * as SshdSupport from "./support/sshd.js"
 
 // One private dockerd for the whole file (its data root, with the built node image, is kept between runs).
 class DaemonTag extends Context.Tag("test/PrivateDockerd")<DaemonTag, Dockerd.PrivateDockerd>() {}
@@ -299,6 +300,54 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       expect(docker(second.host, "ps", "-q", "--filter", "label=ducktape.run=spread").stdout.trim()).not.toBe("")
     }), { timeout: 300_000 })
 
+  it.scoped("an ssh:// engine: the Docker CLI reaches the daemon over ssh (`docker system dial-stdio` on the far side) and its nodes work", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      // The far side: a private sshd whose commands find the daemon through DOCKER_HOST and Debian's docker CLI first.
+      const fixture = yield* SshdSupport.startWith({ env: { DOCKER_HOST: host, PATH: "/usr/bin:/bin:/usr/sbin:/sbin" } })
+      // This side: Docker runs the `ssh` on the PATH, which reads only the user's own ~/.ssh/config; the key and
+      // known_hosts of the fixture come in through a wrapper that adds `-F` (what a user's ssh config would hold).
+      const bin = NodePath.join(fixture.dir, "bin")
+      const config = NodePath.join(fixture.dir, "ssh_config")
+      NodeFs.mkdirSync(bin)
+      NodeFs.writeFileSync(config, [
+        "Host 127.0.0.1",
+        `  IdentityFile ${fixture.clientKey.privateKeyPath}`,
+        "  IdentitiesOnly yes",
+        `  UserKnownHostsFile ${fixture.knownHosts}`,
+        "  StrictHostKeyChecking yes",
+        "  BatchMode yes",
+        ""
+      ].join("\n"))
+      NodeFs.writeFileSync(NodePath.join(bin, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -F ${config} "$@"\n`, { mode: 0o755 })
+      const savedPath = process.env["PATH"]
+      yield* Effect.acquireRelease(
+        Effect.sync(() => (process.env["PATH"] = `${bin}:${savedPath}`)),
+        () => Effect.sync(() => (process.env["PATH"] = savedPath))
+      )
+      const endpoint = `ssh://${NodeOs.userInfo().username}@127.0.0.1:${fixture.sshd.port}`
+      yield* Effect.scoped(Effect.gen(function*() {
+        const viaSsh = yield* Docker.scoped({ nodes: 2, endpoints: [endpoint], name: "viassh" })
+        expect(viaSsh.nodes.map((n) => n.endpoint)).toEqual([endpoint, endpoint])
+        // The containers are on the daemon behind the sshd, and the driver reached them through it.
+        expect(docker(host, "ps", "-q", "--filter", "label=ducktape.run=viassh").stdout.trim().split("\n")).toHaveLength(2)
+        expect(NodeFs.readFileSync(fixture.sshd.logPath, "utf8")).toContain("Accepted publickey")
+        const cluster = yield* Docker.toCluster(viaSsh)
+        const [a, b] = cluster.all as readonly [ClusterNode, ClusterNode]
+        expect(yield* b.account.sshOutput("hostname")).toBe("n2\n")
+        expect(yield* reaches(a, b, 10)).toBe(true)
+      }))
+      // Removed over ssh too.
+      expect(countByLabel(host, "ducktape.run=viassh")).toBe(0)
+      // A key the far side refuses: Docker's own words and what to check, and nothing made.
+      NodeFs.writeFileSync(config, NodeFs.readFileSync(config, "utf8").replace(fixture.clientKey.privateKeyPath, NodePath.join(fixture.dir, "nokey")))
+      const refused = yield* Effect.flip(Effect.scoped(Docker.scoped({ nodes: 1, endpoints: [endpoint], name: "sshrefused" })))
+      expect(refused.reason, refused.message).toBe("ssh-failed")
+      expect(refused.message).toContain("Permission denied (publickey)")
+      expect(refused.message).toContain("docker system dial-stdio")
+      expect(countByLabel(host, "ducktape.run=sshrefused")).toBe(0)
+    }), { timeout: 300_000 })
+
   it.scoped("`ducktape docker up` leaves nodes for repeated runs (that clean keeps) and `docker down` removes them", () =>
     Effect.gen(function*() {
       const { host } = yield* DaemonTag
@@ -464,6 +513,9 @@ describe("Docker, without a daemon", () => {
     expect(Engine.classify("Error response from daemon: write /var/lib/docker/tmp/x: no space left on device")).toBe("disk-full")
     expect(Engine.classify("Got permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock")).toBe("no-permission")
     expect(Engine.classify(`docker: Error response from daemon: Conflict. The container name "/dt-x-n1" is already in use`)).toBe("name-conflict")
+    // Docker's ssh helper: ssh refused, or no docker CLI on the far side.
+    expect(Engine.classify(`error during connect: Get "http://docker.example.com/v1.24/version": command [ssh -l u -- h docker system dial-stdio] has exited with exit status 127, please make sure the URL is valid, and Docker 18.09 or later is installed on the remote host: stderr=sh: 1: docker: not found`)).toBe("ssh-failed")
+    expect(Engine.classify("u@h: Permission denied (publickey).")).toBe("ssh-failed")
     const full = new Docker.DockerError({ endpoint: "default", reason: "disk-full", detail: "docker import failed" })
     expect(full.message).toContain("docker system prune")
   })
