@@ -4,13 +4,14 @@ import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Context, Effect, Layer, Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Schedule, Stream } from "effect"
 import * as Cluster from "../src/Cluster.js"
 import type { ClusterNode } from "../src/Cluster.js"
 import * as Docker from "../src/Docker.js"
 import * as Fault from "../src/Fault.js"
 import * as Engine from "../src/internal/cluster/docker/engine.js"
 import * as Dockerd from "./support/dockerd.js"
+import * as SshdSupport from "./support/sshd.js"
 
 // One private dockerd for the whole file (its data root, with the built node image, is kept between runs).
 class DaemonTag extends Context.Tag("test/PrivateDockerd")<DaemonTag, Dockerd.PrivateDockerd>() {}
@@ -54,6 +55,95 @@ const reaches = (from: ClusterNode, to: ClusterNode, within = 1) =>
   )
 
 const cli = (args: Array<string>, env: Record<string, string>) => sh(["node", NodePath.join(repo, "bin/ducktape.js"), ...args], env)
+
+// The examples' packages, baked into one derived image (built once, then cached in the daemon's kept data root) that
+// the Redis and ZooKeeper runs share; the services' own Provision step then finds them installed.
+const examplePackages = "redis-server,zookeeper"
+
+/** Where in a run the driver is killed: while its containers are made, at a moment into the run, while a fault holds. */
+const killMoments = ["making containers", "after a delay", "partition applied"] as const
+type KillMoment = (typeof killMoments)[number]
+
+/** How often the killing test looks at the engine for the moment to kill. */
+const killPoll = Schedule.spaced("150 millis")
+
+/** The session's containers and networks (by the driver pid at the end of their session label), and their runs. */
+const sessionOf = (host: string, pid: number) => {
+  const rows = (args: Array<string>) =>
+    docker(host, ...args, "--filter", "label=ducktape.session", "--format", `{{.ID}}\t{{.Label "ducktape.session"}}\t{{.Label "ducktape.run"}}`)
+      .stdout.split("\n").map((l) => l.split("\t")).filter(([id, label]) => id !== "" && label?.endsWith(`/${pid}`))
+  const containers = rows(["ps", "-a"])
+  const networks = rows(["network", "ls"])
+  return { containers: containers.map(([id]) => id!), networks: networks.length, runs: [...new Set([...containers, ...networks].map((r) => r[2]!))] }
+}
+
+/** iptables rules on this machine that name one of the runs' bridges (dockerd's), and `ducktape:` rules. */
+const hostRules = (runs: ReadonlyArray<string>) => {
+  const lines = sh(["iptables-save"]).stdout.split("\n")
+  return {
+    bridge: lines.filter((l) => runs.some((r) => new RegExp(`dt\\d-${r}\\b`).test(l))).length,
+    fault: lines.filter((l) => l.includes("ducktape:")).length
+  }
+}
+
+/**
+ * Runs the ZooKeeper partition example through the CLI on docker:3, SIGKILLs the CLI at the given moment, counts
+ * what its session left (containers, networks, `ducktape:` rules inside the containers), runs `ducktape clean
+ * --cluster docker` and counts again, with dockerd's host rules for the run's bridge.
+ */
+const killMidRun = (host: string, moment: KillMoment, delayMs: number) =>
+  Effect.gen(function*() {
+    const results = yield* Effect.acquireRelease(
+      Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-kill-${process.pid}-`))),
+      (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+    )
+    const driver = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        ChildProcess.spawn(process.execPath, [NodePath.join(repo, "bin/ducktape.js"), "--cluster", "docker:3", "--results-root", results, "examples/zookeeper-partition.ducktape.ts"], {
+          cwd: repo,
+          env: { ...process.env, DOCKER_HOST: host, DUCKTAPE_DOCKER_PACKAGES: examplePackages },
+          stdio: "ignore"
+        })
+      ),
+      (child) => Effect.sync(() => child.kill("SIGKILL"))
+    )
+    const pid = driver.pid!
+    const exited = new Promise<string>((resolve) => driver.on("exit", (code, signal) => resolve(signal ?? `exit ${code}`)))
+    const started = Date.now()
+    const faultRules = (ids: ReadonlyArray<string>) =>
+      ids.reduce((n, id) => n + docker(host, "exec", id, "iptables-save").stdout.split("\n").filter((l) => l.includes("ducktape:")).length, 0)
+    const ready = Effect.sync(() => {
+      if (driver.exitCode !== null) return true
+      const { containers, networks } = sessionOf(host, pid)
+      // The run's network is made first, then its containers (at once): a kill then lands while they are made.
+      return moment === "making containers"
+        ? networks > 0 || containers.length > 0
+        : moment === "after a delay"
+        ? Date.now() - started >= delayMs
+        : faultRules(containers) > 0
+    })
+    yield* ready.pipe(Effect.repeat({ schedule: killPoll, until: (b) => b }), Effect.timeout("5 minutes"), Effect.ignore)
+    driver.kill("SIGKILL")
+    const exit = yield* Effect.promise(() => exited)
+    const killedAfterMs = Date.now() - started
+    const left = sessionOf(host, pid)
+    const leftFaultRules = faultRules(left.containers)
+    const leftHostRules = hostRules(left.runs).bridge
+    const cleaned = cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host })
+    const removed = Number(/removed (\d+) docker leftovers/.exec(cleaned.stdout)?.[1] ?? 0)
+    // A `docker run` the driver had started goes on without it: look again a moment later for what such a call made
+    // after the clean.
+    yield* Effect.sleep("2 seconds")
+    const after = sessionOf(host, pid)
+    const rules = hostRules(left.runs)
+    return {
+      exit,
+      killedAfterMs,
+      left: { containers: left.containers.length, networks: left.networks, faultRules: leftFaultRules, hostRules: leftHostRules },
+      clean: { code: cleaned.code, removed },
+      after: { containers: after.containers.length, networks: after.networks, hostRules: rules.bridge, hostFaultRules: rules.fault }
+    }
+  }).pipe(Effect.scoped)
 
 layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Docker cluster", (it) => {
   it.effect("nodes run commands over ssh with their own hostname and address, and resolve each other by name", () =>
@@ -162,38 +252,32 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       expect(rules).not.toContain("ducktape:")
     }))
 
-  it.effect("a driver killed with SIGKILL leaves containers that `ducktape clean` removes, down to 0", () =>
+  it.effect("a driver SIGKILLed mid-run on docker:3 (making containers, starting ZooKeeper, during a partition) leaves what `ducktape clean` removes, down to 0", () =>
     Effect.gen(function*() {
       const { host } = yield* DaemonTag
       const before = countByLabel(host, "ducktape.session")
-      const driver = ChildProcess.spawn(process.execPath, ["--import", "tsx", NodePath.join(repo, "test/support/dockerDriver.ts"), "killed", host], { stdio: ["ignore", "pipe", "inherit"], cwd: repo })
-      try {
-        yield* Effect.async<void>((resume) => {
-          let out = ""
-          driver.stdout.on("data", (d: Buffer) => {
-            out += d.toString()
-            if (out.includes("UP 2")) resume(Effect.void)
-          })
-          driver.on("exit", () => resume(Effect.void))
-        }).pipe(Effect.timeout("3 minutes"), Effect.ignore)
-        expect(countByLabel(host, "ducktape.run=killed")).toBe(3)
-        driver.kill("SIGKILL")
-        yield* Effect.async<void>((resume) => {
-          if (driver.exitCode !== null || driver.signalCode !== null) resume(Effect.void)
-          else driver.on("exit", () => resume(Effect.void))
-        })
-        // Nothing removed them: the driver could run no finalizer.
-        expect(countByLabel(host, "ducktape.run=killed")).toBe(3)
-        const cleaned = cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host })
-        expect(cleaned.stdout).toContain("removed 3 docker leftovers")
-        expect(cleaned.code).toBe(0)
-        expect(countByLabel(host, "ducktape.run=killed")).toBe(0)
-        // Our own live cluster (and anything else live) was left alone.
-        expect(countByLabel(host, "ducktape.session")).toBe(before)
-      } finally {
-        driver.kill("SIGKILL")
+      const runs = Number(process.env["DT_DOCKER_CHAOS_RUNS"] ?? "3")
+      const figures: Array<string> = []
+      for (let k = 0; k < runs; k++) {
+        const moment = killMoments[k % killMoments.length]!
+        const outcome = yield* killMidRun(host, moment, 2000 + ((k * 7919) % 10) * 1000)
+        figures.push(`run ${k + 1} (${moment}): ${JSON.stringify(outcome)}`)
+        const context = figures.join("\n")
+        // The driver was killed while it ran (not after its own teardown), and left something behind.
+        expect(outcome.exit, context).toBe("SIGKILL")
+        expect(outcome.left.containers + outcome.left.networks, context).toBeGreaterThan(0)
+        if (moment === "partition applied") expect(outcome.left.faultRules, context).toBeGreaterThan(0)
+        // dockerd's rules for the run's bridge are there while its network is (so their absence below means something).
+        if (outcome.left.networks > 0) expect(outcome.left.hostRules, context).toBeGreaterThan(0)
+        // `ducktape clean` removed all of it: containers, networks, and dockerd's host rules for the run's bridge.
+        expect(outcome.clean.code, context).toBe(0)
+        expect(outcome.clean.removed, context).toBe(outcome.left.containers + outcome.left.networks)
+        expect(outcome.after, context).toEqual({ containers: 0, networks: 0, hostRules: 0, hostFaultRules: 0 })
       }
-    }), { timeout: 240_000 })
+      process.stdout.write(`docker SIGKILL runs:\n${figures.join("\n")}\n`)
+      // Our own live cluster (and anything else live) was left alone.
+      expect(countByLabel(host, "ducktape.session")).toBe(before)
+    }), { timeout: 900_000 })
 
   it.scoped("nodes spread over two engines (a second dockerd on another socket) reach each other by name", () =>
     Effect.gen(function*() {
@@ -214,6 +298,54 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       expect(yield* reaches(a, b, 10)).toBe(true)
       expect(yield* reaches(b, a, 10)).toBe(true)
       expect(docker(second.host, "ps", "-q", "--filter", "label=ducktape.run=spread").stdout.trim()).not.toBe("")
+    }), { timeout: 300_000 })
+
+  it.scoped("an ssh:// engine: the Docker CLI reaches the daemon over ssh (`docker system dial-stdio` on the far side) and its nodes work", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      // The far side: a private sshd whose commands find the daemon through DOCKER_HOST and Debian's docker CLI first.
+      const fixture = yield* SshdSupport.startWith({ env: { DOCKER_HOST: host, PATH: "/usr/bin:/bin:/usr/sbin:/sbin" } })
+      // This side: Docker runs the `ssh` on the PATH, which reads only the user's own ~/.ssh/config; the key and
+      // known_hosts of the fixture come in through a wrapper that adds `-F` (what a user's ssh config would hold).
+      const bin = NodePath.join(fixture.dir, "bin")
+      const config = NodePath.join(fixture.dir, "ssh_config")
+      NodeFs.mkdirSync(bin)
+      NodeFs.writeFileSync(config, [
+        "Host 127.0.0.1",
+        `  IdentityFile ${fixture.clientKey.privateKeyPath}`,
+        "  IdentitiesOnly yes",
+        `  UserKnownHostsFile ${fixture.knownHosts}`,
+        "  StrictHostKeyChecking yes",
+        "  BatchMode yes",
+        ""
+      ].join("\n"))
+      NodeFs.writeFileSync(NodePath.join(bin, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -F ${config} "$@"\n`, { mode: 0o755 })
+      const savedPath = process.env["PATH"]
+      yield* Effect.acquireRelease(
+        Effect.sync(() => (process.env["PATH"] = `${bin}:${savedPath}`)),
+        () => Effect.sync(() => (process.env["PATH"] = savedPath))
+      )
+      const endpoint = `ssh://${NodeOs.userInfo().username}@127.0.0.1:${fixture.sshd.port}`
+      yield* Effect.scoped(Effect.gen(function*() {
+        const viaSsh = yield* Docker.scoped({ nodes: 2, endpoints: [endpoint], name: "viassh" })
+        expect(viaSsh.nodes.map((n) => n.endpoint)).toEqual([endpoint, endpoint])
+        // The containers are on the daemon behind the sshd, and the driver reached them through it.
+        expect(docker(host, "ps", "-q", "--filter", "label=ducktape.run=viassh").stdout.trim().split("\n")).toHaveLength(2)
+        expect(NodeFs.readFileSync(fixture.sshd.logPath, "utf8")).toContain("Accepted publickey")
+        const cluster = yield* Docker.toCluster(viaSsh)
+        const [a, b] = cluster.all as readonly [ClusterNode, ClusterNode]
+        expect(yield* b.account.sshOutput("hostname")).toBe("n2\n")
+        expect(yield* reaches(a, b, 10)).toBe(true)
+      }))
+      // Removed over ssh too.
+      expect(countByLabel(host, "ducktape.run=viassh")).toBe(0)
+      // A key the far side refuses: Docker's own words and what to check, and nothing made.
+      NodeFs.writeFileSync(config, NodeFs.readFileSync(config, "utf8").replace(fixture.clientKey.privateKeyPath, NodePath.join(fixture.dir, "nokey")))
+      const refused = yield* Effect.flip(Effect.scoped(Docker.scoped({ nodes: 1, endpoints: [endpoint], name: "sshrefused" })))
+      expect(refused.reason, refused.message).toBe("ssh-failed")
+      expect(refused.message).toContain("Permission denied (publickey)")
+      expect(refused.message).toContain("docker system dial-stdio")
+      expect(countByLabel(host, "ducktape.run=sshrefused")).toBe(0)
     }), { timeout: 300_000 })
 
   it.scoped("`ducktape docker up` leaves nodes for repeated runs (that clean keeps) and `docker down` removes them", () =>
@@ -255,7 +387,7 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       try {
         const ran = cli(["--cluster", "docker:3", "--results-root", results, "examples/redis.ducktape.ts"], {
           DOCKER_HOST: host,
-          DUCKTAPE_DOCKER_PACKAGES: "redis-server"
+          DUCKTAPE_DOCKER_PACKAGES: examplePackages
         })
         expect(ran.stdout, ran.stderr).toMatch(/PASS/)
         expect(ran.code).toBe(0)
@@ -265,6 +397,41 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
         NodeFs.rmSync(results, { recursive: true, force: true })
       }
     }), { timeout: 600_000 })
+
+  it.effect("the ZooKeeper ensemble and partition examples pass in one CLI run on --cluster docker:3; the partition applies and heals inside the containers", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      const before = countByLabel(host, "ducktape.session")
+      const results = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-zk-${process.pid}-`))
+      try {
+        // No DUCKTAPE_LAB: the CLI sets it for docker clusters, so the partition suite runs instead of being IGNORE.
+        const ran = sh(["node", NodePath.join(repo, "bin/ducktape.js"), "--cluster", "docker:3", "--results-root", results,
+          "examples/zookeeper.ducktape.ts", "examples/zookeeper-partition.ducktape.ts"], { DOCKER_HOST: host, DUCKTAPE_DOCKER_PACKAGES: examplePackages }, 600_000)
+        const report = JSON.parse(NodeFs.readFileSync(NodePath.join(results, "latest", "report.json"), "utf8"))
+        const statuses = Object.fromEntries(report.results.map((r: { testId: string; status: string; summary: string }) => [r.testId, `${r.status} ${r.status === "PASS" ? "" : r.summary}`.trim()]))
+        expect(statuses, ran.stdout.slice(-3000) + ran.stderr.slice(-2000)).toEqual({
+          "examples.zookeeper.ZooKeeperTest.servesThroughAnyNode.size=1": "PASS",
+          "examples.zookeeper.ZooKeeperTest.servesThroughAnyNode.size=3": "PASS",
+          "examples.zookeeper.ZooKeeperTest.survivesBounce": "PASS",
+          "examples.zookeeper-partition.ZooKeeperPartitionTest.leaderPartitionedAway": "PASS"
+        })
+        expect(ran.code).toBe(0)
+        // The ensemble ran on the containers (their names and addresses), one leader among three.
+        const ensemble = report.results.find((r: { testId: string }) => r.testId.endsWith("size=3"))
+        expect([...ensemble.data.modes].sort()).toEqual(["follower", "follower", "leader"])
+        // The partition cut the old leader off (the majority elected another) and was healed, which the example
+        // itself checks by waiting for the old leader to rejoin as a follower.
+        const partition = report.results.find((r: { testId: string }) => r.testId.includes("leaderPartitionedAway"))
+        expect(partition.data.oldLeader).toMatch(/^n[123]$/)
+        expect(partition.data.newLeader).not.toBe(partition.data.oldLeader)
+        expect(partition.faults).toHaveLength(1)
+        expect(partition.faults[0]).toMatchObject({ kind: "partition", target: expect.stringMatching(new RegExp(`^${partition.data.oldLeader} \\| `)) })
+        expect(partition.faults[0].healedAt).toBeGreaterThan(partition.faults[0].appliedAt)
+        expect(countByLabel(host, "ducktape.session")).toBe(before)
+      } finally {
+        NodeFs.rmSync(results, { recursive: true, force: true })
+      }
+    }), { timeout: 660_000 })
 
   it.scoped("a full disk where the engine keeps its data fails with disk-full and leaves nothing", () =>
     Effect.gen(function*() {
@@ -346,6 +513,9 @@ describe("Docker, without a daemon", () => {
     expect(Engine.classify("Error response from daemon: write /var/lib/docker/tmp/x: no space left on device")).toBe("disk-full")
     expect(Engine.classify("Got permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock")).toBe("no-permission")
     expect(Engine.classify(`docker: Error response from daemon: Conflict. The container name "/dt-x-n1" is already in use`)).toBe("name-conflict")
+    // Docker's ssh helper: ssh refused, or no docker CLI on the far side.
+    expect(Engine.classify(`error during connect: Get "http://docker.example.com/v1.24/version": command [ssh -l u -- h docker system dial-stdio] has exited with exit status 127, please make sure the URL is valid, and Docker 18.09 or later is installed on the remote host: stderr=sh: 1: docker: not found`)).toBe("ssh-failed")
+    expect(Engine.classify("u@h: Permission denied (publickey).")).toBe("ssh-failed")
     const full = new Docker.DockerError({ endpoint: "default", reason: "disk-full", detail: "docker import failed" })
     expect(full.message).toContain("docker system prune")
   })
@@ -370,7 +540,10 @@ describe("Docker, without a daemon", () => {
     }
   }, 60_000)
 
-  it.effect("a context endpoint is read from the CLI's own config; one whose engine is down fails with no-daemon", () =>
+  // it.live, not it.effect: @effect/vitest's layer() above assigns its own `effect` and `scoped` onto the shared `it`,
+  // so an it.effect here would build the Docker layer (a dockerd and three containers) that this test does not use,
+  // and in a run filtered to this test, no afterAll of the layer's describe would ever stop it.
+  it.live("a context endpoint is read from the CLI's own config; one whose engine is down fails with no-daemon", () =>
     Effect.gen(function*() {
       const config = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-ctx-${process.pid}-`))
       const saved = process.env["DOCKER_CONFIG"]

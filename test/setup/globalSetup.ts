@@ -8,6 +8,7 @@ import * as NodePath from "node:path"
 import { Effect } from "effect"
 import * as LocalAccount from "../../src/LocalAccount.js"
 import * as Provision from "../../src/Provision.js"
+import * as Dockerd from "../support/dockerd.js"
 
 /** Debian packages our tests need. */
 export const testPackages = [
@@ -25,7 +26,7 @@ export const testPackages = [
   "mmdebstrap"
 ]
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => void> {
   const installed = await Effect.runPromise(
     Effect.scoped(
       Effect.flatMap(
@@ -35,4 +36,11 @@ export default async function setup(): Promise<void> {
     ).pipe(Effect.catchAll((e) => Effect.die(new Error(e.message))))
   )
   if (installed.length > 0) process.stdout.write(`test setup installed: ${installed.join(" ")}\n`)
+  // vitest ends its workers with a signal, before the afterAll hooks of suites whose tests were all filtered out: a
+  // private dockerd such a worker started (test/support/dockerd.ts) is stopped here, the host put back, before
+  // `vitest run` returns.
+  return () => {
+    const restored = Dockerd.restoreOrphans()
+    if (restored.length > 0) process.stdout.write(`test teardown stopped ${restored.length} private dockerd left by ended workers\n`)
+  }
 }

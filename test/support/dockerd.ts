@@ -15,6 +15,11 @@
  * The data root is kept under /var/tmp/ducktape-docker-test so the built node image survives between test runs
  * (the first build on a fresh machine takes ~30-60 s or more, depending on the mirror); the exec root and socket are
  * per process. The daemon is stopped by its pid (TERM, then KILL).
+ *
+ * Who stops it: the scope that started it, else (the test worker was ended before its afterAll hooks ran — vitest
+ * ends a fork with SIGTERM, no `exit` event — or was killed) a guard started beside the daemon: a detached shell that
+ * waits for the worker's pid to go away and then runs `dockerdRestore.ts` on the state this file wrote. Whichever
+ * claims the state file first (an atomic rename) stops the daemon and puts the host back; the other does nothing.
  */
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
@@ -85,6 +90,71 @@ const isAlive = (pid: number) => {
 
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 
+const restoreScript = NodePath.join(NodePath.dirname(new URL(import.meta.url).pathname), "dockerdRestore.ts")
+const repoRoot = NodePath.resolve(NodePath.dirname(new URL(import.meta.url).pathname), "..", "..")
+
+/**
+ * The guard: a shell of its own session (vitest ends the worker, not its process group) that polls the worker's pid
+ * and, once it is gone, restores from the state file. Its own pid goes in the state, so a normal stop ends it.
+ */
+const startGuard = (stateFile: string) => {
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
+    `[ -e "$1" ] && exec "$2" --import tsx "$3" "$1"`
+  const guard = ChildProcess.spawn("sh", ["-c", script, "guard", stateFile, process.execPath, restoreScript], {
+    detached: true,
+    stdio: "ignore",
+    cwd: repoRoot
+  })
+  guard.unref()
+  return guard.pid ?? 0
+}
+
+/** Takes the state file for the one who will stop the daemon; undefined when someone else took it already. */
+const claim = (stateFile: string): string | undefined => {
+  const claimed = `${stateFile}.stopping.${process.pid}`
+  try {
+    NodeFs.renameSync(stateFile, claimed)
+    return claimed
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * For the end of `vitest run` (globalSetup's teardown, after the workers are gone): stops the daemons of workers
+ * that ended without stopping theirs and waits (bounded) for guards already at it, so that the host is back as it
+ * was when vitest returns, whatever tests were selected. Daemons of live workers (another run's) are left alone.
+ */
+export const restoreOrphans = (waitMs = 30_000): ReadonlyArray<string> => {
+  const restored: Array<string> = []
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    const files = NodeFs.readdirSync("/tmp").filter((f) => /^dtd-[a-z0-9]+-[a-z0-9]+\.json(\.stopping\.\d+)?$/.test(f))
+    const orphans = files.filter((f) => {
+      const m = /^dtd-[a-z0-9]+-([a-z0-9]+)\.json(?:\.stopping\.(\d+))?$/.exec(f)!
+      return !isAlive(m[2] === undefined ? parseInt(m[1]!, 36) : Number(m[2]))
+    })
+    for (const f of orphans.filter((f) => f.endsWith(".json"))) if (restoreFromFile(NodePath.join("/tmp", f))) restored.push(f)
+    // A guard of a dead worker that is stopping its daemon right now: wait for it.
+    const busy = files.filter((f) => /\.stopping\.\d+$/.test(f) && NodeFs.existsSync(NodePath.join("/tmp", f)) && !orphans.includes(f))
+      .filter((f) => !isAlive(parseInt(/^dtd-[a-z0-9]+-([a-z0-9]+)\.json/.exec(f)![1]!, 36)))
+    if (busy.length === 0 || Date.now() > deadline) return restored
+    sleep(200)
+  }
+}
+
+/** Stops the daemon of a state file and puts the host back, unless another process claimed it first. */
+export const restoreFromFile = (stateFile: string): boolean => {
+  const claimed = claim(stateFile)
+  if (claimed === undefined) return false
+  try {
+    stop(fromJson(NodeFs.readFileSync(claimed, "utf8")))
+  } finally {
+    NodeFs.rmSync(claimed, { force: true })
+  }
+  return true
+}
+
 /**
  * Starts a private dockerd (`name` keeps two daemons of one process apart). `iptables: false` for a second daemon
  * beside a first one: two daemons would fight over the same DOCKER chains.
@@ -141,37 +211,45 @@ export const start = (options: { readonly name: string; readonly iptables?: bool
         child.unref()
         const pid = child.pid!
         const host = `unix://${socket}`
+        // The guard and the state file before anything else can fail or be interrupted: from here on the host is ours
+        // to put back. Outside the exec root, which stop removes.
+        const stateFile = `/tmp/dtd-${options.name}-${process.pid.toString(36)}.json`
+        const guarded: State = { pid, host, dataRoot, execRoot, before, iptables, guardPid: startGuard(stateFile) }
+        NodeFs.writeFileSync(stateFile, toJson(guarded))
         const deadline = Date.now() + 30_000
         while (Date.now() < deadline) {
           if (run(["/usr/bin/docker", "-H", host, "version", "--format", "{{.Server.Version}}"]).code === 0) break
           if (!isAlive(pid)) break
           sleep(200)
         }
-        const state = { pid, host, dataRoot, execRoot, before, iptables }
         if (run(["/usr/bin/docker", "-H", host, "version"]).code !== 0) {
           const text = NodeFs.readFileSync(NodePath.join(execRoot, "dockerd.log"), "utf8").split("\n").slice(-15).join("\n")
-          stop(state)
+          restoreFromFile(stateFile)
           throw new Error(`the private dockerd did not come up:\n${text}`)
         }
-        // A worker that exits before its afterAll hooks ran (vitest -t skipping the layer's tests, say) still stops the
-        // daemon and puts the host back: stop is synchronous, so it can run in an exit handler.
-        const onExit = () => stop(state)
+        // A worker that exits normally before its afterAll hooks ran stops the daemon here (stop is synchronous, so
+        // it can run in an exit handler); one ended by a signal leaves it to the guard.
+        const onExit = () => restoreFromFile(stateFile)
         process.once("exit", onExit)
-        return { ...state, onExit }
+        return { ...guarded, onExit, stateFile }
       },
       catch: (e) => (e instanceof Error ? e : new Error(String(e)))
     }),
     (state) =>
       Effect.sync(() => {
         process.removeListener("exit", state.onExit)
-        stop(state)
+        restoreFromFile(state.stateFile)
       })
   ).pipe(Effect.map(({ dataRoot, host, pid }) => ({ host, pid, dataRoot })))
 
 interface State {
   readonly pid: number
+  readonly host: string
+  readonly dataRoot: string
   readonly execRoot: string
   readonly iptables: boolean
+  /** The guard shell that restores if this process dies first; ended by a normal stop. */
+  readonly guardPid: number
   readonly before: {
     readonly links: ReadonlySet<string>
     readonly ipForward: string
@@ -181,7 +259,28 @@ interface State {
   }
 }
 
+type Tables = ReturnType<typeof iptablesState>
+const tablesToJson = (t: Tables) => ({ chains: [...t.chains], rules: [...t.rules], policy: t.policy })
+const tablesFromJson = (t: ReturnType<typeof tablesToJson>): Tables => ({ chains: new Set(t.chains), rules: new Set(t.rules), policy: t.policy })
+
+const toJson = (state: State) =>
+  JSON.stringify({
+    ...state,
+    before: { ...state.before, links: [...state.before.links], filter: tablesToJson(state.before.filter), nat: tablesToJson(state.before.nat) }
+  })
+
+const fromJson = (text: string): State => {
+  const s = JSON.parse(text)
+  return { ...s, before: { ...s.before, links: new Set(s.before.links), filter: tablesFromJson(s.before.filter), nat: tablesFromJson(s.before.nat) } }
+}
+
 const stop = (state: State) => {
+  // The guard is not needed any more (when it is the one stopping, this is its own pid: it does not signal itself).
+  if (state.guardPid > 0 && state.guardPid !== process.pid && isAlive(state.guardPid)) {
+    try {
+      process.kill(state.guardPid, "SIGTERM")
+    } catch { /* gone */ }
+  }
   if (isAlive(state.pid)) {
     try {
       process.kill(state.pid, "SIGTERM")

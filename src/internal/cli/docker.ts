@@ -59,14 +59,15 @@ export const down = (o: { readonly name: Option.Option<string>; readonly dir: st
 
 /**
  * `ducktape clean`'s Docker part: containers, networks and volumes of dead sessions. Unless a docker cluster was
- * named (`asked`), an engine that is not there is no error: the runs may never have used Docker.
+ * named (`asked`), an engine that is not there (or an ssh:// one that cannot be reached) is no error: the runs may
+ * never have used Docker.
  */
 export const clean = (dryRun: boolean, asked: boolean) =>
   Effect.gen(function*() {
     const endpoints = endpointsOf([])
     const result = yield* Effect.either(Docker.clean({ dryRun, ...(endpoints.length === 0 ? {} : { endpoints }) }))
     if (result._tag === "Left") {
-      if (asked || !["no-daemon", "missing-tool"].includes(result.left.reason)) return yield* asUsage(result.left)
+      if (asked || !["no-daemon", "missing-tool", "ssh-failed"].includes(result.left.reason)) return yield* asUsage(result.left)
       return 0
     }
     const found = result.right

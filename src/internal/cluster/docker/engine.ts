@@ -69,6 +69,9 @@ export const classify = (text: string): DockerFailure | undefined =>
     ? "disk-full"
     : /permission denied while trying to connect/i.test(text)
     ? "no-permission"
+    // Docker's ssh helper: ssh itself failed, or the far side has no docker CLI (it reports either as this command).
+    : /command \[ssh .*\] has exited|Permission denied \(publickey|Host key verification failed|Could not resolve hostname|ssh: connect to host/i.test(text)
+    ? "ssh-failed"
     : /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|dial unix .*(no such file|connection refused)|connection refused/i
         .test(text)
     ? "no-daemon"

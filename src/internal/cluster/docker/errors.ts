@@ -5,6 +5,7 @@ export const DockerFailure = Schema.Literal(
   "missing-tool",
   "no-daemon",
   "no-permission",
+  "ssh-failed",
   "invalid-options",
   "image-build-failed",
   "image-not-found",
@@ -21,6 +22,8 @@ const hints: Record<DockerFailure, string> = {
   "missing-tool": "install Docker's CLI and daemon with `apt-get install -y docker.io` (and `mmdebstrap` to build the default image)",
   "no-daemon": "start the Docker daemon (e.g. `dockerd &` or `systemctl start docker`), or point DOCKER_HOST / the endpoint list at a running one",
   "no-permission": "run as root, or add your user to the `docker` group (`usermod -aG docker $USER`, then log in again)",
+  "ssh-failed":
+    "an ssh:// engine is reached with your own `ssh` (your ~/.ssh/config, keys or agent, known_hosts) and the remote `docker` CLI: check that `ssh [-p PORT] USER@HOST docker system dial-stdio` connects without a prompt, and that the remote user may run docker",
   "invalid-options": "fix the Docker cluster options",
   "image-build-failed": "see the build output above; the Debian mirror must be reachable (it is read from /etc/apt/sources.list*)",
   "image-not-found": "build or pull the image on that endpoint first, or leave `image` out to use the default one",
