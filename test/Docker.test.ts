@@ -87,11 +87,11 @@ const hostRules = (runs: ReadonlyArray<string>) => {
 }
 
 /**
- * Runs the ZooKeeper partition example through the CLI on docker:3, SIGKILLs the CLI at the given moment, counts
+ * Runs the ZooKeeper partition example through the CLI on docker:3, SIGKILLs (or SIGINTs) the CLI at the given moment, counts
  * what its session left (containers, networks, `ducktape:` rules inside the containers), runs `ducktape clean
  * --cluster docker` and counts again, with dockerd's host rules for the run's bridge.
  */
-const killMidRun = (host: string, moment: KillMoment, delayMs: number) =>
+const killMidRun = (host: string, moment: KillMoment, delayMs: number, signal: "SIGKILL" | "SIGINT" = "SIGKILL") =>
   Effect.gen(function*() {
     const results = yield* Effect.acquireRelease(
       Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-kill-${process.pid}-`))),
@@ -123,8 +123,9 @@ const killMidRun = (host: string, moment: KillMoment, delayMs: number) =>
         : faultRules(containers) > 0
     })
     yield* ready.pipe(Effect.repeat({ schedule: killPoll, until: (b) => b }), Effect.timeout("5 minutes"), Effect.ignore)
-    driver.kill("SIGKILL")
-    const exit = yield* Effect.promise(() => exited)
+    driver.kill(signal)
+    // A SIGINTed driver tears down first; one that hangs in it fails the test here, not at the suite's timeout.
+    const exit = yield* Effect.promise(() => exited).pipe(Effect.timeout("3 minutes"), Effect.orElseSucceed(() => "still running 3 minutes after the signal"))
     const killedAfterMs = Date.now() - started
     const left = sessionOf(host, pid)
     const leftFaultRules = faultRules(left.containers)
@@ -278,6 +279,17 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       // Our own live cluster (and anything else live) was left alone.
       expect(countByLabel(host, "ducktape.session")).toBe(before)
     }), { timeout: 900_000 })
+
+  it.effect("Ctrl-C during a partition on docker:3: the driver heals it and removes its containers and network itself, exit 130", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      const outcome = yield* killMidRun(host, "partition applied", 0, "SIGINT")
+      const context = JSON.stringify(outcome)
+      expect(outcome.exit, context).toBe("exit 130")
+      // Nothing for `ducktape clean` to do: the driver's own teardown removed it all.
+      expect(outcome.left, context).toEqual({ containers: 0, networks: 0, faultRules: 0, hostRules: 0 })
+      expect(outcome.clean, context).toEqual({ code: 0, removed: 0 })
+    }), { timeout: 300_000 })
 
   it.scoped("nodes spread over two engines (a second dockerd on another socket) reach each other by name", () =>
     Effect.gen(function*() {

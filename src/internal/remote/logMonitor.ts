@@ -24,6 +24,30 @@ const reopenBackoff = Schedule.exponential("100 millis", 2).pipe(Schedule.union(
 /** How long `lines` re-opens over a lost connection before it fails (see LogMonitorOptions). */
 const defaultReconnectFor = Duration.minutes(2)
 
+/** What a wait read of the file, kept for its failure: the first lines and the latest ones, with how many lay between. */
+const makeTranscript = () => {
+  const first: Array<string> = []
+  const recent: Array<string> = []
+  let seen = 0
+  return {
+    add: (line: string) => {
+      seen++
+      if (first.length < firstLinesKept) first.push(line)
+      recent.push(line)
+      if (recent.length > lastLinesKept) recent.shift()
+    },
+    /** The file's first lines appear only when the latest ones no longer hold them. */
+    shown: () => {
+      const skipped = seen - lastLinesKept - firstLinesKept
+      return {
+        lastLines: [...recent],
+        ...(seen <= lastLinesKept ? {} : { firstLines: first.slice(0, Math.max(0, seen - lastLinesKept)) }),
+        ...(skipped > 0 ? { skippedLines: skipped } : {})
+      }
+    }
+  }
+}
+
 /** @internal */
 export const make = (
   account: RA.RemoteAccount,
@@ -54,9 +78,7 @@ export const make = (
       Effect.gen(function*() {
         const matches = typeof pattern === "string" ? (l: string) => l.includes(pattern) : (l: string) => pattern.test(l)
         const wanted = options.count ?? 1
-        const recent: Array<string> = []
-        const first: Array<string> = []
-        let seen = 0
+        const transcript = makeTranscript()
         const backoff = options.backoff === undefined
           ? reopenBackoff
           : Schedule.isSchedule(options.backoff)
@@ -69,14 +91,7 @@ export const make = (
         // The tail runs in its own fiber so that a match returns at once: stopping the remote tail costs a round
         // trip plus the tail's exit (~10 ms), which the caller should not wait for when the line is already here.
         const reader = yield* linesFrom(backoff, (problem) => (readProblem = problem)).pipe(
-          Stream.tap((line) =>
-            Effect.sync(() => {
-              seen++
-              if (first.length < firstLinesKept) first.push(line)
-              recent.push(line)
-              if (recent.length > lastLinesKept) recent.shift()
-            })
-          ),
+          Stream.tap((line) => Effect.sync(() => transcript.add(line))),
           Stream.filter(matches),
           Stream.runForEachWhile((line) => {
             found.push(line)
@@ -85,15 +100,6 @@ export const make = (
           Effect.forkDaemon
         )
         const ended = Effect.flatMap(Fiber.join(reader), () => Deferred.await(done))
-        // What the file said, for a failure: its first lines too when the tail no longer holds them.
-        const shown = () => {
-          const skipped = seen - lastLinesKept - firstLinesKept
-          return {
-            lastLines: [...recent],
-            ...(seen <= lastLinesKept ? {} : { firstLines: first.slice(0, Math.max(0, seen - lastLinesKept)) }),
-            ...(skipped > 0 ? { skippedLines: skipped } : {})
-          }
-        }
         const pid = options.whileAlive
         // The writer gone (its exit seen by one remote command that waits for it), the line will never come; lines
         // it wrote just before it ended get a moment to arrive.
@@ -112,7 +118,7 @@ export const make = (
                     pattern: String(pattern),
                     pid,
                     ...(Number.isInteger(code) ? { exitCode: code } : {}),
-                    ...shown(),
+                    ...transcript.shown(),
                     ...(options.errMsg === undefined ? {} : { errMsg: options.errMsg })
                   })
                 )
@@ -131,7 +137,7 @@ export const make = (
                 path: absolute,
                 pattern: String(pattern),
                 timeout: Duration.format(Duration.decode(options.timeout)),
-                ...shown(),
+                ...transcript.shown(),
                 ...(options.errMsg === undefined ? {} : { errMsg: options.errMsg }),
                 ...(readProblem === undefined ? {} : { readProblem })
               })

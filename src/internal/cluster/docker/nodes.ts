@@ -168,122 +168,150 @@ const checkFree = (endpoint: Engine.Endpoint, run: string) =>
     }
   })
 
+/** A node of the plan with the engine it goes to and the image it runs there. */
+interface Placed {
+  readonly name: string
+  readonly nodeType: string | undefined
+  readonly size: D.NodeSize | undefined
+  readonly endpoint: Engine.Endpoint
+  readonly image: string
+}
+
+/** The labels every container and network of a plan carries. */
+const labelArgs = (plan: StartPlan) => [
+  "--label", `${labels.session}=${plan.sessionLabel}`,
+  "--label", `${labels.run}=${plan.name}`,
+  ...(plan.keep ? ["--label", `${labels.keep}=1`] : [])
+]
+
+/** The run's network on each engine; bridges are named per endpoint: two engines on one machine must not share one. */
+const createNetworks = (plan: StartPlan) =>
+  Effect.forEach(plan.endpoints, (e, i) =>
+    Engine.runOk(e, [
+      "network", "create", "--driver", "bridge", ...labelArgs(plan),
+      "--opt", `com.docker.network.bridge.name=${bridgeName(plan.name, i)}`, networkName(plan.name)
+    ]), {
+    // One after the other: an engine picks a subnet no route on its host uses yet, so engines sharing a host must see
+    // each other's bridges.
+    discard: true
+  })
+
+/** Starts one node's container (sshd in the foreground, see startScript); succeeds with its id. */
+const runContainer = (plan: StartPlan, n: Placed) => {
+  const args = [
+    "run", "-d",
+    "--name", containerName(plan.name, n.name),
+    "--hostname", n.name,
+    "--network", networkName(plan.name),
+    "--network-alias", n.name,
+    ...labelArgs(plan),
+    "--label", `${labels.node}=${n.name}`,
+    "--cap-add", "NET_ADMIN",
+    ...(n.size?.cpus === undefined ? [] : ["--cpus", String(n.size.cpus)]),
+    ...(n.size?.memory === undefined ? [] : ["--memory", n.size.memory, "--memory-swap", n.size.memory]),
+    ...(n.endpoint.local ? [] : ["--publish", "22"]),
+    "--env", "DUCKTAPE_AUTHORIZED_KEY",
+    "--entrypoint", "/bin/sh",
+    n.image,
+    "-c", startScript(plan.workdir)
+  ]
+  return Effect.flatMap(Engine.run(n.endpoint, args, { env: { DUCKTAPE_AUTHORIZED_KEY: plan.authorizedKey } }), (ran) =>
+    ran.code === 0
+      ? Effect.succeed(ran.stdout.trim())
+      : Effect.fail(
+        /exec: "\/bin\/sh"|\/bin\/sh: no such file|executable file not found/.test(ran.stderr)
+          ? new DockerError({ endpoint: n.endpoint.id, reason: "no-sshd", detail: `image ${n.image} has no /bin/sh to start sshd with` })
+          : Engine.failure(n.endpoint, args, ran)
+      ))
+}
+
+/**
+ * Waits until each node's sshd says it listens and returns their host keys by node name; a container that exits
+ * instead fails with what its log says.
+ */
+const awaitSshd = (plan: StartPlan, placed: ReadonlyArray<Placed>, ids: ReadonlyArray<string>) => {
+  const hostKeys = new Map<string, string>()
+  const waitingNames = () => placed.filter((n) => !hostKeys.has(n.name)).map((n) => n.name)
+  const check = (n: Placed, id: string) =>
+    Effect.gen(function*() {
+      const log = yield* logsOf(n.endpoint, id)
+      const key = /ducktape-host-key (ssh-ed25519 \S+)/.exec(log)?.[1]
+      if (key !== undefined && /Server listening on/.test(log)) {
+        hostKeys.set(n.name, key)
+        return
+      }
+      const [state] = yield* inspect(n.endpoint, [id])
+      if (state !== undefined && !state.State.Running) {
+        const tail = log.trim().split("\n").slice(-6).join("\n")
+        return yield* Effect.fail(new DockerError({
+          endpoint: n.endpoint.id,
+          reason: state.State.ExitCode === 97 || /sshd: not found|no sshd|ssh-keygen: not found/.test(log) ? "no-sshd" : classify(log),
+          detail: `node ${n.name} (image ${n.image}) exited with code ${state.State.ExitCode} instead of starting sshd:\n${tail}`
+        }))
+      }
+    })
+  const round = Effect.gen(function*() {
+    const waiting = placed.flatMap((n, i) => (hostKeys.has(n.name) ? [] : [{ n, id: ids[i]! }]))
+    yield* Effect.forEach(waiting, ({ id, n }) => check(n, id), { concurrency: 8, discard: true })
+    const left = waitingNames()
+    if (left.length > 0) return yield* Effect.fail(new NotYet({ nodes: left }))
+  })
+  return round.pipe(
+    Effect.retry({ schedule: readyPoll, while: (e) => e._tag === "NotYet" }),
+    Effect.timeoutFail({ duration: plan.startTimeout, onTimeout: () => new NotYet({ nodes: waitingNames() }) }),
+    Effect.catchTag("NotYet", (e) =>
+      Effect.fail(new DockerError({
+        endpoint: plan.endpoints[0]!.id,
+        reason: "timeout",
+        detail: `sshd did not start within ${Duration.format(plan.startTimeout)} on ${e.nodes.join(", ")}`
+      }))),
+    Effect.as(hostKeys as ReadonlyMap<string, string>)
+  )
+}
+
+/** A started node as the cluster sees it: its address on the run's network, and how ssh reaches it. */
+const describeNode = (plan: StartPlan, n: Placed, id: string, hostKey: string) =>
+  Effect.map(inspect(n.endpoint, [id]), ([state]): D.DockerNode => {
+    const address = Object.values(state?.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? ""
+    const port = state?.NetworkSettings.Ports?.["22/tcp"]?.[0]?.HostPort
+    return {
+      name: n.name,
+      nodeType: n.nodeType,
+      container: containerName(plan.name, n.name),
+      containerId: id,
+      endpoint: n.endpoint.id,
+      address,
+      sshHost: n.endpoint.local ? address : n.endpoint.host ?? address,
+      sshPort: n.endpoint.local || port === undefined ? 22 : Number(port),
+      hostKey,
+      size: n.size
+    }
+  })
+
+/** Nodes on other engines are not on an engine's network: names them in every node's /etc/hosts. */
+const shareHosts = (placed: ReadonlyArray<Placed>, ids: ReadonlyArray<string>, nodes: ReadonlyArray<D.DockerNode>) =>
+  Effect.forEach(placed, (n, i) => {
+    const others = nodes.filter((_, j) => placed[j]!.endpoint !== n.endpoint).map((o) => `${o.address} ${o.name}`).join("\n") + "\n"
+    return Engine.runOk(n.endpoint, ["exec", "-i", ids[i]!, "sh", "-c", "cat >> /etc/hosts"], { stdin: others })
+  }, { concurrency: 8, discard: true })
+
 /** Brings the containers up; on any failure or interruption, removes what it made. */
 export const start = (plan: StartPlan): Effect.Effect<ReadonlyArray<D.DockerNode>, DockerError> =>
   Effect.gen(function*() {
     yield* Effect.forEach(plan.endpoints, (e) => checkFree(e, plan.name), { concurrency: "unbounded", discard: true })
     const images = yield* Effect.forEach(plan.endpoints, (e) => imageFor(e, plan), { concurrency: "unbounded" })
-    const common = [
-      "--label", `${labels.session}=${plan.sessionLabel}`,
-      "--label", `${labels.run}=${plan.name}`,
-      ...(plan.keep ? ["--label", `${labels.keep}=1`] : [])
-    ]
+    // Nodes go round-robin over the endpoints.
+    const placed: ReadonlyArray<Placed> = plan.nodes.map((n, i) => ({
+      ...n,
+      endpoint: plan.endpoints[i % plan.endpoints.length]!,
+      image: images[i % plan.endpoints.length]!
+    }))
     return yield* Effect.gen(function*() {
-      // Bridges are named per endpoint: two engines on one machine must not share one (nor its addresses).
-      yield* Effect.forEach(plan.endpoints, (e, i) =>
-        Engine.runOk(e, ["network", "create", "--driver", "bridge", ...common, "--opt", `com.docker.network.bridge.name=${bridgeName(plan.name, i)}`, networkName(plan.name)]), {
-        // One after the other: an engine picks a subnet no route on its host uses yet, so engines sharing a host
-        // must see each other's bridges.
-        discard: true
-      })
-      // Nodes go round-robin over the endpoints.
-      const placed = plan.nodes.map((n, i) => ({ ...n, endpoint: plan.endpoints[i % plan.endpoints.length]!, image: images[i % plan.endpoints.length]! }))
-      const ids = yield* Effect.forEach(placed, (n) => {
-        const args = [
-          "run", "-d",
-          "--name", containerName(plan.name, n.name),
-          "--hostname", n.name,
-          "--network", networkName(plan.name),
-          "--network-alias", n.name,
-          ...common,
-          "--label", `${labels.node}=${n.name}`,
-          "--cap-add", "NET_ADMIN",
-          ...(n.size?.cpus === undefined ? [] : ["--cpus", String(n.size.cpus)]),
-          ...(n.size?.memory === undefined ? [] : ["--memory", n.size.memory, "--memory-swap", n.size.memory]),
-          ...(n.endpoint.local ? [] : ["--publish", "22"]),
-          "--env", "DUCKTAPE_AUTHORIZED_KEY",
-          "--entrypoint", "/bin/sh",
-          n.image,
-          "-c", startScript(plan.workdir)
-        ]
-        return Effect.map(Engine.run(n.endpoint, args, { env: { DUCKTAPE_AUTHORIZED_KEY: plan.authorizedKey } }), (ran) => ({ ran, args }))
-          .pipe(Effect.flatMap(({ ran, args }) => {
-            if (ran.code === 0) return Effect.succeed(ran.stdout.trim())
-            const text = ran.stderr
-            return Effect.fail(
-              /exec: "\/bin\/sh"|\/bin\/sh: no such file|executable file not found/.test(text)
-                ? new DockerError({ endpoint: n.endpoint.id, reason: "no-sshd", detail: `image ${n.image} has no /bin/sh to start sshd with` })
-                : Engine.failure(n.endpoint, args, ran)
-            )
-          }))
-      }, { concurrency: 8 })
-
-      // Ready when each sshd says it listens; a container that exits instead says why in its log.
-      const hostKeys = new Map<string, string>()
-      const round = Effect.gen(function*() {
-        const waiting = placed.flatMap((n, i) => (hostKeys.has(n.name) ? [] : [{ n, id: ids[i]! }]))
-        yield* Effect.forEach(waiting, ({ id, n }) =>
-          Effect.gen(function*() {
-            const log = yield* logsOf(n.endpoint, id)
-            const key = /ducktape-host-key (ssh-ed25519 \S+)/.exec(log)?.[1]
-            if (key !== undefined && /Server listening on/.test(log)) {
-              hostKeys.set(n.name, key)
-              return
-            }
-            const [state] = yield* inspect(n.endpoint, [id])
-            if (state !== undefined && !state.State.Running) {
-              const tail = log.trim().split("\n").slice(-6).join("\n")
-              return yield* Effect.fail(new DockerError({
-                endpoint: n.endpoint.id,
-                reason: state.State.ExitCode === 97 || /sshd: not found|no sshd|ssh-keygen: not found/.test(log) ? "no-sshd" : classify(log),
-                detail: `node ${n.name} (image ${n.image}) exited with code ${state.State.ExitCode} instead of starting sshd:\n${tail}`
-              }))
-            }
-          }), { concurrency: 8, discard: true })
-        const left = placed.filter((n) => !hostKeys.has(n.name)).map((n) => n.name)
-        if (left.length > 0) return yield* Effect.fail(new NotYet({ nodes: left }))
-      })
-      yield* round.pipe(
-        Effect.retry({ schedule: readyPoll, while: (e) => e._tag === "NotYet" }),
-        Effect.timeoutFail({
-          duration: plan.startTimeout,
-          onTimeout: () => new NotYet({ nodes: placed.filter((n) => !hostKeys.has(n.name)).map((n) => n.name) })
-        }),
-        Effect.catchTag("NotYet", (e) =>
-          Effect.fail(new DockerError({
-            endpoint: plan.endpoints[0]!.id,
-            reason: "timeout",
-            detail: `sshd did not start within ${Duration.format(plan.startTimeout)} on ${e.nodes.join(", ")}`
-          })))
-      )
-
-      const nodes = yield* Effect.forEach(placed, (n, i) =>
-        Effect.gen(function*() {
-          const [state] = yield* inspect(n.endpoint, [ids[i]!])
-          const address = Object.values(state?.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? ""
-          const port = state?.NetworkSettings.Ports?.["22/tcp"]?.[0]?.HostPort
-          const node: D.DockerNode = {
-            name: n.name,
-            nodeType: n.nodeType,
-            container: containerName(plan.name, n.name),
-            containerId: ids[i]!,
-            endpoint: n.endpoint.id,
-            address,
-            sshHost: n.endpoint.local ? address : n.endpoint.host ?? address,
-            sshPort: n.endpoint.local || port === undefined ? 22 : Number(port),
-            hostKey: hostKeys.get(n.name)!,
-            size: n.size
-          }
-          return node
-        }), { concurrency: 8 })
-
-      // Nodes on other engines are not on this engine's network: name them in every /etc/hosts.
-      if (plan.endpoints.length > 1) {
-        yield* Effect.forEach(placed, (n, i) => {
-          const others = nodes.filter((o, j) => placed[j]!.endpoint !== n.endpoint).map((o) => `${o.address} ${o.name}`).join("\n") + "\n"
-          return Engine.runOk(n.endpoint, ["exec", "-i", ids[i]!, "sh", "-c", "cat >> /etc/hosts"], { stdin: others })
-        }, { concurrency: 8, discard: true })
-      }
+      yield* createNetworks(plan)
+      const ids = yield* Effect.forEach(placed, (n) => runContainer(plan, n), { concurrency: 8 })
+      const hostKeys = yield* awaitSshd(plan, placed, ids)
+      const nodes = yield* Effect.forEach(placed, (n, i) => describeNode(plan, n, ids[i]!, hostKeys.get(n.name)!), { concurrency: 8 })
+      if (plan.endpoints.length > 1) yield* shareHosts(placed, ids, nodes)
       return nodes
     }).pipe(
       // Also on interruption: the removal is bounded by each call's own timer.
