@@ -4,48 +4,16 @@
  * the test of what users run: plain `node` imports it, their strict `tsc` accepts it, `npx ducktape` runs a
  * TypeScript test file, the vitest entry runs, and a project on another major Effect hears why it cannot.
  */
-import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freshProject as freshProjectIn, npm, pack, repo, run, write } from "./support/packedProject.js"
 
-const repo = NodePath.resolve(import.meta.dirname, "..")
 const work = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "ducktape-package-"))
 afterAll(() => NodeFs.rmSync(work, { recursive: true, force: true }))
 
-interface Ran {
-  readonly code: number
-  readonly out: string
-}
-
-/** Runs a command to its end (no shell), with its stdout and stderr together. */
-const run = (cwd: string, command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): Promise<Ran> =>
-  new Promise((resolve, reject) => {
-    const child = ChildProcess.spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    child.stdout.on("data", (b: Buffer) => (out += b.toString()))
-    child.stderr.on("data", (b: Buffer) => (out += b.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code: code ?? 1, out }))
-  })
-
-/** npm, quietly and preferring its cache (CI's `npm ci` filled it with the versions this repo uses). */
-const npm = (cwd: string, ...args: ReadonlyArray<string>) =>
-  run(cwd, "npm", [...args, "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"])
-
-const freshProject = async (name: string): Promise<string> => {
-  const dir = NodePath.join(work, name)
-  NodeFs.mkdirSync(dir)
-  const init = await npm(dir, "init", "-y")
-  expect(init.code, init.out).toBe(0)
-  return dir
-}
-
-const write = (dir: string, file: string, text: string) => {
-  NodeFs.mkdirSync(NodePath.dirname(NodePath.join(dir, file)), { recursive: true })
-  NodeFs.writeFileSync(NodePath.join(dir, file), text)
-}
+const freshProject = (name: string) => freshProjectIn(work, name)
 
 const systemTestFile = `import { Effect } from "effect"
 import { Cluster, Test } from "ducktape-effect"
@@ -64,15 +32,12 @@ export const Hello = Test.suite("Hello", {
 `
 
 let tarball = ""
-beforeAll(async () => {
-  // `npm test` has just built dist/; packing must not build again (prepare) or change the tree.
-  const packed = await run(repo, "npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work])
-  expect(packed.code, packed.out).toBe(0)
-  const [info] = JSON.parse(packed.out.slice(packed.out.indexOf("["))) as Array<{ filename: string; files: Array<{ path: string }> }>
-  tarball = NodePath.join(work, info!.filename)
-  packedFiles = info!.files.map((f) => f.path)
-}, 120_000)
 let packedFiles: ReadonlyArray<string> = []
+beforeAll(async () => {
+  const packed = await pack(work)
+  tarball = packed.tarball
+  packedFiles = packed.files
+}, 120_000)
 
 describe("the packed package", () => {
   it("ships the build, its templates and the command, not our tests, benchmarks or CI", () => {
