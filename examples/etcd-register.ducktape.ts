@@ -66,7 +66,7 @@ const registerWorkload = (reads: ReadMode, faults: "rotating" | "stale-reads") =
       }
     })
     const model = Model.casRegister(0)
-    const verdict = Linearizability.check(model, result.history, { timeLimit: "60 seconds" })
+    const verdict = yield* Linearizability.checkEffect(model, result.history, { timeLimit: "60 seconds" })
     // Into the test's results (histories/register.*) and its report: lanes, latency and rate, faults shaded.
     yield* Test.recordHistory("register", result, { model, verdict, failOnInvalid: false })
     return { result, verdict, model }

@@ -125,7 +125,8 @@ export interface Unknown {
 export type Verdict = Valid | Invalid | Unknown
 
 /**
- * Checks a history against a model, synchronously.
+ * Checks a history against a model, synchronously: it holds the thread until its verdict (or its time limit). In a
+ * test, use `checkEffect`.
  *
  * @since 0.1.0
  * @category utils
@@ -133,7 +134,9 @@ export type Verdict = Valid | Invalid | Unknown
 export const check: <S>(model: Model<S>, history: History, options?: CheckOptions) => Verdict = internal.check
 
 /**
- * `check` as an Effect (it runs synchronously in the calling fiber).
+ * `check` as an Effect that searches in slices of 25 ms and gives the event loop a turn after each: other fibers
+ * (the tests beside it, their timers and commands) run meanwhile, and interrupting it (a test's timeout, Ctrl-C)
+ * stops the search there. The verdict's `millis` counts the search only; `timeLimit` counts the wall clock.
  *
  * @since 0.1.0
  * @category utils

@@ -307,8 +307,10 @@ export interface RecordHistoryOptions<S> {
 /**
  * Attaches a workload's history to the test's results: checks it with `model` (unless `verdict` is given), writes
  * `histories/<name>.jsonl`, `<name>.faults.json` and `<name>.verdict.json` into the test's results directory, and
- * adds a summary to the test's result (report.json; report.html draws its lanes, latency and rate plots). Fails the
- * test when the verdict is Invalid, unless `failOnInvalid: false`. Returns the verdict (undefined without a model).
+ * adds a summary to the test's result (report.json; report.html draws its lanes, latency and rate plots). A second
+ * history of the same name is written as `<name>-2` (and so on), not over the first. The check runs as
+ * `Linearizability.checkEffect` does, in slices. Fails the test when the verdict is Invalid, unless
+ * `failOnInvalid: false`. Returns the verdict (undefined without a model).
  *
  * @since 0.1.0
  * @category utils

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Schedule } from "effect"
 import type { Event, History, Operation, Outcome, Process } from "../src/History.js"
 import * as Linearizability from "../src/Linearizability.js"
 import * as Model from "../src/Model.js"
@@ -171,9 +172,9 @@ describe("Linearizability: other models", () => {
 
 describe("Linearizability: limits", () => {
   // Many concurrent writes of distinct values and reads that fit nothing: a search that must try many orders.
-  const hard = (): History => {
+  const hard = (writers = 14): History => {
     const ops: Array<Omit<Operation, "id">> = []
-    for (let p = 0; p < 14; p++) ops.push(w(p, p, 0, 1000, "info"))
+    for (let p = 0; p < writers; p++) ops.push(w(p, p, 0, 1000, "info"))
     ops.push(r(20, 99, 10, 20))
     return history(...ops)
   }
@@ -195,6 +196,33 @@ describe("Linearizability: limits", () => {
     const v = Linearizability.check(Model.register(), hard(), { timeLimit: "1 millis" })
     expect(v).toMatchObject({ _tag: "Unknown", reason: "time-limit" })
   })
+
+  it.live("checkEffect gives other fibers and timers their turns while it searches", () =>
+    Effect.gen(function*() {
+      let ticks = 0
+      // A timer that should fire ~20 times while the check runs: a check holding the thread would starve it.
+      const ticker = yield* Effect.fork(Effect.repeat(Effect.sync(() => ticks++), Schedule.spaced("20 millis")))
+      // 17 writers: millions of states, far more than 400 ms of search on any machine.
+      const started = performance.now()
+      const v = yield* Linearizability.checkEffect(Model.register(), hard(17), { timeLimit: "400 millis", maxStates: 1e9 })
+      const took = performance.now() - started
+      yield* Fiber.interrupt(ticker)
+      expect(v).toMatchObject({ _tag: "Unknown", reason: "time-limit" })
+      expect(ticks).toBeGreaterThanOrEqual(5)
+      // Its millis count the search, not the turns it gave away.
+      expect(v.millis).toBeLessThan(took)
+    }))
+
+  it.live("checkEffect stops when interrupted, long before its time limit", () =>
+    Effect.gen(function*() {
+      const started = Date.now()
+      const out = yield* Linearizability.checkEffect(Model.register(), hard(17), { timeLimit: "30 seconds", maxStates: 1e9 }).pipe(
+        Effect.timeout("100 millis"),
+        Effect.option
+      )
+      expect(out._tag).toBe("None")
+      expect(Date.now() - started).toBeLessThan(10_000)
+    }))
 })
 
 /** Seeded randomness: the same mulberry32 the workloads use. */

@@ -98,6 +98,39 @@ describe("Test.recordHistory", () => {
     }))
 })
 
+describe("Test.recordHistory, twice", () => {
+  it.live("two histories of one name (or names that read alike as files) are both kept, the later as <name>-2", () =>
+    Effect.gen(function*() {
+      const session = yield* run({
+        twice: Test.make({ cluster: { numNodes: 1 } }, () =>
+          Effect.all([
+            Test.recordHistory("register", { history: valid }, { model: Model.casRegister() }),
+            Test.recordHistory("register", { history: invalid }, { model: Model.casRegister(), failOnInvalid: false }),
+            Test.recordHistory("a b", { history: valid }),
+            Test.recordHistory("a_b", { history: invalid })
+          ], { concurrency: "unbounded" }))
+      })
+      const twice = session.results.results.find((r) => r.name === "twice")!
+      expect(twice.status).toBe("PASS")
+      const histories = twice.histories ?? []
+      expect(histories.map((h) => h.file).sort()).toEqual([
+        "histories/a_b-2.jsonl",
+        "histories/a_b.jsonl",
+        "histories/register-2.jsonl",
+        "histories/register.jsonl"
+      ])
+      // Each summary names its own files, and each file holds its own history.
+      const dir = NodePath.join(session.dir, twice.resultsDir)
+      for (const h of histories) {
+        const back = yield* History.fromFile(NodePath.join(dir, h.file))
+        expect(back.ops.length).toBe(h.ops)
+        expect(h.faultsFile).toBe(h.file.replace(/\.jsonl$/, ".faults.json"))
+        expect(NodeFs.existsSync(NodePath.join(dir, h.faultsFile))).toBe(true)
+      }
+      expect(histories.filter((h) => h.name === "register").map((h) => h.verdict).sort()).toEqual(["Invalid", "Valid"])
+    }))
+})
+
 describe("history pictures", () => {
   const svgOf = (test: string, file: string) => {
     const dir = NodeFs.readdirSync(sessionDir, { recursive: true, encoding: "utf8" }).find((p) => p.endsWith(NodePath.join(test, "histories", file)))

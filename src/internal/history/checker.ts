@@ -8,7 +8,7 @@ import type { Model } from "../../Model.js"
 import { HistoryParseError } from "./errors.js"
 import * as files from "./files.js"
 import { valueText } from "./ops.js"
-import { search } from "./wgl.js"
+import { searchInSlices } from "./wgl.js"
 
 const defaultTimeLimit = Duration.seconds(60)
 const defaultMaxStates = 4_000_000
@@ -30,8 +30,19 @@ export const validate = <S>(model: Model<S>, history: History, source = "<histor
   return undefined
 }
 
-export const check = <S>(model: Model<S>, history: History, options?: CheckOptions): Verdict => {
+/**
+ * How long `checkEffect` searches before it gives the event loop a turn: other tests' commands, log monitors and
+ * timers run in between, and the check can be interrupted there (a test's timeout, Ctrl-C).
+ */
+const sliceMillis = 25
+
+/**
+ * A check in steps: it pauses (yields) after each slice of `sliceMillis` of search. `millis` in the verdict counts
+ * the time spent searching, not the pauses; the time limit counts both.
+ */
+function* checking<S>(model: Model<S>, history: History, options: CheckOptions | undefined, sliceMillis: number): Generator<void, Verdict> {
   const started = performance.now()
+  let paused = 0
   const deadline = started + Duration.toMillis(Duration.decode(options?.timeLimit ?? defaultTimeLimit))
   const maxStates = options?.maxStates ?? defaultMaxStates
   // `fail` ops definitely did not happen; an `info` op that changes nothing may as well not have happened.
@@ -45,13 +56,21 @@ export const check = <S>(model: Model<S>, history: History, options?: CheckOptio
     ops: relevant.length,
     partitions: parts.length,
     states,
-    millis: performance.now() - started
+    millis: performance.now() - started - paused
   })
   for (const part of parts) {
     // Per memo entry: its bitset (4 bytes per 32 ops) plus the entry, the typed array and the map slot (~120 B).
     const perState = 4 * Math.ceil(part.ops.length / 32) + 120
     const cap = Math.min(maxStates, Math.floor((options?.maxMemoBytes ?? defaultMaxMemoBytes) / perState))
-    const r = search(model, part.ops, { deadline, maxStates: cap })
+    const search = searchInSlices(model, part.ops, { deadline, maxStates: cap }, sliceMillis)
+    let step = search.next()
+    while (step.done !== true) {
+      const at = performance.now()
+      yield
+      paused += performance.now() - at
+      step = search.next()
+    }
+    const r = step.value
     states += r.states
     if (r._tag === "Unknown") {
       return {
@@ -102,8 +121,31 @@ const uniform = (op: Operation): Operation =>
     line: op.line
   }) as Operation
 
-export const checkEffect = <S>(model: Model<S>, history: History, options?: CheckOptions) =>
-  Effect.sync(() => check(model, history, options))
+/** Checks in one go, holding the thread until the verdict. */
+export const check = <S>(model: Model<S>, history: History, options?: CheckOptions): Verdict => {
+  const steps = checking(model, history, options, Infinity)
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+  }
+}
+
+/** The event loop's turn: timers and I/O run before the next slice. Interruptible while it waits. */
+const nextTurn = Effect.async<void>((resume) => {
+  const turn = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(turn))
+})
+
+/** Checks in slices, giving the event loop (and interruption) a turn after each. */
+export const checkEffect = <S>(model: Model<S>, history: History, options?: CheckOptions): Effect.Effect<Verdict> =>
+  Effect.suspend(() => {
+    const steps = checking(model, history, options, sliceMillis)
+    const go: Effect.Effect<Verdict> = Effect.suspend(() => {
+      const step = steps.next()
+      return step.done ? Effect.succeed(step.value) : Effect.zipRight(nextTurn, go)
+    })
+    return go
+  })
 
 export const checkFile = <S>(path: string, model: Model<S>, options?: CheckOptions) =>
   Effect.flatMap(files.fromFile(path), (history) => {

@@ -7,7 +7,7 @@ import type { Verdict } from "../../Linearizability.js"
 import type { Model } from "../../Model.js"
 import type { HistorySummary } from "../../Results.js"
 import type { FaultRecord } from "../../Workload.js"
-import { check } from "./checker.js"
+import { checkEffect } from "./checker.js"
 import { toJsonLines } from "./files.js"
 import * as Plots from "./plots.js"
 
@@ -17,6 +17,24 @@ export const summarySuffix = ".summary.json"
 /** A history's name as a file name: letters, digits, `.`, `_` and `-` only. */
 export const safeName = (name: string): string => name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^\.+/, "_").slice(0, 100) || "history"
 
+/**
+ * Claims `histories/<name>.jsonl` for a new history: a second history of the same name (or of one that reads the
+ * same as a file name) gets `<name>-2`, `-3`, … rather than overwriting the first. Exclusive creation, so that two
+ * histories recorded at once do not both take one name.
+ */
+const claimBase = (dir: string, name: string): string => {
+  const base = safeName(name)
+  for (let k = 1; ; k++) {
+    const candidate = k === 1 ? base : `${base}-${k}`
+    try {
+      NodeFs.closeSync(NodeFs.openSync(NodePath.join(dir, candidate + ".jsonl"), "wx"))
+      return candidate
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+    }
+  }
+}
+
 /** Checks the history (unless a verdict is given) and writes its files; the summary and the verdict. */
 export const write = <S>(
   resultsDir: string,
@@ -25,20 +43,22 @@ export const write = <S>(
   model: Model<S> | undefined,
   given: Verdict | undefined
 ): Effect.Effect<{ readonly summary: HistorySummary; readonly verdict: Verdict | undefined }> =>
-  Effect.sync(() => {
-    const verdict = given ?? (model === undefined ? undefined : check(model, result.history))
+  Effect.gen(function*() {
+    // Checked in slices: other tests running beside this one keep their turns meanwhile.
+    const verdict = given !== undefined || model === undefined ? given : yield* checkEffect(model, result.history)
     const dir = NodePath.join(resultsDir, "histories")
     NodeFs.mkdirSync(dir, { recursive: true })
-    const base = safeName(name)
+    const base = claimBase(dir, name)
     const file = (suffix: string) => NodePath.join("histories", base + suffix)
-    NodeFs.writeFileSync(NodePath.join(resultsDir, file(".jsonl")), toJsonLines(result.history))
-    NodeFs.writeFileSync(NodePath.join(resultsDir, file(".faults.json")), JSON.stringify(result.faults ?? [], null, 2) + "\n")
-    if (verdict !== undefined) NodeFs.writeFileSync(NodePath.join(resultsDir, file(".verdict.json")), JSON.stringify(verdict, null, 2) + "\n")
-    // The pictures, for CI and for report.html (which reads them from here).
+    const write = (suffix: string, text: string) => NodeFs.writeFileSync(NodePath.join(resultsDir, file(suffix)), text)
     const faults = result.faults ?? []
-    NodeFs.writeFileSync(NodePath.join(resultsDir, file(".lanes.svg")), Plots.lanes(result.history, faults, verdict))
-    NodeFs.writeFileSync(NodePath.join(resultsDir, file(".latency.svg")), Plots.latency(result.history, faults))
-    NodeFs.writeFileSync(NodePath.join(resultsDir, file(".rate.svg")), Plots.rate(result.history, faults))
+    write(".jsonl", toJsonLines(result.history))
+    write(".faults.json", JSON.stringify(faults, null, 2) + "\n")
+    if (verdict !== undefined) write(".verdict.json", JSON.stringify(verdict, null, 2) + "\n")
+    // The pictures, for CI and for report.html (which reads them from here).
+    write(".lanes.svg", Plots.lanes(result.history, faults, verdict))
+    write(".latency.svg", Plots.latency(result.history, faults))
+    write(".rate.svg", Plots.rate(result.history, faults))
     const outcomes = { ok: 0, fail: 0, info: 0 }
     for (const op of result.history.ops) outcomes[op.outcome]++
     const summary: HistorySummary = {
@@ -51,7 +71,7 @@ export const write = <S>(
       outcomes,
       ...(verdict?._tag === "Invalid" ? { failingOp: verdict.counterexample.op.id } : {})
     }
-    NodeFs.writeFileSync(NodePath.join(resultsDir, file(summarySuffix)), JSON.stringify(summary) + "\n")
+    write(summarySuffix, JSON.stringify(summary) + "\n")
     return { summary, verdict }
   })
 

@@ -52,7 +52,21 @@ const hashKey = (k: StateKey): number => {
   return k === null ? 0x2545f491 : k ? 0x68e31da4 : 0x1b873593
 }
 
-export const search = <S>(model: Model<S>, ops: ReadonlyArray<Operation>, limits: SearchLimits): SearchResult => {
+/** Runs a search to its end in one go. */
+export const search = <S>(model: Model<S>, ops: ReadonlyArray<Operation>, limits: SearchLimits): SearchResult =>
+  searchInSlices(model, ops, limits, Infinity).next().value as SearchResult
+
+/**
+ * The search, pausing (yielding) after each `sliceMillis` of work so that an effect can give the event loop its
+ * turn between slices; it returns its result. A generator, so that the loop's variables stay locals across pauses
+ * (a closure's shared variables would live on the heap, and the loop reads them millions of times).
+ */
+export function* searchInSlices<S>(
+  model: Model<S>,
+  ops: ReadonlyArray<Operation>,
+  limits: SearchLimits,
+  sliceMillis: number
+): Generator<void, SearchResult> {
   const n = ops.length
   const words = (n + 31) >>> 5
   // Entries 0..2n-1: call of op i is entry 2i, its return 2i+1; HEAD is 2n.
@@ -131,9 +145,15 @@ export const search = <S>(model: Model<S>, ops: ReadonlyArray<Operation>, limits
 
   let entry = next[HEAD]!
   let iterations = 0
+  let sliceEnd = performance.now() + sliceMillis
   for (;;) {
-    if ((++iterations & 1023) === 0 && performance.now() > limits.deadline) {
-      return { _tag: "Unknown", states, reason: "time-limit" }
+    if ((++iterations & 1023) === 0) {
+      const now = performance.now()
+      if (now > limits.deadline) return { _tag: "Unknown", states, reason: "time-limit" }
+      if (now > sliceEnd) {
+        yield
+        sliceEnd = performance.now() + sliceMillis
+      }
     }
     const i = entry >>> 1
     if ((entry & 1) === 0) {
