@@ -6,7 +6,6 @@
  *
  * @since 0.1.0
  */
-import type { Readable } from "node:stream"
 import type { Duration, Option, Scope, Stream } from "effect"
 import { Context, Effect, Schema } from "effect"
 import { causeLine } from "./internal/shared/causeLine.js"
@@ -93,10 +92,11 @@ export interface Backend {
    * Runs a shell line with `/bin/sh` semantics as the leader of a new session (so its pid is also its process
    * group). Stopping the command is the caller's business (done by `make`, whose lines print their pid first);
    * closing the scope releases the channel, and stops the group of a command still running then — its caller was
-   * interrupted before it could (while the command started). stdin: bytes, or a readable piped in (a failing one
-   * ends the command rather than leave it waiting); closed after.
+   * interrupted before it could (while the command started). stdin: bytes, or a stream of them piped in (a Node
+   * Readable is one; a failing one ends the command rather than leave it waiting); closed after. (AsyncIterable, not
+   * Readable: a project without @types/node can still type-check this file with skipLibCheck off.)
    */
-  readonly exec: (line: string, stdin?: Uint8Array | Readable) => Effect.Effect<RawProcess, RemoteConnectionError, Scope.Scope>
+  readonly exec: (line: string, stdin?: Uint8Array | AsyncIterable<Uint8Array>) => Effect.Effect<RawProcess, RemoteConnectionError, Scope.Scope>
   readonly upload: (localPath: string, remotePath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
   readonly download: (remotePath: string, localPath: string) => Effect.Effect<void, RemoteFileError | RemoteConnectionError>
   readonly readFile: (path: string) => Effect.Effect<Uint8Array, RemoteFileError | RemoteConnectionError>

@@ -78,6 +78,11 @@ describe("the packed package", () => {
     const tsc = await run(dir, process.execPath, [NodePath.join(dir, "node_modules/typescript/bin/tsc"), "-p", "."])
     expect(tsc.out).toBe("")
     expect(tsc.code).toBe(0)
+    // Also with our declaration files checked (skipLibCheck off), in a project without @types/node.
+    expect(NodeFs.existsSync(NodePath.join(dir, "node_modules/@types/node"))).toBe(false)
+    const strictLib = await run(dir, process.execPath, [NodePath.join(dir, "node_modules/typescript/bin/tsc"), "-p", ".", "--skipLibCheck", "false"])
+    expect(strictLib.out).toBe("")
+    expect(strictLib.code).toBe(0)
 
     // The command runs a TypeScript test file in a "commonjs" project.
     const ducktape = await run(dir, NodePath.join(dir, "node_modules/.bin/ducktape"), ["tests", "--cluster", "localhost:1"])
