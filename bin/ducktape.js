@@ -8,6 +8,13 @@ import * as NodePath from "node:path"
 const ownPackage = JSON.parse(NodeFs.readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 const args = process.argv.slice(2)
 
+// An older Node fails later with a TypeError from deep inside (node:module has no `register` before 20.6).
+const oldNode = nodeProblem()
+if (oldNode !== undefined) {
+  process.stderr.write(`error: ${oldNode}\n`)
+  process.exit(2)
+}
+
 // `--help` and `--version` are answered by the CLI's entry before it loads Effect: they need no check.
 const quick = args.some((a) => a === "--help" || a === "-h" || a === "--version")
 const problem = quick ? undefined : effectProblem()
@@ -44,6 +51,18 @@ function effectProblem() {
       `Install one version that satisfies ${range} in this project (\`npm install effect@${ours.version}\`), then \`npm dedupe\``
   }
   return undefined
+}
+
+/** What is wrong with this Node.js, if anything: older than our `engines` says (`>=X.Y.Z`). */
+function nodeProblem() {
+  const needed = ownPackage.engines.node.replace(/^>=/, "")
+  const [major, minor, patch] = numbers(process.versions.node)
+  const [nMajor, nMinor, nPatch] = numbers(needed)
+  const newEnough = major !== nMajor ? major > nMajor : minor !== nMinor ? minor > nMinor : patch >= nPatch
+  return newEnough
+    ? undefined
+    : `ducktape-effect needs Node.js ${needed} or later (it loads your TypeScript test files through node:module's ` +
+      `register), and this is ${process.versions.node}: install a newer Node.js, e.g. the current LTS`
 }
 
 function packageOf(require) {

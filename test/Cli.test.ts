@@ -220,6 +220,27 @@ describe("ducktape CLI", () => {
     expect(out).toContain("mixed.Mixed.passes.n=1")
   }, 90_000)
 
+  it("on a Node.js older than package.json's engines, says which it needs and exits 2, before anything else", async () => {
+    // The Node this process runs, passed off as 20.5.1 (node:module's register came in 20.6).
+    const pretend = `data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.5.1"}})`
+    for (const args of [["--version"], ["passing.ducktape.ts"]]) {
+      const old = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = ChildProcess.spawn(process.execPath, ["--import", pretend, NodePath.join(repo, "bin/ducktape.js"), ...args], { cwd: dir })
+        let out = ""
+        child.stdout.on("data", (b) => (out += b))
+        child.stderr.on("data", (b) => (out += b))
+        child.on("close", (code) => resolve({ code, out }))
+      })
+      expect(old.out).toBe(
+        "error: ducktape-effect needs Node.js 20.6.0 or later (it loads your TypeScript test files through node:module's register), " +
+          "and this is 20.5.1: install a newer Node.js, e.g. the current LTS\n"
+      )
+      expect(old.code).toBe(2)
+    }
+    // This Node is new enough.
+    expect((await ducktape("--version")).code).toBe(0)
+  }, 60_000)
+
   it("exits 2 with the problem and the fix for bad input", async () => {
     const missing = await ducktape("no/such/dir")
     expect(missing.code).toBe(2)
