@@ -90,7 +90,14 @@ export const clusterLayer = (flags: ClusterChoice, keepLocalhost = false) =>
     }
     const m = /^localhost(?::(\d+))?$/.exec(spec)
     if (m === null) {
-      return yield* fail(`--cluster ${JSON.stringify(spec)} is not a cluster this tool knows`, "use --cluster localhost:N or --cluster ./my-cluster.ts (a module), or --cluster-file FILE / --ssh-config FILE for ssh nodes")
+      // A cluster file given to the wrong flag is the likeliest mix-up: say so rather than list every kind.
+      if (/\.(json|ya?ml)$/i.test(spec)) {
+        return yield* fail(`--cluster ${JSON.stringify(spec)} names a file, and --cluster takes a kind of cluster`, `pass a cluster file as --cluster-file ${spec}`)
+      }
+      return yield* fail(
+        `--cluster ${JSON.stringify(spec)} is not a cluster this tool knows`,
+        "use --cluster localhost:N, docker:N or ./my-cluster.ts (a module), or --cluster-file FILE / --ssh-config FILE for ssh nodes"
+      )
     }
     return Cluster.localhost({ numNodes: m[1] === undefined ? 8 : Number(m[1]), keep: keepLocalhost })
   })
