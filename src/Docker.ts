@@ -80,6 +80,13 @@ export interface DockerOptions {
   readonly nodeTypes?: Readonly<Record<string, NodeSize>>
   /** An image with /bin/sh and sshd, present on every endpoint. Default: the built-in Debian image (built if missing). */
   readonly image?: string
+  /**
+   * A Debian bookworm image the default node image is built from (`docker build`: the node packages by apt, then
+   * sshd), e.g. your registry's `debian:bookworm-slim`. Default: a root filesystem made on this machine with
+   * mmdebstrap from its Debian mirror, or where mmdebstrap is not installed (macOS with Docker Desktop, say)
+   * `debian:bookworm-slim` pulled by the engine. Not used when `image` is given.
+   */
+  readonly baseImage?: string
   /** Debian packages baked into a derived image (built once per package list and base image). */
   readonly packages?: ReadonlyArray<string>
   /** The engines to spread nodes over. Default `["default"]` (DOCKER_HOST, or the Docker CLI's current context). */
@@ -229,6 +236,7 @@ const start = (options: DockerOptions, keep: boolean, keyDir: string) =>
       nodes,
       endpoints,
       image: options.image,
+      baseImage: options.baseImage,
       packages: options.packages ?? [],
       startTimeout: Duration.decode(options.startTimeout ?? defaultStartTimeout)
     })
@@ -380,17 +388,19 @@ export const down = (options: { readonly dir?: string; readonly name?: string; r
  * @since 0.1.0
  * @category utils
  */
-export const ensureImage = (options: { readonly endpoint?: string; readonly packages?: ReadonlyArray<string> } = {}): Effect.Effect<string, DockerError> =>
+export const ensureImage = (
+  options: { readonly endpoint?: string; readonly packages?: ReadonlyArray<string>; readonly baseImage?: string } = {}
+): Effect.Effect<string, DockerError> =>
   Effect.gen(function*() {
     const [endpoint] = yield* parseEndpoints(options.endpoint === undefined ? undefined : [options.endpoint])
     yield* Engine.ping(endpoint!)
-    const base = yield* Image.ensureBase(endpoint!)
+    const base = yield* Image.ensureBase(endpoint!, options.baseImage)
     return options.packages === undefined || options.packages.length === 0 ? base : yield* Image.ensureDerived(endpoint!, base, options.packages)
   })
 
 /**
  * Reads `--cluster docker:SPEC`: `docker:3` (3 untyped nodes), `docker:2,large=1` (2 untyped and 1 large);
- * `DUCKTAPE_DOCKER_IMAGE`, `DUCKTAPE_DOCKER_PACKAGES` (comma-separated) and `DUCKTAPE_DOCKER_ENDPOINTS`
+ * `DUCKTAPE_DOCKER_IMAGE`, `DUCKTAPE_DOCKER_BASE_IMAGE`, `DUCKTAPE_DOCKER_PACKAGES` (comma-separated) and `DUCKTAPE_DOCKER_ENDPOINTS`
  * (comma-separated) add the other options. None when the text is not a docker spec; an error text when it is one
  * that is malformed.
  *
@@ -409,11 +419,13 @@ export const parseClusterFlag = (text: string): Option.Option<DockerOptions | st
   }
   const list = (v: string | undefined) => (v ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
   const image = process.env["DUCKTAPE_DOCKER_IMAGE"]
+  const baseImage = process.env["DUCKTAPE_DOCKER_BASE_IMAGE"]
   const packages = list(process.env["DUCKTAPE_DOCKER_PACKAGES"])
   const endpoints = list(process.env["DUCKTAPE_DOCKER_ENDPOINTS"])
   return Option.some({
     nodes: groups,
     ...(image === undefined || image === "" ? {} : { image }),
+    ...(baseImage === undefined || baseImage === "" ? {} : { baseImage }),
     ...(packages.length === 0 ? {} : { packages }),
     ...(endpoints.length === 0 ? {} : { endpoints })
   })

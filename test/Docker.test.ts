@@ -4,12 +4,13 @@ import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Context, Effect, Layer, Schedule, Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Option, Schedule, Stream } from "effect"
 import * as Cluster from "../src/Cluster.js"
 import type { ClusterNode } from "../src/Cluster.js"
 import * as Docker from "../src/Docker.js"
 import * as Fault from "../src/Fault.js"
 import * as Engine from "../src/internal/cluster/docker/engine.js"
+import * as Image from "../src/internal/cluster/docker/image.js"
 import * as Dockerd from "./support/dockerd.js"
 import * as Packed from "./support/packedProject.js"
 import * as SshdSupport from "./support/sshd.js"
@@ -428,6 +429,27 @@ export const Pair = Test.suite("Pair", {
       expect(countByLabel(host, "ducktape.session")).toBe(before)
     }).pipe(Effect.scoped), { timeout: 300_000 })
 
+  it.scoped("a base image of the user's: the node image is built from it with docker build and its node works; one the engine cannot get fails with no-base-image", () =>
+    Effect.gen(function*() {
+      const { host } = yield* DaemonTag
+      // The engine's Debian root filesystem (mmdebstrap's, under the default image) stands in for a registry's
+      // debian:bookworm-slim: there is no registry here.
+      const rootfs = docker(host, "images", "--format", "{{.Repository}}:{{.Tag}}", "ducktape-node-rootfs").stdout.trim().split("\n")[0]!
+      expect(rootfs).toMatch(/^ducktape-node-rootfs:/)
+      const cluster = yield* Docker.scoped({ nodes: 1, baseImage: rootfs, endpoints: [host], name: "based" })
+      const image = docker(host, "inspect", "--format", "{{.Config.Image}}", cluster.nodes[0]!.containerId).stdout.trim()
+      expect(image).toMatch(/^ducktape-node:/)
+      expect(image).not.toBe(Image.baseTag())
+      const [node] = (yield* Docker.toCluster(cluster)).all
+      expect(yield* node!.account.sshOutput("hostname; dpkg-query -W -f '${Status}' openssh-server")).toBe("n1\ninstall ok installed")
+
+      // A base no engine can pull (a registry on a closed loopback port): one message with the ways out.
+      const failed = yield* Effect.flip(Docker.ensureImage({ endpoint: host, baseImage: "127.0.0.1:1/debian:bookworm-slim" }))
+      expect(failed.reason).toBe("no-base-image")
+      expect(failed.message).toContain("could not build the node image from 127.0.0.1:1/debian:bookworm-slim (the base image you gave)")
+      expect(failed.message).toContain("fix: give a Debian bookworm image the engine has or can pull (DUCKTAPE_DOCKER_BASE_IMAGE")
+    }), { timeout: 600_000 })
+
   it.effect("the redis example runs through the CLI on --cluster docker:3 (its package baked into the image)", () =>
     Effect.gen(function*() {
       const { host } = yield* DaemonTag
@@ -567,6 +589,34 @@ describe("Docker, without a daemon", () => {
     expect(Engine.classify("u@h: Permission denied (publickey).")).toBe("ssh-failed")
     const full = new Docker.DockerError({ endpoint: "default", reason: "disk-full", detail: "docker import failed" })
     expect(full.message).toContain("docker system prune")
+  })
+
+  it("where mmdebstrap or /usr/bin/docker is missing (macOS with Docker Desktop): debian:bookworm-slim is the base, the PATH's docker the CLI", () => {
+    expect(Image.baseRecipe(undefined, "/usr/bin/mmdebstrap")).toBe("mmdebstrap")
+    expect(Image.baseRecipe(undefined, undefined)).toEqual({ from: "debian:bookworm-slim" })
+    // A base the user gives wins over both.
+    expect(Image.baseRecipe("registry.example/debian:bookworm", "/usr/bin/mmdebstrap")).toEqual({ from: "registry.example/debian:bookworm" })
+    const bin = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-cli-${process.pid}-`))
+    try {
+      NodeFs.writeFileSync(NodePath.join(bin, "docker"), "#!/bin/sh\n", { mode: 0o755 })
+      NodeFs.mkdirSync(NodePath.join(bin, "sub"))
+      NodeFs.writeFileSync(NodePath.join(bin, "sub", "docker"), "not executable\n", { mode: 0o644 })
+      // Debian's /usr/bin/docker first; without it, the first executable `docker` on the PATH.
+      expect(Engine.findCli(bin, "/usr/bin")).toBe("/usr/bin/docker")
+      expect(Engine.findCli(`/nonexistent:${NodePath.join(bin, "sub")}:${bin}`, "/nonexistent")).toBe(NodePath.join(bin, "docker"))
+      expect(Engine.findCli(NodePath.join(bin, "sub"), "/nonexistent")).toBeUndefined()
+    } finally {
+      NodeFs.rmSync(bin, { recursive: true, force: true })
+    }
+    // The CLI's environment names a base image as it names the image.
+    const saved = process.env["DUCKTAPE_DOCKER_BASE_IMAGE"]
+    process.env["DUCKTAPE_DOCKER_BASE_IMAGE"] = "registry.example/debian:bookworm"
+    try {
+      expect(Docker.parseClusterFlag("docker:2")).toEqual(Option.some({ nodes: [{ numNodes: 2 }], baseImage: "registry.example/debian:bookworm" }))
+    } finally {
+      if (saved === undefined) delete process.env["DUCKTAPE_DOCKER_BASE_IMAGE"]
+      else process.env["DUCKTAPE_DOCKER_BASE_IMAGE"] = saved
+    }
   })
 
   it("a socket the user may not open fails with no-permission, from the CLI with exit 2", async () => {

@@ -1,22 +1,26 @@
 /**
  * Talking to Docker engines.
  *
- * Why the `/usr/bin/docker` CLI and not the Engine API over the socket: the CLI reaches every kind of endpoint a
+ * Why the Docker CLI and not the Engine API over the socket: the CLI reaches every kind of endpoint a
  * user names — unix sockets, tcp://, ssh:// engines (it tunnels over the user's own ssh with `docker system
  * dial-stdio`) and contexts — with the user's own configuration and credentials, and `docker import` / `build`
  * stream contexts for us. An API client would have to reimplement the ssh transport and the context store. The cost
  * is a process per call (~30-60 ms), paid only while containers are made and removed, never per test command (those
- * go over ssh). The path is explicit because another `docker` (a client of some other engine, or a wrapper)
- * may come first on the PATH.
+ * go over ssh). Debian's `/usr/bin/docker` is taken first because another `docker` (a client of some other engine,
+ * or a wrapper) may come first on the PATH; without it, the PATH's (Docker Desktop's is in /usr/local/bin).
  */
 import * as ChildProcess from "node:child_process"
-import * as NodeFs from "node:fs"
 import { Effect } from "effect"
+import { findExecutable, pathDirectories } from "../../shared/executables.js"
 import type { DockerFailure } from "./errors.js"
 import { DockerError } from "./errors.js"
 
-/** The Docker CLI we run. */
-export const dockerCli = "/usr/bin/docker"
+/** Where the Docker CLI is looked for first. */
+const debianCli = "/usr/bin"
+
+/** The Docker CLI we run: Debian's if installed, else the first `docker` on the PATH (`path`, this process's). */
+export const findCli = (path?: string, first: string = debianCli): string | undefined =>
+  findExecutable("docker", [first, ...pathDirectories(path)])
 
 /** One Docker engine, as the user named it. */
 export interface Endpoint {
@@ -95,8 +99,9 @@ export const run = (
   options: { readonly stdin?: string; readonly timeoutMs?: number; readonly env?: Record<string, string> } = {}
 ): Effect.Effect<Ran, DockerError> =>
   Effect.async<Ran, DockerError>((resume) => {
-    if (!NodeFs.existsSync(dockerCli)) {
-      resume(Effect.fail(new DockerError({ endpoint: endpoint.id, reason: "missing-tool", detail: `${dockerCli} is not installed` })))
+    const dockerCli = findCli()
+    if (dockerCli === undefined) {
+      resume(Effect.fail(new DockerError({ endpoint: endpoint.id, reason: "missing-tool", detail: "no Docker CLI: neither /usr/bin/docker nor a `docker` on the PATH" })))
       return
     }
     const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, LC_ALL: "C" }

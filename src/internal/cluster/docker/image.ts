@@ -9,6 +9,7 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { Effect } from "effect"
+import { findExecutable, pathDirectories } from "../../shared/executables.js"
 import * as Engine from "./engine.js"
 import { DockerError } from "./errors.js"
 
@@ -63,6 +64,27 @@ const baseDockerfile = (from: string) =>
     `CMD ["/usr/sbin/sshd", "-D", "-e"]`,
     ""
   ].join("\n")
+
+/**
+ * The default image from a Debian image instead of a root filesystem of our own: the same packages installed by
+ * apt, then the same sshd layer.
+ */
+const fromBaseDockerfile = (from: string) =>
+  [
+    `FROM ${from}`,
+    `RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${basePackages.join(" ")} && rm -rf /var/lib/apt/lists/*`,
+    ...baseDockerfile(from).split("\n").slice(1)
+  ].join("\n")
+
+/** The base where mmdebstrap is not installed (macOS with Docker Desktop, say): Debian's own, from the registry. */
+export const registryBase = `debian:${suite}-slim`
+
+/**
+ * How the default image is made: from a root filesystem mmdebstrap makes here from this machine's Debian mirror,
+ * or, given a base image or without mmdebstrap, from a Debian image by `docker build`.
+ */
+export const baseRecipe = (baseImage: string | undefined, mmdebstrap: string | undefined): { readonly from: string } | "mmdebstrap" =>
+  baseImage !== undefined ? { from: baseImage } : mmdebstrap === undefined ? { from: registryBase } : "mmdebstrap"
 
 const derivedDockerfile = (from: string, packages: ReadonlyArray<string>) =>
   [
@@ -136,12 +158,35 @@ const build = (endpoint: Engine.Endpoint, tag: string, dockerfile: string) =>
     )
   }))
 
+/** The default image built from a Debian image (see baseRecipe); tagged by the base and the recipe. */
+const ensureFromImage = (endpoint: Engine.Endpoint, from: string, given: boolean): Effect.Effect<string, DockerError> =>
+  Effect.gen(function*() {
+    const tag = `ducktape-node:${hash({ v: 1, from, dockerfile: fromBaseDockerfile(from) })}`
+    if (yield* exists(endpoint, tag)) return tag
+    yield* Effect.logInfo(`building the default node image ${tag} from ${from} (once; later runs reuse it)`)
+    yield* build(endpoint, tag, fromBaseDockerfile(from)).pipe(
+      Effect.mapError((e) =>
+        e.reason === "disk-full" ? e : new DockerError({
+          endpoint: e.endpoint,
+          reason: "no-base-image",
+          detail: `could not build the node image from ${from}${
+            given ? " (the base image you gave)" : " (mmdebstrap, which builds it from this machine's Debian mirror, is not installed)"
+          }: ${e.detail}`
+        })
+      )
+    )
+    return tag
+  })
+
 /**
- * The default image on an endpoint, built if missing: mmdebstrap (locally), `docker import`, `docker build`.
+ * The default image on an endpoint, built if missing: mmdebstrap (locally), `docker import`, `docker build`; or,
+ * from `baseImage` or where mmdebstrap is not installed, a `docker build` from a Debian image (baseRecipe).
  * Two runs building at once both succeed: the tag just points at whichever finished last.
  */
-export const ensureBase = (endpoint: Engine.Endpoint): Effect.Effect<string, DockerError> =>
+export const ensureBase = (endpoint: Engine.Endpoint, baseImage?: string): Effect.Effect<string, DockerError> =>
   Effect.gen(function*() {
+    const recipe = baseRecipe(baseImage, findExecutable("mmdebstrap", pathDirectories()))
+    if (recipe !== "mmdebstrap") return yield* ensureFromImage(endpoint, recipe.from, baseImage !== undefined)
     const mirror = debianMirror()
     const tag = baseTag(mirror)
     if (yield* exists(endpoint, tag)) return tag

@@ -55,6 +55,7 @@ export interface StartPlan {
   readonly nodes: ReadonlyArray<{ readonly name: string; readonly nodeType: string | undefined; readonly size: D.NodeSize | undefined }>
   readonly endpoints: ReadonlyArray<Engine.Endpoint>
   readonly image: string | undefined
+  readonly baseImage: string | undefined
   readonly packages: ReadonlyArray<string>
   readonly startTimeout: Duration.Duration
 }
@@ -150,7 +151,7 @@ const imageFor = (endpoint: Engine.Endpoint, plan: StartPlan) =>
         return yield* Effect.fail(new DockerError({ endpoint: endpoint.id, reason: "image-not-found", detail: `image ${JSON.stringify(plan.image)} is not on this engine` }))
       }
       image = plan.image
-    } else image = yield* Image.ensureBase(endpoint)
+    } else image = yield* Image.ensureBase(endpoint, plan.baseImage)
     return plan.packages.length === 0 ? image : yield* Image.ensureDerived(endpoint, image, plan.packages)
   })
 

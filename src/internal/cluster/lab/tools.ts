@@ -1,10 +1,9 @@
 // The lab (src/Lab.ts): running tools (ip, iptables, unshare) with bounded time, and writing files.
 import type { PlatformError } from "@effect/platform/Error"
 import * as ChildProcess from "node:child_process"
-import * as NodeFs from "node:fs/promises"
-import * as NodePath from "node:path"
 import { Duration, Effect, Option, Schedule } from "effect"
 import * as Shell from "../../../Shell.js"
+import { findExecutable, pathDirectories } from "../../shared/executables.js"
 import { filesErrorText, withFiles } from "../../shared/files.js"
 import { LabError } from "./errors.js"
 
@@ -23,11 +22,9 @@ export const defaultDownTimeout = Duration.seconds(30)
 // Running tools
 // ---------------------------------------------------------------------------------------------------------
 
-export const searchPath = (): ReadonlyArray<string> => {
-  const dirs = (process.env["PATH"] ?? "").split(":").filter((d) => d !== "")
+export const searchPath = (): ReadonlyArray<string> =>
   // root's PATH from some shells lacks the sbin directories where ip, iptables and sshd live.
-  return [...dirs, "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-}
+  [...pathDirectories(), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"]
 
 export const toolEnv = (): NodeJS.ProcessEnv => ({ PATH: searchPath().join(":"), LC_ALL: "C" })
 
@@ -38,14 +35,7 @@ export interface Tools {
 }
 
 export const findTool = (name: string): Effect.Effect<Option.Option<string>> =>
-  Effect.promise(async () => {
-    for (const dir of searchPath()) {
-      const candidate = NodePath.join(dir, name)
-      const ok = await NodeFs.access(candidate, NodeFs.constants.X_OK).then(() => true, () => false)
-      if (ok) return Option.some(candidate)
-    }
-    return Option.none()
-  })
+  Effect.sync(() => Option.fromNullable(findExecutable(name, searchPath())))
 
 export const checkRoot = (lab: string) =>
   process.getuid?.() === 0
