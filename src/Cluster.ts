@@ -7,7 +7,10 @@
  * @since 0.1.0
  */
 import type { Context, Effect, Layer, Scope } from "effect"
-import * as internal from "./internal/cluster/cluster.js"
+import * as clusterFile from "./internal/cluster/clusterFile.js"
+import * as localhostCluster from "./internal/cluster/localhost.js"
+import * as pool from "./internal/cluster/pool.js"
+import * as sshConfig from "./internal/cluster/sshConfig.js"
 import type { ClusterConfigError, InsufficientResources, UnreachableNodes } from "./internal/cluster/errors.js"
 import * as tag from "./internal/cluster/tag.js"
 import type { RemoteAccount, RemoteConnectionError } from "./RemoteAccount.js"
@@ -115,7 +118,7 @@ export const Cluster: Context.Tag<Cluster, Cluster> = tag.Cluster
  * @since 0.1.0
  * @category utils
  */
-export const normalize: (spec: ClusterSpec) => NormalizedSpec = internal.normalize
+export const normalize: (spec: ClusterSpec) => NormalizedSpec = pool.normalize
 
 /**
  * The total number of nodes a spec asks for.
@@ -131,7 +134,7 @@ export const specSize = (spec: ClusterSpec): number => normalize(spec).reduce((n
  * @since 0.1.0
  * @category utils
  */
-export const describeSpec: (spec: ClusterSpec) => string = internal.describeSpec
+export const describeSpec: (spec: ClusterSpec) => string = pool.describeSpec
 
 /**
  * Whether a spec can be met by these nodes.
@@ -139,7 +142,7 @@ export const describeSpec: (spec: ClusterSpec) => string = internal.describeSpec
  * @since 0.1.0
  * @category utils
  */
-export const fitsIn: (spec: ClusterSpec, nodes: ReadonlyArray<ClusterNode>) => boolean = internal.fitsIn
+export const fitsIn: (spec: ClusterSpec, nodes: ReadonlyArray<ClusterNode>) => boolean = pool.fitsIn
 
 /**
  * A cluster over a fixed list of nodes (also how a test's sub-cluster is made).
@@ -147,7 +150,7 @@ export const fitsIn: (spec: ClusterSpec, nodes: ReadonlyArray<ClusterNode>) => b
  * @since 0.1.0
  * @category constructors
  */
-export const make: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<Cluster> = internal.makePool
+export const make: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<Cluster> = pool.makePool
 
 /**
  * Options of the localhost cluster.
@@ -170,7 +173,7 @@ export interface LocalhostOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const localhost: (options: LocalhostOptions) => Layer.Layer<Cluster, ClusterConfigError> = internal.localhost
+export const localhost: (options: LocalhostOptions) => Layer.Layer<Cluster, ClusterConfigError> = localhostCluster.localhost
 
 /**
  * Options shared by the ssh-based sources.
@@ -194,7 +197,7 @@ export interface SshSourceOptions {
 export const fromFile: (
   path: string,
   options?: SshSourceOptions
-) => Layer.Layer<Cluster, ClusterConfigError | UnreachableNodes | RemoteConnectionError> = internal.fromFile
+) => Layer.Layer<Cluster, ClusterConfigError | UnreachableNodes | RemoteConnectionError> = clusterFile.fromFile
 
 /**
  * Nodes from an OpenSSH config file: each `Host` alias (no wildcards) is a node.
@@ -205,4 +208,4 @@ export const fromFile: (
 export const fromSshConfig: (
   path: string,
   options?: SshSourceOptions
-) => Layer.Layer<Cluster, ClusterConfigError | UnreachableNodes | RemoteConnectionError> = internal.fromSshConfig
+) => Layer.Layer<Cluster, ClusterConfigError | UnreachableNodes | RemoteConnectionError> = sshConfig.fromSshConfig

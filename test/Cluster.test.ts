@@ -5,7 +5,8 @@ import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Either, Exit, Layer, Scope } from "effect"
 import * as Cluster from "../src/Cluster.js"
-import { clusterJsonWarnings, parseClusterJson, readSshConfig } from "../src/internal/cluster/cluster.js"
+import { clusterJsonWarnings, parseClusterJson } from "../src/internal/cluster/clusterFile.js"
+import { readSshConfig } from "../src/internal/cluster/sshConfig.js"
 import { PendingQueue } from "../src/internal/runner/scheduler.js"
 import * as selection from "../src/internal/runner/discovery/selection.js"
 import * as Test from "../src/Test.js"
@@ -118,6 +119,8 @@ describe("cluster sources", () => {
     expect(clusterJsonWarnings("c.json", JSON.stringify({ nodes: [{ ssh_config: { host: "a", zzz: 1 } }] }))[0]).not.toContain("did you mean")
     // What a lab writes for its own commands is not warned about.
     expect(clusterJsonWarnings("c.json", JSON.stringify({ nodes: [{ ssh_config: { host: "a" }, netns: "x" }], lab: {} }))).toEqual([])
+    // Nor what `ducktape docker up` writes.
+    expect(clusterJsonWarnings("c.json", JSON.stringify({ nodes: [{ ssh_config: { host: "a" } }], docker: { name: "x", endpoints: [] } }))).toEqual([])
   })
 
   it("names the path of every bad field, and bad JSON", () => {

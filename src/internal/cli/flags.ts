@@ -1,8 +1,9 @@
 /**
  * The flags of every `ducktape` command as plain data: `--help` is rendered from here, and flags are checked here
- * (integers, unknown names with a did-you-mean) before @effect/cli parses them. This module imports nothing else,
- * so that `ducktape --help` loads only it.
+ * (integers, unknown names with a did-you-mean) before @effect/cli parses them. This module imports nothing else
+ * but the did-you-mean helper (which imports nothing), so that `ducktape --help` loads only them.
  */
+import { nearest } from "../shared/nearest.js"
 
 /** One flag. */
 export interface Flag {
@@ -269,30 +270,11 @@ export const helpText = (command: CommandHelp, version: string, color: boolean):
   return out.join("\n")
 }
 
-/** The edit distance of two flag names, for did-you-mean. */
-const distance = (a: string, b: string): number => {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const here = row[j]!
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1))
-      previous = here
-    }
-  }
-  return row[b.length]!
-}
-
 /** The known flag closest to an unknown one, if one is close. */
 export const didYouMean = (flag: string, known: ReadonlyArray<Flag>): string | undefined => {
   const given = flag.replace(/^-+/, "").split("=")[0]!
-  let best: { name: string; d: number } | undefined
-  for (const f of [...known, ...builtIn]) {
-    const d = distance(given, f.name)
-    if (best === undefined || d < best.d) best = { name: f.name, d }
-  }
-  return best !== undefined && best.d <= Math.max(2, Math.floor(given.length / 4)) ? `--${best.name}` : undefined
+  const near = nearest(given, [...known, ...builtIn].map((f) => f.name), { maxDistance: (g) => Math.max(2, Math.floor(g.length / 4)) })
+  return near === undefined ? undefined : `--${near}`
 }
 
 /** A problem with a command line's flags: what is wrong and how to fix it. */
