@@ -56,7 +56,26 @@ const reaches = (from: ClusterNode, to: ClusterNode, within = 1) =>
     Effect.map((r) => r.exitCode === 0 && r.stdout === "SSH-2.0")
   )
 
-const cli = (args: Array<string>, env: Record<string, string>) => sh(["node", NodePath.join(repo, "bin/ducktape.js"), ...args], env)
+/**
+ * Like `sh`, without blocking this worker while it runs: vitest's calls to a worker time out after 60 s, and a CLI run
+ * (an image build on a fresh machine, a ZooKeeper suite) can take longer than that.
+ */
+const shAsync = (argv: ReadonlyArray<string>, env: Record<string, string> = {}, timeoutMs = 600_000): Effect.Effect<Ran> =>
+  Effect.async<Ran>((resume) => {
+    const child = ChildProcess.spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, cwd: repo, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code: code ?? 255, stdout, stderr }))
+    })
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+const cli = (args: Array<string>, env: Record<string, string>) => shAsync(["node", NodePath.join(repo, "bin/ducktape.js"), ...args], env)
 
 // The examples' packages, baked into one derived image (built once, then cached in the daemon's kept data root) that
 // the Redis and ZooKeeper runs share; the services' own Provision step then finds them installed.
@@ -132,7 +151,7 @@ const killMidRun = (host: string, moment: KillMoment, delayMs: number, signal: "
     const left = sessionOf(host, pid)
     const leftFaultRules = faultRules(left.containers)
     const leftHostRules = hostRules(left.runs).bridge
-    const cleaned = cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host })
+    const cleaned = yield* cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host })
     const removed = Number(/removed (\d+) docker leftovers/.exec(cleaned.stdout)?.[1] ?? 0)
     // A `docker run` the driver had started goes on without it: look again a moment later for what such a call made
     // after the clean.
@@ -374,21 +393,21 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       // Whatever this test leaves (it fails half way, say) would outlive it in the cached data root.
       yield* Effect.ignore(Docker.down({ name: "cliup", endpoints: [host] }))
       yield* Effect.addFinalizer(() => Effect.ignore(Docker.down({ name: "cliup", endpoints: [host] })))
-      const up = cli(["docker", "up", "--nodes", "1,tiny=1", "--name", "cliup", "--dir", stateDir], { DOCKER_HOST: host })
+      const up = yield* cli(["docker", "up", "--nodes", "1,tiny=1", "--name", "cliup", "--dir", stateDir], { DOCKER_HOST: host })
       // An unknown type is refused; a known one works.
       expect(up.code).toBe(2)
       expect(up.stderr + up.stdout).toContain(`unknown node type "tiny"`)
       expect(countByLabel(host, "ducktape.run=cliup")).toBe(0)
-      const up2 = cli(["docker", "up", "--nodes", "1,small=1", "--name", "cliup", "--dir", stateDir], { DOCKER_HOST: host })
+      const up2 = yield* cli(["docker", "up", "--nodes", "1,small=1", "--name", "cliup", "--dir", stateDir], { DOCKER_HOST: host })
       expect(up2.stdout).toContain("docker cluster cliup is up")
       expect(up2.code).toBe(0)
       // The process that made them is gone, yet clean leaves them: they are meant to stay.
-      expect(cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host }).stdout).toContain("no docker leftovers found")
+      expect((yield* cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host })).stdout).toContain("no docker leftovers found")
       const context = yield* Layer.build(Cluster.fromFile(NodePath.join(stateDir, "cluster.json")))
       const cluster = Context.get(context, Cluster.Cluster)
       expect(cluster.all.map((n) => [n.name, n.nodeType])).toEqual([["n1", undefined], ["n2", "small"]])
       expect(yield* cluster.all[1]!.account.sshOutput("hostname; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us")).toBe("n2\n50000\n")
-      const down = cli(["docker", "down", "--dir", stateDir], { DOCKER_HOST: host })
+      const down = yield* cli(["docker", "down", "--dir", stateDir], { DOCKER_HOST: host })
       expect(down.stdout).toContain("removed 2 containers, 1 networks")
       expect(countByLabel(host, "ducktape.run=cliup")).toBe(0)
       expect(NodeFs.existsSync(NodePath.join(stateDir, "cluster.json"))).toBe(false)
@@ -456,7 +475,7 @@ export const Pair = Test.suite("Pair", {
       const before = countByLabel(host, "ducktape.session")
       const results = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-redis-${process.pid}-`))
       try {
-        const ran = cli(["--cluster", "docker:3", "--results-root", results, "examples/redis.ducktape.ts"], {
+        const ran = yield* cli(["--cluster", "docker:3", "--results-root", results, "examples/redis.ducktape.ts"], {
           DOCKER_HOST: host,
           DUCKTAPE_DOCKER_PACKAGES: examplePackages
         })
@@ -476,8 +495,8 @@ export const Pair = Test.suite("Pair", {
       const results = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-zk-${process.pid}-`))
       try {
         // No DUCKTAPE_LAB: the CLI sets it for docker clusters, so the partition suite runs instead of being IGNORE.
-        const ran = sh(["node", NodePath.join(repo, "bin/ducktape.js"), "--cluster", "docker:3", "--results-root", results,
-          "examples/zookeeper.ducktape.ts", "examples/zookeeper-partition.ducktape.ts"], { DOCKER_HOST: host, DUCKTAPE_DOCKER_PACKAGES: examplePackages }, 600_000)
+        const ran = yield* cli(["--cluster", "docker:3", "--results-root", results,
+          "examples/zookeeper.ducktape.ts", "examples/zookeeper-partition.ducktape.ts"], { DOCKER_HOST: host, DUCKTAPE_DOCKER_PACKAGES: examplePackages })
         const report = JSON.parse(NodeFs.readFileSync(NodePath.join(results, "latest", "report.json"), "utf8"))
         const statuses = Object.fromEntries(report.results.map((r: { testId: string; status: string; summary: string }) => [r.testId, `${r.status} ${r.status === "PASS" ? "" : r.summary}`.trim()]))
         expect(statuses, ran.stdout.slice(-3000) + ran.stderr.slice(-2000)).toEqual({
@@ -572,7 +591,7 @@ export const Pair = Test.suite("Pair", {
       expect(countByLabel(host, "ducktape.session")).toBe(before)
 
       // From the CLI: exit 2 and the message, no stack trace.
-      const ran = cli(["--cluster", "docker:1", "examples/redis.ducktape.ts"], { DOCKER_HOST: "unix:///nonexistent/docker.sock" })
+      const ran = yield* cli(["--cluster", "docker:1", "examples/redis.ducktape.ts"], { DOCKER_HOST: "unix:///nonexistent/docker.sock" })
       expect(ran.code).toBe(2)
       expect(ran.stderr + ran.stdout).toContain("the Docker daemon does not answer")
       expect(ran.stderr + ran.stdout).not.toMatch(/\n\s+at /)
