@@ -19,6 +19,8 @@
 import type { Effect, Either } from "effect"
 import { Schema } from "effect"
 import * as internal from "./internal/runner/discovery/discovery.js"
+import * as names from "./internal/runner/discovery/names.js"
+import * as symbols from "./internal/runner/discovery/symbols.js"
 import type { Params, TestCase } from "./Test.js"
 import { DiscoveryError } from "./internal/runner/errors.js"
 
@@ -101,7 +103,7 @@ export const discover: (selection: Selection) => Effect.Effect<Discovered, Disco
  * @since 0.1.0
  * @category utils
  */
-export const parseSymbol: (text: string) => Either.Either<ParsedSymbol, DiscoveryError> = internal.parseSymbol
+export const parseSymbol: (text: string) => Either.Either<ParsedSymbol, DiscoveryError> = symbols.parseSymbol
 
 /**
  * The symbol that reruns exactly this case: `relative/file.ducktape.ts::Suite.test@{"k":1}`.
@@ -109,7 +111,7 @@ export const parseSymbol: (text: string) => Either.Either<ParsedSymbol, Discover
  * @since 0.1.0
  * @category utils
  */
-export const symbolOf: (testCase: TestCase, cwd?: string) => string = internal.symbolOf
+export const symbolOf: (testCase: TestCase, cwd?: string) => string = symbols.symbolOf
 
 /**
  * A file's module name: its path relative to `cwd` without the `.ducktape.ts` suffix, `/` → `.`.
@@ -117,7 +119,7 @@ export const symbolOf: (testCase: TestCase, cwd?: string) => string = internal.s
  * @since 0.1.0
  * @category utils
  */
-export const moduleName: (file: string, cwd?: string) => string = internal.moduleName
+export const moduleName: (file: string, cwd?: string) => string = names.moduleName
 
 /**
  * Whether a file name follows the test-file naming rule (`*.ducktape.ts`, `.mts`, `.js`, `.mjs`).
@@ -125,4 +127,4 @@ export const moduleName: (file: string, cwd?: string) => string = internal.modul
  * @since 0.1.0
  * @category guards
  */
-export const isTestFileName: (name: string) => boolean = internal.isTestFileName
+export const isTestFileName: (name: string) => boolean = names.isTestFileName
