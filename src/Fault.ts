@@ -22,7 +22,11 @@
 import type { Duration, Effect, Schedule, Scope } from "effect"
 import { Schema } from "effect"
 import type { ClusterNode } from "./Cluster.js"
-import * as internal from "./internal/service/fault.js"
+import * as bandwidthFaults from "./internal/service/fault/bandwidth.js"
+import * as networkFaults from "./internal/service/fault/network.js"
+import * as faultPreconditions from "./internal/service/fault/preconditions.js"
+import * as processFaults from "./internal/service/fault/processes.js"
+import * as faultSchedules from "./internal/service/fault/schedules.js"
 import type { Signal } from "./RemoteAccount.js"
 import type { RunningService, ServiceError } from "./Service.js"
 import { installHint, FaultError } from "./internal/service/errors.js"
@@ -74,7 +78,7 @@ export type ProcessTarget = number | string
  */
 export const partition: (
   groups: ReadonlyArray<ReadonlyArray<ClusterNode>>
-) => Effect.Effect<Fault, FaultError, Scope.Scope> = internal.partition
+) => Effect.Effect<Fault, FaultError, Scope.Scope> = networkFaults.partition
 
 /**
  * Cuts a node off from the other nodes: `from`, or by default every other node of the current `Cluster` (the
@@ -86,7 +90,7 @@ export const partition: (
 export const isolate: (
   node: ClusterNode,
   from?: ReadonlyArray<ClusterNode>
-) => Effect.Effect<Fault, FaultError, Scope.Scope> = internal.isolate
+) => Effect.Effect<Fault, FaultError, Scope.Scope> = networkFaults.isolate
 
 /**
  * Options of `packetLoss`.
@@ -110,7 +114,7 @@ export const packetLoss: (
   node: ClusterNode,
   probability: number,
   options?: PacketLossOptions
-) => Effect.Effect<Fault, FaultError, Scope.Scope> = internal.packetLoss
+) => Effect.Effect<Fault, FaultError, Scope.Scope> = networkFaults.packetLoss
 
 /**
  * Limits what the node sends on its interface to `rate`, in tc units (`"1mbit"`, `"500kbit"`, `"10mbps"`), with
@@ -124,7 +128,7 @@ export const packetLoss: (
  * @category utils
  */
 export const bandwidth: (node: ClusterNode, rate: string) => Effect.Effect<Fault, FaultError, Scope.Scope> =
-  internal.bandwidth
+  bandwidthFaults.bandwidth
 
 /**
  * Options of `pause` and `kill`.
@@ -148,7 +152,7 @@ export const pause: (
   node: ClusterNode,
   target: ProcessTarget,
   options?: ProcessOptions
-) => Effect.Effect<Paused, FaultError, Scope.Scope> = internal.pause
+) => Effect.Effect<Paused, FaultError, Scope.Scope> = processFaults.pause
 
 /**
  * Options of `kill`.
@@ -174,7 +178,7 @@ export const kill: (
   node: ClusterNode,
   target: ProcessTarget,
   options?: KillOptions
-) => Effect.Effect<ReadonlyArray<number>, FaultError | ServiceError> = internal.kill
+) => Effect.Effect<ReadonlyArray<number>, FaultError | ServiceError> = processFaults.kill
 
 /**
  * Restarts one node of a service (`restartNode`), recorded as a fault in the test's results.
@@ -183,7 +187,7 @@ export const kill: (
  * @category utils
  */
 export const bounce: (service: RunningService<unknown>, node: ClusterNode) => Effect.Effect<void, ServiceError> =
-  internal.bounce
+  processFaults.bounce
 
 /**
  * Options of `during`.
@@ -229,7 +233,7 @@ export const during: <E, R, Out, R2>(
   schedule: Schedule.Schedule<Out, unknown, R2>,
   fault: (tick: number) => Effect.Effect<unknown, E, R | Scope.Scope>,
   options: DuringOptions
-) => Effect.Effect<Chaos<E>, E, Exclude<R, Scope.Scope> | R2 | Scope.Scope> = internal.during
+) => Effect.Effect<Chaos<E>, E, Exclude<R, Scope.Scope> | R2 | Scope.Scope> = faultSchedules.during
 
 /**
  * One of the nodes, chosen at random (with Effect's `Random`, so a test can seed it).
@@ -237,7 +241,7 @@ export const during: <E, R, Out, R2>(
  * @since 0.1.0
  * @category utils
  */
-export const randomNode: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<ClusterNode> = internal.randomNode
+export const randomNode: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<ClusterNode> = faultSchedules.randomNode
 
 /**
  * Checks, without applying anything, that network faults can be applied on these nodes (own network stack, root,
@@ -247,6 +251,6 @@ export const randomNode: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<Cl
  * @category utils
  */
 export const checkNetwork: (nodes: ReadonlyArray<ClusterNode>) => Effect.Effect<void, FaultError> =
-  internal.checkNetwork
+  faultPreconditions.checkNetwork
 
 

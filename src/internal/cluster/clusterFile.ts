@@ -43,7 +43,6 @@ const clusterJsonKeys = {
   ssh_config: ["host", "hostname", "user", "port", "password", "identityfile", "connecttimeout", "stricthostkeychecking", "userknownhostsfile"]
 } as const
 
-
 /**
  * Keys of a cluster.json that ducktape does not read (a typo such as `identity_file` would otherwise be ignored
  * silently), one warning per key naming every node that has it, with the key most likely meant.

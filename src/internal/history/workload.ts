@@ -4,7 +4,7 @@
 import { Cause, Duration, Effect, Fiber, Ref, Schedule, Scope } from "effect"
 import type { HistoryParseError } from "../../History.js"
 import type { FaultRecord, Op, Options, Result, Rng } from "../../Workload.js"
-import * as Fault from "../service/fault.js"
+import * as Fault from "../service/fault/schedules.js"
 import { HistoryParseError as ParseError } from "./errors.js"
 import * as recorder from "./recorder.js"
 

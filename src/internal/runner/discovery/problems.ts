@@ -1,4 +1,4 @@
-/** How discovery states a problem: one DiscoveryError with its fix, lists cut short, an error's text and a hint for it. */
+/** How discovery states a problem: a DiscoveryError with its fix, lists cut short, an error's text and a hint. */
 import { Effect } from "effect"
 import { DiscoveryError } from "../errors.js"
 
