@@ -64,8 +64,31 @@ const removeQdisc = (dev: string, dryRun: boolean) => {
     `echo present; ${dryRun ? "" : `tc qdisc del dev ${d} root; `}fi; true`
 }
 
-/** The localhost cluster's scratch directories name the driver pid: `ducktape-localhost-<pid>-…`. */
-const localScratch = /^ducktape-localhost-(\d+)-/
+/**
+ * This machine's scratch directories name the driver's pid: the localhost cluster's nodes (`ducktape-localhost-<pid>-…`),
+ * a docker cluster's key (`ducktape-docker-…`), a node image being built (`ducktape-image-…`).
+ */
+const localScratch = /^ducktape-(?:localhost|docker|image)-(\d+)-/
+
+/**
+ * Finds (and unless `dryRun` removes) the scratch directories of dead drivers in this machine's temp dir.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const cleanLocalScratch = (options: { readonly dryRun?: boolean } = {}): Effect.Effect<ReadonlyArray<Leftover>> =>
+  Effect.gen(function*() {
+    const found: Array<Leftover> = []
+    const tmp = NodeOs.tmpdir()
+    const entries = yield* Effect.promise(() => NodeFs.readdir(tmp).catch(() => [] as Array<string>))
+    for (const name of entries) {
+      const m = localScratch.exec(name)
+      if (m === null || isLive(`x/${NodeOs.hostname()}/${m[1]}`)) continue
+      found.push({ node: "localhost", kind: "directory", what: NodePath.join(tmp, name), label: `pid ${m[1]}` })
+      if (options.dryRun !== true) yield* Effect.promise(() => NodeFs.rm(NodePath.join(tmp, name), { recursive: true, force: true }))
+    }
+    return found
+  })
 
 /**
  * Finds what dead sessions left on the nodes (and in this machine's temp dir), removing it unless `dryRun`.
@@ -130,14 +153,7 @@ export const clean = (
         }
       }), { concurrency: 16, discard: true })
 
-    const tmp = NodeOs.tmpdir()
-    const entries = yield* Effect.promise(() => NodeFs.readdir(tmp).catch(() => [] as Array<string>))
-    for (const name of entries) {
-      const m = localScratch.exec(name)
-      if (m === null || isLive(`x/${NodeOs.hostname()}/${m[1]}`)) continue
-      found.push({ node: "localhost", kind: "directory", what: NodePath.join(tmp, name), label: `pid ${m[1]}` })
-      if (options.dryRun !== true) yield* Effect.promise(() => NodeFs.rm(NodePath.join(tmp, name), { recursive: true, force: true }))
-    }
+    found.push(...yield* cleanLocalScratch(options))
     return found
   })
 

@@ -3,6 +3,7 @@ import * as NodeFs from "node:fs"
 import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Chunk, Context, Effect, Layer, Option, Schedule, Stream } from "effect"
 import * as Cluster from "../src/Cluster.js"
@@ -13,6 +14,7 @@ import * as Engine from "../src/internal/cluster/docker/engine.js"
 import * as Image from "../src/internal/cluster/docker/image.js"
 import * as Dockerd from "./support/dockerd.js"
 import * as Packed from "./support/packedProject.js"
+import { processesRunning } from "./support/processes.js"
 import * as SshdSupport from "./support/sshd.js"
 
 // One private dockerd for the whole file (its data root, with the built node image, is kept between runs).
@@ -149,6 +151,9 @@ const killMidRun = (host: string, moment: KillMoment, delayMs: number, signal: "
     const exit = yield* Effect.promise(() => exited).pipe(Effect.timeout("3 minutes"), Effect.orElseSucceed(() => "still running 3 minutes after the signal"))
     const killedAfterMs = Date.now() - started
     const left = sessionOf(host, pid)
+    // The docker cluster's key directory in this machine's temp dir, named with the driver's pid.
+    const scratchOf = () => NodeFs.readdirSync(NodeOs.tmpdir()).filter((n) => n.startsWith(`ducktape-docker-${pid}-`)).length
+    const leftScratch = scratchOf()
     const leftFaultRules = faultRules(left.containers)
     const leftHostRules = hostRules(left.runs).bridge
     const cleaned = yield* cli(["clean", "--cluster", "docker"], { DOCKER_HOST: host })
@@ -162,7 +167,8 @@ const killMidRun = (host: string, moment: KillMoment, delayMs: number, signal: "
       exit,
       killedAfterMs,
       left: { containers: left.containers.length, networks: left.networks, faultRules: leftFaultRules, hostRules: leftHostRules },
-      clean: { code: cleaned.code, removed },
+      scratch: { left: leftScratch, after: scratchOf() },
+      clean: { code: cleaned.code, removed, ...(cleaned.code === 0 ? {} : { said: (cleaned.stdout + cleaned.stderr).slice(-1500) }) },
       after: { containers: after.containers.length, networks: after.networks, hostRules: rules.bridge, hostFaultRules: rules.fault }
     }
   }).pipe(Effect.scoped)
@@ -296,6 +302,10 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
         // At least what was counted: a `docker run` the driver had started can make its container after the count.
         expect(outcome.clean.removed, context).toBeGreaterThanOrEqual(outcome.left.containers + outcome.left.networks)
         expect(outcome.after, context).toEqual({ containers: 0, networks: 0, hostRules: 0, hostFaultRules: 0 })
+        // The cluster's key directory here, left by the kill, went with the clean. (At least one: an earlier driver
+        // with the same pid may have left one too.)
+        expect(outcome.scratch.left, context).toBeGreaterThanOrEqual(1)
+        expect(outcome.scratch.after, context).toBe(0)
       }
       process.stdout.write(`docker SIGKILL runs:\n${figures.join("\n")}\n`)
       // Our own live cluster (and anything else live) was left alone.
@@ -310,6 +320,7 @@ layer(DockerCluster, { excludeTestServices: true, timeout: "15 minutes" })("Dock
       expect(outcome.exit, context).toBe("exit 130")
       // Nothing for `ducktape clean` to do: the driver's own teardown removed it all.
       expect(outcome.left, context).toEqual({ containers: 0, networks: 0, faultRules: 0, hostRules: 0 })
+      expect(outcome.scratch, context).toEqual({ left: 0, after: 0 })
       expect(outcome.clean, context).toEqual({ code: 0, removed: 0 })
     }), { timeout: 300_000 })
 
@@ -637,6 +648,31 @@ describe("Docker, without a daemon", () => {
       else process.env["DUCKTAPE_DOCKER_BASE_IMAGE"] = saved
     }
   })
+
+  it("a tool the image build runs here (mmdebstrap) ends with its driver: SIGKILL the driver and the tool is gone in seconds", async () => {
+    // `sleep` with an argument no other process has stands in for mmdebstrap.
+    const argv = ["sleep", `${600 + (process.pid % 1000)}.${Date.now() % 100_000}`]
+    const image = NodeUrl.pathToFileURL(NodePath.join(repo, "src/internal/cluster/docker/image.ts")).href
+    const code = `import { Effect } from "effect"
+import { runLocal } from ${JSON.stringify(image)}
+await Effect.runPromise(runLocal({ id: "local", flags: [], local: true, host: undefined }, ${JSON.stringify(argv)}, 600000))`
+    const driver = ChildProcess.spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repo, stdio: "ignore" })
+    const until = async (done: () => boolean, ms: number) => {
+      for (const end = Date.now() + ms; !done(); await new Promise((r) => setTimeout(r, 100))) {
+        if (Date.now() > end) return false
+      }
+      return true
+    }
+    try {
+      expect(await until(() => processesRunning(argv).length === 1, 30_000)).toBe(true)
+      driver.kill("SIGKILL")
+      // The watchdog looks every second, and TERMs the tool's group.
+      expect(await until(() => processesRunning(argv).length === 0, 10_000)).toBe(true)
+    } finally {
+      driver.kill("SIGKILL")
+      for (const pid of processesRunning(argv)) process.kill(pid, "SIGKILL")
+    }
+  }, 60_000)
 
   it("a socket the user may not open fails with no-permission, from the CLI with exit 2", async () => {
     const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `dt-docker-perm-${process.pid}-`))

@@ -12,3 +12,15 @@ export const isAlive = (pid: number): boolean => {
     return false
   }
 }
+
+/** The live processes whose command line is exactly `argv`. */
+export const processesRunning = (argv: ReadonlyArray<string>): ReadonlyArray<number> => {
+  const wanted = argv.join("\0") + "\0"
+  return NodeFs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      return NodeFs.readFileSync(`/proc/${pid}/cmdline`, "utf8") === wanted && isAlive(pid)
+    } catch {
+      return false
+    }
+  })
+}

@@ -13,7 +13,16 @@ export const clean = (o: ClusterChoice & { readonly dryRun: boolean }) =>
     // Containers of dead sessions on the Docker engine(s); a docker cluster is not made just to be scanned.
     const dockerAsked = Option.isSome(Option.flatMap(o.cluster, Docker.parseClusterFlag))
     yield* DockerCli.clean(o.dryRun, dockerAsked)
-    if (dockerAsked) return
+    if (dockerAsked) {
+      // A killed docker driver also leaves its scratch here: the cluster's key, a node image's build directory.
+      const scratch = yield* Clean.cleanLocalScratch({ dryRun: o.dryRun })
+      if (scratch.length > 0) {
+        yield* Effect.sync(() =>
+          process.stdout.write(`${Clean.describe(scratch)}\n${o.dryRun ? `${scratch.length} local leftovers found (dry run: nothing removed)` : `removed ${scratch.length} local leftovers`}\n`)
+        )
+      }
+      return
+    }
     // The localhost cluster's nodes are all this machine: one node is enough to scan it.
     const none = Option.isNone(o.cluster) && Option.isNone(o.clusterFile) && Option.isNone(o.sshConfig)
     const layer = yield* clusterLayer({ ...o, cluster: none ? Option.some("localhost:1") : o.cluster })

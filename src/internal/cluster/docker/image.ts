@@ -112,20 +112,52 @@ export const exists = (endpoint: Engine.Endpoint, tag: string): Effect.Effect<bo
     return reason === undefined || reason === "image-not-found" ? Effect.succeed(false) : Effect.fail(Engine.failure(endpoint, ["image", "inspect"], ran))
   })
 
+// Named with the driver's pid: what a killed driver left here (a root filesystem tarball of a few hundred MB) is
+// found by `ducktape clean` (Clean.cleanLocalScratch).
 const tempDir = Effect.acquireRelease(
-  Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "ducktape-image-"))),
+  Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `ducktape-image-${process.pid}-`))),
   (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
 )
 
-/** Runs a local tool (mmdebstrap), its output kept for the error message. */
-const runLocal = (endpoint: Engine.Endpoint, argv: ReadonlyArray<string>, timeoutMs: number) =>
+/**
+ * Runs `$@` in this shell's process group and ends the whole group within about a second of the driver's death (its
+ * pid, `$1`, gone): a SIGKILLed driver must not leave an mmdebstrap building for minutes. TERM is ignored by the
+ * watchdog itself only after the tool has started, so that the tool keeps the default.
+ */
+const watchdog = [
+  "driver=$1; shift",
+  `"$@" & tool=$!`,
+  "trap '' TERM",
+  `while kill -0 "$tool" 2>/dev/null; do`,
+  `  kill -0 "$driver" 2>/dev/null || { kill -TERM 0; sleep 2; kill -KILL 0; }`,
+  "  sleep 1",
+  "done",
+  `wait "$tool"`
+].join("\n")
+
+/**
+ * Runs a local tool (mmdebstrap), its output kept for the error message. It runs in a process group of its own
+ * under a watchdog (above): an interruption or timeout kills the group, and so does the driver's death.
+ */
+export const runLocal = (endpoint: Engine.Endpoint, argv: ReadonlyArray<string>, timeoutMs: number) =>
   Effect.async<void, DockerError>((resume) => {
-    const child = ChildProcess.spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } })
+    const child = ChildProcess.spawn("/bin/sh", ["-c", watchdog, "sh", String(process.pid), ...argv], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LC_ALL: "C" },
+      detached: true
+    })
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL")
+      } catch {
+        // Already gone.
+      }
+    }
     let out = ""
     const keep = (d: Buffer) => (out = (out + d.toString("utf8")).slice(-8000))
     child.stdout.on("data", keep)
     child.stderr.on("data", keep)
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    const timer = setTimeout(killGroup, timeoutMs)
     child.on("error", (e) => {
       clearTimeout(timer)
       resume(Effect.fail(new DockerError({
@@ -136,6 +168,14 @@ const runLocal = (endpoint: Engine.Endpoint, argv: ReadonlyArray<string>, timeou
     })
     child.on("close", (code) => {
       clearTimeout(timer)
+      // 127: the shell found no such tool.
+      if (code === 127 && /not found/.test(out)) {
+        return resume(Effect.fail(new DockerError({
+          endpoint: endpoint.id,
+          reason: "missing-tool",
+          detail: `cannot run ${argv[0]}: not found (the default image is built with mmdebstrap: apt-get install -y mmdebstrap)`
+        })))
+      }
       resume(
         code === 0 ? Effect.void : Effect.fail(new DockerError({
           endpoint: endpoint.id,
@@ -144,7 +184,7 @@ const runLocal = (endpoint: Engine.Endpoint, argv: ReadonlyArray<string>, timeou
         }))
       )
     })
-    return Effect.sync(() => child.kill("SIGKILL"))
+    return Effect.sync(killGroup)
   })
 
 const build = (endpoint: Engine.Endpoint, tag: string, dockerfile: string) =>
