@@ -13,6 +13,7 @@ import * as Fault from "../src/Fault.js"
 import * as Engine from "../src/internal/cluster/docker/engine.js"
 import * as Image from "../src/internal/cluster/docker/image.js"
 import * as Dockerd from "./support/dockerd.js"
+import { ducktape } from "./support/cli.js"
 import * as Packed from "./support/packedProject.js"
 import { processesRunning } from "./support/processes.js"
 import * as SshdSupport from "./support/sshd.js"
@@ -58,26 +59,9 @@ const reaches = (from: ClusterNode, to: ClusterNode, within = 1) =>
     Effect.map((r) => r.exitCode === 0 && r.stdout === "SSH-2.0")
   )
 
-/**
- * Like `sh`, without blocking this worker while it runs: vitest's calls to a worker time out after 60 s, and a CLI run
- * (an image build on a fresh machine, a ZooKeeper suite) can take longer than that.
- */
-const shAsync = (argv: ReadonlyArray<string>, env: Record<string, string> = {}, timeoutMs = 600_000): Effect.Effect<Ran> =>
-  Effect.async<Ran>((resume) => {
-    const child = ChildProcess.spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, cwd: repo, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code: code ?? 255, stdout, stderr }))
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
-
-const cli = (args: Array<string>, env: Record<string, string>) => shAsync(["node", NodePath.join(repo, "bin/ducktape.js"), ...args], env)
+// CLI runs go through support/cli.ts's `ducktape`, which does not block this worker while it runs: vitest's calls to
+// a worker time out after 60 s, and a CLI run (an image build on a fresh machine, a ZooKeeper suite) can take longer.
+const cli = ducktape
 
 // The examples' packages, baked into one derived image (built once, then cached in the daemon's kept data root) that
 // the Redis and ZooKeeper runs share; the services' own Provision step then finds them installed.

@@ -16,11 +16,7 @@ export const clean = (o: ClusterChoice & { readonly dryRun: boolean }) =>
     if (dockerAsked) {
       // A killed docker driver also leaves its scratch here: the cluster's key, a node image's build directory.
       const scratch = yield* Clean.cleanLocalScratch({ dryRun: o.dryRun })
-      if (scratch.length > 0) {
-        yield* Effect.sync(() =>
-          process.stdout.write(`${Clean.describe(scratch)}\n${o.dryRun ? `${scratch.length} local leftovers found (dry run: nothing removed)` : `removed ${scratch.length} local leftovers`}\n`)
-        )
-      }
+      if (scratch.length > 0) yield* report(scratch, o.dryRun, "local leftovers")
       return
     }
     // The localhost cluster's nodes are all this machine: one node is enough to scan it.
@@ -30,7 +26,15 @@ export const clean = (o: ClusterChoice & { readonly dryRun: boolean }) =>
       Effect.provide(layer),
       Effect.mapError((e) => new UsageError({ problem: e.message, fix: fixFor(e) }))
     )
-    yield* Effect.sync(() =>
-      process.stdout.write(`${Clean.describe(removed)}\n${removed.length === 0 ? "" : o.dryRun ? `${removed.length} leftovers found (dry run: nothing removed)\n` : `removed ${removed.length} leftovers\n`}`)
-    )
+    yield* report(removed, o.dryRun, "leftovers")
   })
+
+/** The leftovers found, one per line, and how many were removed (or, on a dry run, found). */
+const report = (leftovers: ReadonlyArray<Clean.Leftover>, dryRun: boolean, what: string) =>
+  Effect.sync(() =>
+    process.stdout.write(
+      `${Clean.describe(leftovers)}\n${
+        leftovers.length === 0 ? "" : dryRun ? `${leftovers.length} ${what} found (dry run: nothing removed)\n` : `removed ${leftovers.length} ${what}\n`
+      }`
+    )
+  )

@@ -163,7 +163,7 @@ export const runLocal = (endpoint: Engine.Endpoint, argv: ReadonlyArray<string>,
       resume(Effect.fail(new DockerError({
         endpoint: endpoint.id,
         reason: "missing-tool",
-        detail: `cannot run ${argv[0]}: ${e.message} (the default image is built with mmdebstrap: apt-get install -y mmdebstrap)`
+        detail: `cannot run /bin/sh for ${argv[0]}: ${e.message}`
       })))
     })
     child.on("close", (code) => {
