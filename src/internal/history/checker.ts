@@ -37,10 +37,10 @@ export const validate = <S>(model: Model<S>, history: History, source = "<histor
 const sliceMillis = 25
 
 /**
- * A check in steps: it pauses (yields) after each slice of `sliceMillis` of search. `millis` in the verdict counts
+ * A check in steps: it pauses (yields) after each `slice` milliseconds of search. `millis` in the verdict counts
  * the time spent searching, not the pauses; the time limit counts both.
  */
-function* checking<S>(model: Model<S>, history: History, options: CheckOptions | undefined, sliceMillis: number): Generator<void, Verdict> {
+function* checking<S>(model: Model<S>, history: History, options: CheckOptions | undefined, slice: number): Generator<void, Verdict> {
   const started = performance.now()
   let paused = 0
   const deadline = started + Duration.toMillis(Duration.decode(options?.timeLimit ?? defaultTimeLimit))
@@ -62,7 +62,7 @@ function* checking<S>(model: Model<S>, history: History, options: CheckOptions |
     // Per memo entry: its bitset (4 bytes per 32 ops) plus the entry, the typed array and the map slot (~120 B).
     const perState = 4 * Math.ceil(part.ops.length / 32) + 120
     const cap = Math.min(maxStates, Math.floor((options?.maxMemoBytes ?? defaultMaxMemoBytes) / perState))
-    const search = searchInSlices(model, part.ops, { deadline, maxStates: cap }, sliceMillis)
+    const search = searchInSlices(model, part.ops, { deadline, maxStates: cap }, slice)
     let step = search.next()
     while (step.done !== true) {
       const at = performance.now()

@@ -52,10 +52,6 @@ const hashKey = (k: StateKey): number => {
   return k === null ? 0x2545f491 : k ? 0x68e31da4 : 0x1b873593
 }
 
-/** Runs a search to its end in one go. */
-export const search = <S>(model: Model<S>, ops: ReadonlyArray<Operation>, limits: SearchLimits): SearchResult =>
-  searchInSlices(model, ops, limits, Infinity).next().value as SearchResult
-
 /**
  * The search, pausing (yielding) after each `sliceMillis` of work so that an effect can give the event loop its
  * turn between slices; it returns its result. A generator, so that the loop's variables stay locals across pauses
